@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from setuptools import setup
+
+version = {}
+exec(Path("signseg/_version.py").read_text(), version)
+
+setup(
+    name="signseg",
+    version=version["__version__"],
+    description="Hand and face segmentation for sign-language video corpora (SNet / VGG U-Nets)",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=["signseg", "signseg.teacher", "signseg.weights"],
+    # the shipped weights live in the top-level weights/ folder and install as signseg.weights
+    package_dir={"signseg.weights": "weights"},
+    package_data={"signseg.weights": ["*.weights.h5", "*.json"]},
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "numpy",
+        "opencv-python-headless",
+        "h5py>=3.8",
+        "joblib",
+        "tqdm",
+    ],
+    extras_require={
+        # tf-keras builds genuine Keras-2 models for the legacy-file tests
+        "test": ["pytest", "tf-keras"],
+    },
+    entry_points={"console_scripts": ["signseg = signseg.cli:main"]},
+)

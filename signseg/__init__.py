@@ -1,0 +1,31 @@
+"""signseg: hand and face segmentation for sign-language video, at corpus scale.
+
+Heavy modules (Keras, TensorFlow) load on first use, so ``import signseg`` is cheap and
+the numpy-only parts (``signseg.video``, ``signseg.store``, ``signseg.teacher``) also work
+in environments without a deep-learning backend.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from signseg._version import __version__
+
+_LAZY = {
+    "Segmenter": "signseg.segmenter",
+    "VideoReader": "signseg.video",
+    "read_video": "signseg.video",
+    "MaskFile": "signseg.store",
+    "list_presets": "signseg.presets",
+    "snet": "signseg.models",
+    "vgg_unet": "signseg.models",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'signseg' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,5 @@
+import sys
+
+from signseg.cli import main
+
+sys.exit(main())

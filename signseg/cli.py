@@ -1,0 +1,190 @@
+"""The ``signseg`` command line (also ``python -m signseg``).
+
+Exit status: 0 all went well, 1 some videos failed (each named on stderr, the rest were
+written), 2 bad arguments or an input/output file that could not be used at all,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from signseg._version import __version__
+
+
+def _positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _threshold(s: str) -> float:
+    v = float(s)
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {v}")
+    return v
+
+
+def _size(s: str) -> tuple[int, int]:
+    try:
+        h, w = (int(x) for x in s.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x256, got {s!r}") from None
+    if h % 8 or w % 8 or h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"height and width must be positive multiples of 8, got {s!r}")
+    return h, w
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, help="shipped model name (default: snet on a GPU, snet-lite on CPU); "
+                                                  "see `signseg models`")
+    g.add_argument("--weights", type=Path, default=None,
+                   help="a model file instead: .keras, .weights.h5 with its .json card, or a legacy Keras-2 .h5")
+    g.add_argument("--batch-size", type=_positive_int, default=8, help="frames per inference batch (default 8)")
+    g.add_argument("--threshold", type=_threshold, default=None, help="mask threshold (default: the model's)")
+    g.add_argument("--input-size", type=_size, default=None, help="HxW the model runs at (default: the model's)")
+
+
+def _segmenter(args):
+    from signseg.segmenter import Segmenter
+    if args.weights is not None:
+        if args.model:
+            raise SystemExit("signseg: error: give --model or --weights, not both")
+        return Segmenter.from_file(args.weights, batch_size=args.batch_size, threshold=args.threshold,
+                                   input_size=args.input_size)
+    return Segmenter.from_pretrained(args.model, batch_size=args.batch_size, threshold=args.threshold,
+                                     input_size=args.input_size)
+
+
+def cmd_segment(args) -> int:
+    from signseg.pipeline import check_unique_ids, segment_videos
+    check_unique_ids(args.videos)  # fail on bad arguments before loading a model
+    segmenter = _segmenter(args)
+    print(f"signseg: {segmenter}", file=sys.stderr)
+    summary = segment_videos(args.videos, args.output, segmenter, stride=args.stride, resume=args.resume,
+                             overwrite=args.overwrite, progress=not args.quiet)
+    print(f"signseg: {summary.line()} -> {args.output}", file=sys.stderr)
+    for vid, msg in summary.failed.items():
+        print(f"signseg: failed: {msg}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def cmd_label(args) -> int:
+    from signseg.teacher.labelset import label_videos
+    failures = label_videos(args.videos, args.output, teacher_python=args.teacher_python,
+                            landmarks_dir=args.landmarks, max_side=args.max_side, every=args.every,
+                            progress=not args.quiet)
+    print(f"signseg: labelled {len(args.videos) - len(failures)} video(s) -> {args.output}"
+          + (f", {len(failures)} FAILED" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_train(args) -> int:
+    from signseg.train import train
+    config = {"width": args.width} if args.architecture == "snet" else {"encoder_weights": args.encoder_weights}
+    card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
+                 input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,
+                 batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
+                 holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
+                 verbose=2 if args.quiet else "auto")
+    print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
+          f"threshold {card.threshold})", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from signseg.presets import list_presets
+    presets = list_presets()
+    if args.json:
+        print(json.dumps(presets, indent=2))
+        return 0
+    for name, entry in presets.items():
+        state = "installed" if entry["available"] else "not installed"
+        line = f"{name:10s} {state:14s} {entry['description']}"
+        if entry["available"]:
+            card = entry["card"]
+            line += f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}]"
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="signseg", description="Hand and face masks for sign-language video.")
+    p.add_argument("--version", action="version", version=f"signseg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("segment", help="segment videos into an HDF5 mask file")
+    s.add_argument("videos", nargs="+", type=Path, help="video files")
+    s.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
+    s.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_args(s)
+    s.set_defaults(func=cmd_segment)
+
+    lab = sub.add_parser("label", help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")
+    lab.add_argument("videos", nargs="+", type=Path)
+    lab.add_argument("-o", "--output", required=True, type=Path, help="labels HDF5 file (created or added to)")
+    lab.add_argument("--teacher-python", default=os.environ.get("SIGNSEG_TEACHER_PYTHON"),
+                     help="python of the environment with mediapipe==0.10.21 (default $SIGNSEG_TEACHER_PYTHON); "
+                          "omit to use cached landmarks only")
+    lab.add_argument("--landmarks", type=Path, default=None, help="landmark cache folder (default OUTPUT.landmarks)")
+    lab.add_argument("--max-side", type=_positive_int, default=320, help="longest side of stored frames")
+    lab.add_argument("--every", type=_positive_int, default=1, help="keep every N-th labelled frame")
+    lab.add_argument("-q", "--quiet", action="store_true")
+    lab.set_defaults(func=cmd_label)
+
+    t = sub.add_parser("train", help="train or fine-tune a model on labelled frames")
+    t.add_argument("sources", nargs="+", type=Path, help="labels .h5 files, image/mask folders, or images.npy")
+    t.add_argument("-o", "--output", required=True, type=Path, help="model folder")
+    t.add_argument("--name", default="model", help="file name of the weights and card")
+    t.add_argument("--init", default=None, help="fine-tune from a shipped model name or a .weights.h5")
+    t.add_argument("--architecture", default="snet", choices=("snet", "vgg_unet"))
+    t.add_argument("--width", type=float, default=1.0, help="snet width multiplier")
+    t.add_argument("--encoder-weights", default=None, help="vgg_unet: path to the ImageNet VGG16 notop .h5")
+    t.add_argument("--input-size", type=_size, default=None, help="HxW (default 224x224, or the --init model's)")
+    t.add_argument("--epochs", type=_positive_int, default=50)
+    t.add_argument("--steps", type=_positive_int, default=200, help="batches per epoch")
+    t.add_argument("--batch-size", type=_positive_int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--dice", action="store_true", help="add a soft Dice term to the BCE loss")
+    t.add_argument("--val-fraction", type=float, default=0.15, help="share of videos held for validation")
+    t.add_argument("--holdout", nargs="*", default=[], help="video ids kept out of training and validation")
+    t.add_argument("--patience", type=_positive_int, default=8)
+    t.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall-clock time")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("-q", "--quiet", action="store_true", help="one line per epoch")
+    t.set_defaults(func=cmd_train)
+
+    m = sub.add_parser("models", help="list the shipped models")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    args = build_parser().parse_args(argv)
+    from signseg.errors import SignsegError
+    try:
+        return args.func(args)
+    except SignsegError as exc:
+        print(f"signseg: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"signseg: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("signseg: interrupted; complete videos are kept, rerun with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

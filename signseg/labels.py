@@ -1,0 +1,13 @@
+"""Pixel values of the masks signseg writes (see docs/format.md).
+
+0 is background and anything above 0 is hand or face, so ``mask > 0`` is the binary mask.
+A model without part separation marks all foreground :data:`UNASSIGNED`.
+"""
+BACKGROUND = 0
+FACE = 1
+LEFT_HAND = 2   # the signer's own left hand
+RIGHT_HAND = 3  # the signer's own right hand
+UNASSIGNED = 4  # hand or face, not assigned to a part
+
+NAMES = {BACKGROUND: "background", FACE: "face", LEFT_HAND: "left_hand",
+         RIGHT_HAND: "right_hand", UNASSIGNED: "unassigned"}

@@ -1,0 +1,221 @@
+"""``Segmenter``: batched hand/face mask inference over decoded RGB frames.
+
+Data flows one way: frames (any size) -> resize to the model's input -> batched inference
+-> resize probabilities back to the source size -> threshold. The GPU is used when the
+Keras backend sees one, the CPU otherwise.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import keras
+import numpy as np
+
+from signseg import labels, presets
+from signseg.errors import WeightsError
+from signseg.image import resize
+from signseg.metrics import CUSTOM_OBJECTS
+from signseg.models import build
+from signseg.video import VideoReader
+
+#: cv2.resize handles at most this many channels at once (CV_CN_MAX).
+_CV_MAX_CHANNELS = 512
+
+
+def has_gpu() -> bool:
+    """True when the active Keras backend can run on a GPU."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+            return any(d.platform == "gpu" for d in jax.devices())
+        if backend == "torch":
+            import torch
+            return torch.cuda.is_available()
+    except Exception:  # a broken GPU stack means: run on the CPU
+        return False
+    return False
+
+
+def _round8(n: int) -> int:
+    return max(8, int(round(n / 8)) * 8)
+
+
+def _bucket(n: int, batch_size: int) -> int:
+    """Smallest power of two >= n, capped at batch_size: few distinct shapes to compile."""
+    b = 1
+    while b < n:
+        b *= 2
+    return min(b, batch_size)
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 RGB, got dtype {frames.dtype}")
+    if frames.ndim == 3 and frames.shape[-1] == 3:
+        raise ValueError(f"frames must be a batch (N, H, W, 3); got one frame {frames.shape}: use frames[None]")
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must have shape (N, H, W, 3), got {frames.shape}")
+    if frames.shape[0] and (frames.shape[1] < 1 or frames.shape[2] < 1):
+        raise ValueError(f"frames have an empty spatial size: {frames.shape}")
+    return frames
+
+
+class Segmenter:
+    """Hand/face segmentation with a Keras model.
+
+    ``model`` maps (N, h, w, 3) RGB in [0, 1] (times ``input_scale * 255``) to (N, h, w, 1)
+    probabilities. ``input_size`` = (height, width) the frames are resized to; ``None`` uses
+    each batch's own size rounded to a multiple of 8. ``threshold`` turns probabilities
+    into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
+    """
+
+    def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
+                 threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
+                 weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
+                 logits: bool = False):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        if input_size is not None and (len(input_size) != 2 or any(int(s) % 8 for s in input_size)):
+            raise ValueError(f"input_size must be (height, width) divisible by 8, got {input_size}")
+        self.model = model
+        self.input_size = None if input_size is None else (int(input_size[0]), int(input_size[1]))
+        self.threshold = float(threshold)
+        self.batch_size = int(batch_size)
+        self.name = name
+        self.weights_sha256 = weights_sha256
+        self.input_scale = float(input_scale)
+        self.logits = logits
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, *, batch_size: int = 8,
+                        input_size: tuple[int, int] | None = None, threshold: float | None = None) -> "Segmenter":
+        """Load shipped weights by name (``signseg.presets.PRESETS``).
+
+        With no name: ``snet`` where the backend has a GPU, ``snet-lite`` otherwise.
+        ``input_size`` / ``threshold`` override the model card's values.
+        """
+        if name is None:
+            name = presets.DEFAULT_GPU if has_gpu() else presets.DEFAULT_CPU
+        card, weights_file = presets.resolve(name)
+        return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
+                              threshold=threshold, sha256=card.sha256)
+
+    @classmethod
+    def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
+                   input_size, threshold, sha256: str | None) -> "Segmenter":
+        model = build(card.architecture, **card.config)
+        try:
+            model.load_weights(str(weights_file))
+        except Exception as exc:
+            raise WeightsError(weights_file, f"cannot load into {card.architecture} {card.config}: {exc}") from exc
+        return cls(model, input_size=input_size or card.input_size,
+                   threshold=card.threshold if threshold is None else threshold,
+                   batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
+                  input_size: tuple[int, int] | None = None, threshold: float | None = None,
+                  input_scale: float = 1.0 / 255.0, **config) -> "Segmenter":
+        """Load a model file.
+
+        - ``*.keras``: a whole saved Keras 3 model.
+        - ``*.weights.h5``: weights; the architecture comes from the model card beside it
+          (``x.json``, as ``signseg train`` writes) or from ``architecture`` + ``config``.
+        - other ``*.h5``: a legacy Keras-2 full model such as the paper's code saved (custom
+          metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
+          treated as logits). Its inputs are assumed scaled by ``input_scale``.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise WeightsError(path, "model file does not exist")
+        sha = presets.sha256_of(path)
+        if path.name.endswith(presets.WEIGHTS_SUFFIX):
+            card_file = presets.card_path_for(path)
+            if architecture is None and card_file.is_file():
+                card = presets.ModelCard.load(card_file)
+            elif architecture is not None:
+                card = presets.ModelCard(name=path.name, architecture=architecture, config=config,
+                                         input_size=input_size or (400, 400), threshold=threshold or 0.5)
+            else:
+                raise WeightsError(path, f"weights only: pass architecture= ('snet' or 'vgg_unet') "
+                                         f"or put its model card at {card_file}")
+            return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
+                                  threshold=threshold, sha256=sha)
+        if path.suffix not in (".keras", ".h5", ".hdf5"):
+            raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
+        try:
+            model = keras.models.load_model(str(path), custom_objects=CUSTOM_OBJECTS, compile=False)
+        except Exception as exc:
+            raise WeightsError(path, f"cannot load model: {exc}") from exc
+        out_layer = model.layers[-1]
+        linear = getattr(getattr(out_layer, "activation", None), "__name__", "") == "linear"
+        if input_size is None:
+            h, w = model.input_shape[1:3]
+            input_size = (h, w) if h and w else None
+        return cls(model, input_size=input_size, threshold=0.5 if threshold is None else threshold,
+                   batch_size=batch_size, name=path.name, weights_sha256=sha,
+                   input_scale=input_scale, logits=linear)
+
+    # ----------------------------------------------------------------- inference
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        """(n, h, w, 3) float32 -> (n, h, w) probabilities, in padded fixed-shape batches."""
+        out = np.empty(x.shape[:3], dtype=np.float32)
+        for start in range(0, len(x), self.batch_size):
+            chunk = x[start:start + self.batch_size]
+            n = len(chunk)
+            padded_n = _bucket(n, self.batch_size)
+            if padded_n != n:
+                chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
+            y = np.asarray(self.model.predict_on_batch(chunk))[:n, ..., 0]
+            if self.logits:
+                y = 1.0 / (1.0 + np.exp(-y))
+            out[start:start + n] = y
+        return out
+
+    def predict_proba(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, H, W) float32 hand/face probabilities at source size."""
+        frames = _check_frames(frames)
+        n, h, w = frames.shape[:3]
+        if n == 0:
+            return np.zeros((0, h, w), np.float32)
+        size = self.input_size or (_round8(h), _round8(w))
+        x = np.stack([resize(f, size) for f in frames]).astype(np.float32)
+        x *= self.input_scale
+        proba = self._infer(x)
+        if proba.shape[1:] == (h, w):
+            return proba
+        # resize all frames at once: cv2 treats the batch as channels
+        out = np.empty((n, h, w), np.float32)
+        for s in range(0, n, _CV_MAX_CHANNELS):
+            block = np.ascontiguousarray(proba[s:s + _CV_MAX_CHANNELS].transpose(1, 2, 0))
+            r = cv2.resize(block, (w, h), interpolation=cv2.INTER_LINEAR)
+            out[s:s + _CV_MAX_CHANNELS] = r.reshape(h, w, -1).transpose(2, 0, 1)
+        return out
+
+    def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8 masks: 0 background, 4 hand/face.
+
+        Values follow :mod:`signseg.labels`; use ``mask > 0`` for a binary mask.
+        """
+        t = self.threshold if threshold is None else threshold
+        return np.where(self.predict_proba(frames) >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8)
+
+    def segment_video(self, path: str | os.PathLike, stride: int = 1) -> Iterator[np.ndarray]:
+        """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat)."""
+        for batch in VideoReader(path, stride=stride).batches(self.batch_size):
+            yield self.predict(batch)
+
+    def __repr__(self) -> str:
+        return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
+                f"batch_size={self.batch_size}, backend={keras.backend.backend()!r}, gpu={has_gpu()})")

@@ -1,0 +1,186 @@
+"""The HDF5 mask file: one group per video, versioned, safe to resume (docs/format.md).
+
+Layout::
+
+    /                      attrs: format_version, signseg_version, created_by = "signseg"
+    /videos/<video_id>/masks   uint8 (T, H, W), chunked + gzip, values in signseg.labels
+    /videos/<video_id>         attrs: fps, n_frames, source, model, weights_sha256, threshold,
+                               signseg_version, height, width, stride, complete (written last)
+    /failures/<video_id>       attrs: error, source
+
+Only a group with ``complete == True`` holds a whole video; anything else is the trace of an
+interrupted run and is rewritten by the next one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import h5py
+import numpy as np
+
+from signseg._version import __version__
+from signseg.errors import StoreError
+
+FORMAT_VERSION = 1
+#: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk
+#: cache keep frame-by-frame reads fast without tuning the cache.
+CHUNK_BYTES = 1 << 20
+COMPRESSION = {"compression": "gzip", "compression_opts": 1}
+
+
+def chunk_frames(height: int, width: int) -> int:
+    """Frames per chunk so that one chunk is at most :data:`CHUNK_BYTES` (1..64)."""
+    return int(max(1, min(64, CHUNK_BYTES // max(1, height * width))))
+
+
+def check_video_id(video_id: str) -> str:
+    """A video id must be a usable HDF5 group name."""
+    if not video_id or "/" in video_id or video_id in (".", "..") or not video_id.isprintable():
+        raise ValueError(f"invalid video id {video_id!r}: must be non-empty, printable, without '/'")
+    return video_id
+
+
+class MaskFile:
+    """Read or write a signseg HDF5 mask file.
+
+    ``mode``: ``"r"`` read, ``"a"`` create or append, ``"w"`` create anew (truncates).
+    Opening checks that the file is HDF5, is signseg's, and is not from a newer format.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r"):
+        if mode not in ("r", "a", "w"):
+            raise ValueError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
+        self.path = Path(path)
+        exists = self.path.exists()
+        if mode == "r" and not exists:
+            raise StoreError(self.path, "mask file does not exist")
+        if exists and mode != "w":
+            self._check_existing()
+        if mode != "r" and not self.path.parent.exists():
+            raise StoreError(self.path, f"output folder {self.path.parent} does not exist")
+        try:
+            self.h5 = h5py.File(self.path, mode)
+        except BlockingIOError as exc:
+            raise StoreError(self.path, "file is open for writing by another process (HDF5 lock)") from exc
+        except OSError as exc:
+            raise StoreError(self.path, f"cannot open for {'reading' if mode == 'r' else 'writing'}: {exc}") from exc
+        if mode != "r" and "format_version" not in self.h5.attrs:
+            self.h5.attrs["format_version"] = FORMAT_VERSION
+            self.h5.attrs["signseg_version"] = __version__
+            self.h5.attrs["created_by"] = "signseg"
+            self.h5.require_group("videos")
+            self.h5.flush()
+
+    def _check_existing(self) -> None:
+        if self.path.stat().st_size == 0 or not h5py.is_hdf5(self.path):
+            raise StoreError(self.path, "not an HDF5 file")
+        try:
+            with h5py.File(self.path, "r") as f:
+                version = f.attrs.get("format_version")
+        except BlockingIOError as exc:
+            raise StoreError(self.path, "file is open for writing by another process (HDF5 lock)") from exc
+        except OSError as exc:
+            raise StoreError(self.path, f"HDF5 file cannot be read: {exc}") from exc
+        if version is None:
+            raise StoreError(self.path, "HDF5 file was not written by signseg (no format_version attribute)")
+        if int(version) > FORMAT_VERSION:
+            raise StoreError(self.path, f"written in format_version {int(version)}, newer than this "
+                                        f"signseg ({__version__}) reads ({FORMAT_VERSION}): upgrade signseg")
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def format_version(self) -> int:
+        return int(self.h5.attrs["format_version"])
+
+    def video_ids(self, complete_only: bool = True) -> list[str]:
+        """Ids of the videos in the file (by default only the complete ones), sorted."""
+        videos = self.h5.get("videos", {})
+        return sorted(k for k in videos if not complete_only or self.is_complete(k))
+
+    def is_complete(self, video_id: str) -> bool:
+        g = self.h5.get(f"videos/{video_id}")
+        return g is not None and bool(g.attrs.get("complete", False))
+
+    def masks(self, video_id: str) -> h5py.Dataset:
+        """The (T, H, W) uint8 dataset of a complete video (lazy; slice it to read)."""
+        if not self.is_complete(video_id):
+            state = "incomplete" if f"videos/{video_id}" in self.h5 else "not in the file"
+            raise KeyError(f"{self.path}: video {video_id!r} is {state}")
+        return self.h5[f"videos/{video_id}/masks"]
+
+    def attrs(self, video_id: str) -> dict[str, Any]:
+        return dict(self.h5[f"videos/{video_id}"].attrs)
+
+    def failures(self) -> dict[str, str]:
+        """``{video_id: error message}`` for videos recorded as failed."""
+        return {k: str(g.attrs.get("error", "")) for k, g in self.h5.get("failures", {}).items()}
+
+    # ----------------------------------------------------------------- writing
+    def write_video(self, video_id: str, masks: Iterable[np.ndarray], attrs: dict[str, Any],
+                    overwrite: bool = False) -> int:
+        """Stream (n, H, W) uint8 mask batches into ``/videos/<video_id>``; return frames written.
+
+        ``complete = True`` is set last, after a flush, so an interrupted write is never
+        mistaken for a whole video. A failure removes the partial group and re-raises.
+        """
+        check_video_id(video_id)
+        name = f"videos/{video_id}"
+        if name in self.h5:
+            if self.is_complete(video_id) and not overwrite:
+                raise StoreError(self.path, f"video {video_id!r} is already complete in this file")
+            del self.h5[name]
+        if f"failures/{video_id}" in self.h5:
+            del self.h5[f"failures/{video_id}"]
+        group = self.h5.create_group(name)
+        group.attrs["complete"] = False
+        ds = None
+        n = 0
+        try:
+            for batch in masks:
+                batch = np.asarray(batch)
+                if batch.dtype != np.uint8 or batch.ndim != 3:
+                    raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
+                if ds is None:
+                    h, w = batch.shape[1:]
+                    ds = group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w), dtype=np.uint8,
+                                              chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
+                elif batch.shape[1:] != ds.shape[1:]:
+                    raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {ds.shape[1:]}")
+                ds.resize(n + len(batch), axis=0)
+                ds[n:n + len(batch)] = batch
+                n += len(batch)
+            if ds is None or n == 0:
+                raise ValueError("no masks to write (0 frames)")
+            for key, value in {**attrs, "n_frames": n, "height": ds.shape[1], "width": ds.shape[2],
+                               "signseg_version": __version__}.items():
+                group.attrs[key] = "" if value is None else value
+            self.h5.flush()
+            group.attrs["complete"] = True
+            self.h5.flush()
+        except BaseException:
+            if name in self.h5:
+                del self.h5[name]
+            self.h5.flush()
+            raise
+        return n
+
+    def record_failure(self, video_id: str, error: str, source: str | os.PathLike = "") -> None:
+        """Note under ``/failures/<video_id>`` that a video could not be processed, and why."""
+        check_video_id(video_id)
+        g = self.h5.require_group("failures").require_group(video_id)
+        g.attrs["error"] = error
+        g.attrs["source"] = os.fspath(source)
+        self.h5.flush()
+
+    # ----------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        if self.h5.id.valid:
+            self.h5.close()
+
+    def __enter__(self) -> "MaskFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,106 @@
+"""Run MediaPipe Holistic over videos and save its landmarks, one ``.npz`` per video.
+
+This module runs in the *teacher* environment (``mediapipe==0.10.21``, numpy<2), which
+cannot share a process with TensorFlow. It imports nothing from signseg but the standard
+library, numpy and OpenCV, and is started as a subprocess by :mod:`signseg.teacher.run`::
+
+    /path/to/teacher-venv/bin/python -m signseg.teacher.holistic --out DIR [--stride N] VIDEO...
+
+Each ``DIR/<stem>.npz`` holds pixel coordinates (NaN where the teacher saw nothing):
+``frame_index`` (T,), ``face`` (T, 468, 2), ``left_hand`` (T, 21, 2), ``right_hand``
+(T, 21, 2), ``pose`` (T, 33, 3: x, y, visibility), plus ``width``, ``height``, ``fps``.
+``left_hand`` is the signer's own left hand (MediaPipe Holistic's convention, checked
+against the pose's LEFT_WRIST).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def _points(landmarks, n: int, width: int, height: int, with_visibility: bool = False) -> np.ndarray:
+    cols = 3 if with_visibility else 2
+    out = np.full((n, cols), np.nan, dtype=np.float32)
+    if landmarks is None:
+        return out
+    for i, lm in enumerate(landmarks.landmark[:n]):
+        out[i, 0] = lm.x * width
+        out[i, 1] = lm.y * height
+        if with_visibility:
+            out[i, 2] = lm.visibility
+    return out
+
+
+def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int = 1) -> Path:
+    """Write ``out_dir/<stem>.npz`` with Holistic landmarks for every ``stride``-th frame."""
+    import mediapipe as mp  # only in the teacher environment
+
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise RuntimeError(f"{video}: cannot open video")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    idx, face, left, right, pose = [], [], [], [], []
+    width = height = 0
+    # Tracking mode (static_image_mode=False) needs consecutive frames, so every frame is
+    # decoded and processed; ``stride`` only thins what is saved.
+    with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
+                                        refine_face_landmarks=False) as holistic:
+        i = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            height, width = bgr.shape[:2]
+            res = holistic.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if i % stride == 0:
+                idx.append(i)
+                face.append(_points(res.face_landmarks, 468, width, height))
+                left.append(_points(res.left_hand_landmarks, 21, width, height))
+                right.append(_points(res.right_hand_landmarks, 21, width, height))
+                pose.append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
+            i += 1
+    cap.release()
+    if not idx:
+        raise RuntimeError(f"{video}: no frames could be decoded")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{video.stem}.npz"
+    tmp = out_dir / f".{video.stem}.tmp.npz"
+    np.savez_compressed(tmp, frame_index=np.asarray(idx, np.int32), face=np.stack(face),
+                        left_hand=np.stack(left), right_hand=np.stack(right), pose=np.stack(pose),
+                        width=width, height=height, fps=fps, source=str(video))
+    os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("videos", nargs="+", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--model-complexity", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument("--skip-existing", action="store_true")
+    args = p.parse_args(argv)
+    failed = 0
+    for video in args.videos:
+        target = args.out / f"{video.stem}.npz"
+        if args.skip_existing and target.exists():
+            continue
+        t0 = time.time()
+        try:
+            extract(video, args.out, args.stride, args.model_complexity)
+        except Exception as exc:  # one bad clip must not stop the others
+            failed += 1
+            print(f"signseg-teacher: error: {video}: {exc}", file=sys.stderr, flush=True)
+            continue
+        print(f"signseg-teacher: {video.name} done in {time.time() - t0:.1f}s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Teacher labels: MediaPipe Holistic landmarks -> frames + part masks in one HDF5 file.
+
+Layout of a labels file (``format = "signseg-labels"``)::
+
+    /videos/<video_id>/frames   uint8 (T, h, w, 3) RGB, longest side <= max_side
+    /videos/<video_id>/labels   uint8 (T, h, w): 0 bg, 1 face, 2 left hand, 3 right hand
+    /videos/<video_id>/flags    uint8 (T, 5): face found, left found, right found,
+                                left missed, right missed (pose sees a wrist, hand model not)
+    attrs: source, fps, frame_index (source frame numbers), complete
+
+The landmarks come from :mod:`signseg.teacher.holistic`, run in the teacher environment by
+:func:`run_teacher`; everything here runs in signseg's own environment.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+
+from signseg.errors import SignsegError
+from signseg.image import resize
+from signseg.teacher.masks import fit_skin_model, hand_missed, part_mask
+from signseg.video import VideoReader
+
+LABELS_FORMAT = "signseg-labels"
+FLAG_NAMES = ("face_found", "left_found", "right_found", "left_missed", "right_missed")
+#: MediaPipe pose indices of the signer's left and right wrist.
+POSE_LEFT_WRIST, POSE_RIGHT_WRIST = 15, 16
+
+
+def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.PathLike, teacher_python: str,
+                stride: int = 1, skip_existing: bool = True) -> None:
+    """Run MediaPipe Holistic over ``videos`` with the teacher environment's python."""
+    pkg_root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(pkg_root), os.environ.get("PYTHONPATH", "")]))
+    cmd = [teacher_python, "-m", "signseg.teacher.holistic", "--out", os.fspath(landmarks_dir),
+           "--stride", str(stride), *(["--skip-existing"] if skip_existing else []), *map(os.fspath, videos)]
+    try:
+        subprocess.run(cmd, env=env, check=True)
+    except FileNotFoundError as exc:
+        raise SignsegError(teacher_python, "teacher python not found: create the teacher environment "
+                                           "(see docs/training.md)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise SignsegError(teacher_python, f"teacher run failed (exit {exc.returncode}); see its errors above") from exc
+
+
+def _scaled(points: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    out = points.copy()
+    out[..., 0] *= sx
+    out[..., 1] *= sy
+    return out
+
+
+def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, labels_file: h5py.File,
+                 max_side: int = 320, every: int = 1, video_id: str | None = None) -> int:
+    """Add one video's frames and teacher masks to an open labels file; return frames added.
+
+    ``every`` keeps every n-th frame that has landmarks (neighbouring frames are near copies).
+    """
+    lm = np.load(landmarks_file)
+    video_id = video_id or Path(video).stem
+    keep = set(int(i) for i in lm["frame_index"][::every])
+    row_of = {int(i): r for r, i in enumerate(lm["frame_index"])}
+    reader = VideoReader(video)
+    h0, w0 = reader.info.height, reader.info.width
+    scale = min(1.0, max_side / max(h0, w0))
+    h, w = max(8, int(round(h0 * scale))), max(8, int(round(w0 * scale)))
+    sx, sy = w / w0, h / h0
+    face = _scaled(lm["face"], sx, sy)
+    left, right = _scaled(lm["left_hand"], sx, sy), _scaled(lm["right_hand"], sx, sy)
+    pose = _scaled(lm["pose"], sx, sy)
+
+    frames, idx = [], []
+    for i, rgb in enumerate(reader):
+        if i in keep:
+            frames.append(resize(rgb, (h, w)))
+            idx.append(i)
+    if not frames:
+        raise SignsegError(video, "no frame decoded that the teacher labelled")
+    rows = [row_of[i] for i in idx]
+    sample = rows[:: max(1, len(rows) // 16)]
+    skin = fit_skin_model([frames[rows.index(r)] for r in sample], [face[r] for r in sample])
+    masks = np.stack([part_mask(f, face[r], left[r], right[r], skin) for f, r in zip(frames, rows)])
+    flags = np.array([[np.isfinite(face[r]).all(), np.isfinite(left[r]).all(), np.isfinite(right[r]).all(),
+                       hand_missed(left[r], pose[r], POSE_LEFT_WRIST, (h, w)),
+                       hand_missed(right[r], pose[r], POSE_RIGHT_WRIST, (h, w))] for r in rows], np.uint8)
+
+    name = f"videos/{video_id}"
+    if name in labels_file:
+        del labels_file[name]
+    g = labels_file.create_group(name)
+    g.create_dataset("frames", data=np.stack(frames), chunks=(1, h, w, 3), compression="gzip", compression_opts=1)
+    g.create_dataset("labels", data=masks, chunks=(1, h, w), compression="gzip", compression_opts=1)
+    g.create_dataset("flags", data=flags)
+    g.attrs.update(source=os.fspath(video), fps=reader.info.fps, frame_index=np.asarray(idx, np.int32),
+                   skin_model=skin is not None, flag_names=list(FLAG_NAMES))
+    labels_file.flush()
+    g.attrs["complete"] = True
+    labels_file.flush()
+    return len(idx)
+
+
+def open_labels(path: str | os.PathLike, mode: str = "a") -> h5py.File:
+    """Open (or create) a labels file, checking that an existing one is a labels file."""
+    f = h5py.File(path, mode)
+    if mode != "r" and "format" not in f.attrs:
+        f.attrs["format"] = LABELS_FORMAT
+    if f.attrs.get("format") != LABELS_FORMAT:
+        f.close()
+        raise SignsegError(path, "not a signseg labels file")
+    return f
+
+
+def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *, teacher_python: str | None,
+                 landmarks_dir: str | os.PathLike | None = None, max_side: int = 320, every: int = 1,
+                 progress: bool = True) -> dict[str, str]:
+    """Teacher-label ``videos`` into the labels file ``out``; return ``{video_id: error}`` failures.
+
+    Landmarks are cached in ``landmarks_dir`` (default: ``<out>.landmarks/``) and reused, so
+    an interrupted run resumes; ``teacher_python=None`` uses cached landmarks only.
+    """
+    from tqdm.auto import tqdm
+
+    landmarks_dir = Path(landmarks_dir or f"{out}.landmarks")
+    if teacher_python:
+        run_teacher(videos, landmarks_dir, teacher_python)
+    failures: dict[str, str] = {}
+    with open_labels(out) as f:
+        for video in tqdm(videos, unit="video", disable=not progress):
+            vid = Path(video).stem
+            if f.get(f"videos/{vid}") is not None and f[f"videos/{vid}"].attrs.get("complete"):
+                continue
+            lm_file = landmarks_dir / f"{vid}.npz"
+            try:
+                if not lm_file.is_file():
+                    raise SignsegError(video, f"no teacher landmarks ({lm_file} missing: the teacher failed on it)")
+                build_labels(video, lm_file, f, max_side=max_side, every=every, video_id=vid)
+            except (SignsegError, ValueError, OSError) as exc:
+                failures[vid] = str(exc)
+                print(f"signseg: error: {exc}", file=sys.stderr)
+    return failures

@@ -1,0 +1,147 @@
+"""Turn MediaPipe Holistic landmarks into part masks (face 1, left hand 2, right hand 3).
+
+numpy + OpenCV only, so it runs both in the teacher environment and in signseg's own.
+
+- face: the convex hull of the 468 face-mesh points (the face oval);
+- hand: the 21 hand landmarks' bones drawn thick (fingers have width) plus their hull
+  widened by a margin, kept only where the pixel's colour fits a skin model estimated from
+  *this video's* face pixels, so dark sleeves and backgrounds around the hand drop out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from signseg import labels
+
+#: Hand skeleton as landmark index pairs: wrist->each finger, and along each finger.
+HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11),
+              (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]
+#: The palm polygon: wrist, thumb base, index/middle/ring/pinky knuckles.
+PALM = [0, 1, 5, 9, 13, 17]
+
+
+@dataclass(frozen=True)
+class SkinModel:
+    """A Gaussian over (Cr, Cb) plus a minimum luma, fitted to one video's face pixels."""
+
+    mean: np.ndarray  # (2,)
+    inv_cov: np.ndarray  # (2, 2)
+    min_luma: float
+    max_dist2: float = 12.0  # squared Mahalanobis distance accepted as skin (~3.5 sigma)
+
+    def distance2(self, rgb: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance of each pixel's (Cr, Cb) to the skin colour."""
+        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        d = ycc[..., 1:] - self.mean
+        return np.einsum("...i,ij,...j->...", d, self.inv_cov, d)
+
+    def is_skin(self, rgb: np.ndarray) -> np.ndarray:
+        ycc_y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[..., 0]
+        return (self.distance2(rgb) <= self.max_dist2) & (ycc_y >= self.min_luma)
+
+
+def _valid(points: np.ndarray | None) -> bool:
+    return points is not None and np.isfinite(points).all()
+
+
+def face_polygon(face: np.ndarray) -> np.ndarray:
+    """The face oval as an int32 convex polygon (k, 2)."""
+    return cv2.convexHull(np.round(face[:, :2]).astype(np.int32)).reshape(-1, 2)
+
+
+def fit_skin_model(frames: list[np.ndarray], faces: list[np.ndarray]) -> SkinModel | None:
+    """Fit a :class:`SkinModel` to the inner face pixels of some frames (None if too few).
+
+    The face hull is shrunk towards its centre so hair and background stay out, and the
+    fit is repeated on the pixels within 2.5 sigma so eyes, brows and lips drop out.
+    """
+    samples = []
+    for rgb, face in zip(frames, faces):
+        if not _valid(face):
+            continue
+        poly = face_polygon(face).astype(np.float32)
+        centre = poly.mean(axis=0)
+        inner = np.round(centre + 0.7 * (poly - centre)).astype(np.int32)
+        m = np.zeros(rgb.shape[:2], np.uint8)
+        cv2.fillConvexPoly(m, inner, 1)
+        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)[m.astype(bool)]
+        if len(ycc):
+            samples.append(ycc)
+    if not samples:
+        return None
+    px = np.concatenate(samples).astype(np.float32)
+    if len(px) < 50:
+        return None
+    keep = np.ones(len(px), bool)
+    for _ in range(3):
+        cc = px[keep, 1:]
+        mean, cov = cc.mean(axis=0), np.cov(cc.T) + np.eye(2) * 4.0  # floor: never a degenerate model
+        inv = np.linalg.inv(cov)
+        d = px[:, 1:] - mean
+        keep = np.einsum("ni,ij,nj->n", d, inv, d) <= 2.5 ** 2
+        if keep.sum() < 50:
+            break
+    min_luma = float(max(25.0, np.percentile(px[keep, 0], 1) * 0.5)) if keep.sum() else 25.0
+    return SkinModel(mean=mean, inv_cov=inv, min_luma=min_luma)
+
+
+def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | None) -> np.ndarray:
+    """Boolean mask of one hand from its 21 landmarks (pixel coordinates).
+
+    The skeleton (bones drawn at a width proportional to the hand's size) is always kept;
+    the hull widened by a margin is kept only where ``skin`` is True (all of it if None).
+    """
+    pts = np.round(points[:, :2]).astype(np.int32)
+    size = float(np.linalg.norm(points[0, :2] - points[9, :2]))  # wrist to middle knuckle
+    size = max(size, 4.0)
+    core = np.zeros(shape, np.uint8)
+    thickness = max(2, int(round(0.32 * size)))
+    for a, b in HAND_BONES:
+        cv2.line(core, tuple(map(int, pts[a])), tuple(map(int, pts[b])), 1, thickness, cv2.LINE_8)
+    cv2.fillConvexPoly(core, cv2.convexHull(pts[PALM]), 1)
+    margin = max(3, int(round(0.35 * size)))
+    region = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    keep = region.astype(bool)
+    if skin is not None:
+        keep &= skin
+    # skin around the core but not connected to it (a face behind the hand, say) is still
+    # skin: restrict the widened part to a band near the skeleton
+    near = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2)).astype(bool)
+    return core.astype(bool) | (keep & near)
+
+
+def part_mask(rgb: np.ndarray, face: np.ndarray | None, left: np.ndarray | None, right: np.ndarray | None,
+              skin_model: SkinModel | None) -> np.ndarray:
+    """(H, W) uint8 label mask for one frame: 0 background, 1 face, 2 left hand, 3 right hand.
+
+    Hands are drawn over the face: a hand in front of the face belongs to the hand.
+    """
+    shape = rgb.shape[:2]
+    out = np.zeros(shape, np.uint8)
+    if _valid(face):
+        cv2.fillConvexPoly(out, face_polygon(face), labels.FACE)
+    skin = skin_model.is_skin(rgb) if skin_model is not None else None
+    for pts, value in ((left, labels.LEFT_HAND), (right, labels.RIGHT_HAND)):
+        if _valid(pts):
+            out[hand_mask(pts, shape, skin)] = value
+    return out
+
+
+def hand_missed(hand: np.ndarray, pose: np.ndarray, wrist_index: int, shape: tuple[int, int],
+                min_visibility: float = 0.5, margin: float = 0.05) -> bool:
+    """True when the pose sees this wrist well inside the frame but the hand model found nothing.
+
+    Such frames have a hand that the teacher's mask leaves as background: training skips them.
+    A wrist within ``margin`` of the border (hands resting below the frame) does not count.
+    """
+    if _valid(hand):
+        return False
+    x, y, vis = pose[wrist_index]
+    h, w = shape
+    inside = margin * w <= x < (1 - margin) * w and margin * h <= y < (1 - margin) * h
+    return bool(np.isfinite(vis) and vis >= min_visibility and inside)

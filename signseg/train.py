@@ -1,0 +1,320 @@
+"""Train or fine-tune a segmentation model on labelled frames.
+
+Inputs (any mix): teacher labels files (:mod:`signseg.teacher.labelset`), folders of
+``images/NAME.png`` + ``masks/NAME.png`` pairs, or the paper's ``images.npy`` +
+``labels.npy``. Validation is split by *video* (never frames of one clip on both sides).
+Output: ``MODEL_DIR/<name>.weights.h5`` and its model card ``MODEL_DIR/<name>.json``;
+training resumes from ``MODEL_DIR/backup`` after an interruption.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import h5py
+import keras
+import numpy as np
+
+from signseg import labels as L
+from signseg.image import resize
+from signseg.metrics import dice_loss, f1_m, iou_m, iou
+from signseg.models import build
+from signseg.presets import ModelCard, sha256_of
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class LabelledFrames:
+    """Frames (RGB uint8, each its own size), label masks (uint8, signseg.labels values) and
+    the group (video) each frame came from."""
+
+    images: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def extend(self, other: "LabelledFrames") -> None:
+        self.images += other.images
+        self.masks += other.masks
+        self.groups += other.groups
+
+    def subset(self, keep: Sequence[bool]) -> "LabelledFrames":
+        idx = [i for i, k in enumerate(keep) if k]
+        return LabelledFrames([self.images[i] for i in idx], [self.masks[i] for i in idx],
+                              [self.groups[i] for i in idx])
+
+
+def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> LabelledFrames:
+    """Frames and masks of every complete video in a teacher labels file.
+
+    ``skip_missed`` drops frames where the pose saw a wrist but the hand model found no hand:
+    their masks call a visible hand background.
+    """
+    out = LabelledFrames()
+    with h5py.File(path, "r") as f:
+        for vid, g in f.get("videos", {}).items():
+            if not g.attrs.get("complete"):
+                continue
+            flags = g["flags"][:]
+            keep = ~(flags[:, 3].astype(bool) | flags[:, 4].astype(bool)) if skip_missed else np.ones(len(flags), bool)
+            keep &= flags[:, 0].astype(bool)  # no face found: the teacher lost the signer
+            if not keep.any():
+                continue
+            frames, masks = g["frames"][:], g["labels"][:]
+            for i in np.flatnonzero(keep):
+                out.images.append(frames[i])
+                out.masks.append(masks[i])
+                out.groups.append(vid)
+    return out
+
+
+def load_pairs_folder(path: str | os.PathLike) -> LabelledFrames:
+    """``images/NAME.*`` with ``masks/NAME.png`` (nonzero = hand/face); each pair its own group."""
+    root = Path(path)
+    out = LabelledFrames()
+    for img_file in sorted((root / "images").iterdir()):
+        mask_file = root / "masks" / f"{img_file.stem}.png"
+        if not mask_file.is_file():
+            raise FileNotFoundError(f"{mask_file}: mask missing for {img_file}")
+        bgr = cv2.imread(str(img_file), cv2.IMREAD_COLOR)
+        mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
+        if bgr is None or mask is None:
+            raise ValueError(f"{img_file if bgr is None else mask_file}: cannot be read as an image")
+        out.images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        out.masks.append(np.where(mask > 0, L.UNASSIGNED, 0).astype(np.uint8))
+        out.groups.append(f"{root.name}/{img_file.stem}")
+    return out
+
+
+def load_npy_pair(images: str | os.PathLike, masks: str | os.PathLike) -> LabelledFrames:
+    """The paper's arrays: images (N, H, W, 3) uint8 or [0, 1] floats, labels (N, H, W[, 1])."""
+    x, y = np.load(images), np.load(masks)
+    if len(x) != len(y):
+        raise ValueError(f"{images} has {len(x)} images but {masks} has {len(y)} masks")
+    if x.dtype != np.uint8:
+        x = np.clip(x * (255.0 if x.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    y = y.reshape(y.shape[:3])
+    out = LabelledFrames()
+    for i in range(len(x)):
+        out.images.append(x[i])
+        out.masks.append(np.where(y[i] > 0.5 if y.dtype.kind == "f" else y[i] > 0, L.UNASSIGNED, 0).astype(np.uint8))
+        out.groups.append(f"{Path(images).stem}/{i}")
+    return out
+
+
+def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
+    """Load each source by its kind: ``.h5`` labels file, folder, or ``images.npy``."""
+    data = LabelledFrames()
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            data.extend(load_pairs_folder(p))
+        elif p.suffix == ".npy":
+            data.extend(load_npy_pair(p, p.with_name(p.name.replace("images", "labels"))))
+        elif p.suffix in (".h5", ".hdf5"):
+            data.extend(load_labels_file(p))
+        else:
+            raise ValueError(f"{p}: unknown training source (expected a labels .h5, a folder or images.npy)")
+    if not len(data):
+        raise ValueError(f"no labelled frames in {', '.join(map(str, sources))}")
+    return data
+
+
+def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence[str] = ()) -> np.ndarray:
+    """Boolean 'is validation' per frame: whole groups (videos) go to one side.
+
+    A group is in validation when a stable hash of its name falls under ``val_fraction``,
+    or when it is named in ``holdout`` (kept out of training entirely).
+    """
+    def h(g: str) -> float:
+        return int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    held = set(holdout)
+    return np.array([g in held or h(g) < val_fraction for g in groups])
+
+
+# --------------------------------------------------------------------------- augmentation
+_SWAP_LR = np.arange(256, dtype=np.uint8)
+_SWAP_LR[L.LEFT_HAND], _SWAP_LR[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND
+
+
+def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+            strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One random training view at ``size``: the inference geometry (whole frame stretched to
+    ``size``) jittered in scale, position and rotation, flipped with left/right hands swapped,
+    and varied in colour, lighting and sharpness."""
+    h, w = size
+    img = resize(image, size)
+    msk = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+    if strength > 0:
+        if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
+            img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
+        scale = math.exp(rng.uniform(-0.25, 0.25) * strength)
+        angle = rng.uniform(-12, 12) * strength
+        tx, ty = rng.uniform(-0.1, 0.1, 2) * strength * np.array([w, h])
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        m[:, 2] += (tx, ty)
+        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6) * strength) % 180
+        hsv[..., 1] *= 1 + rng.uniform(-0.3, 0.3) * strength
+        hsv[..., 2] = hsv[..., 2] * (1 + rng.uniform(-0.35, 0.35) * strength) + rng.uniform(-20, 20) * strength
+        img = cv2.cvtColor(np.clip(hsv, 0, [179, 255, 255]).astype(np.uint8), cv2.COLOR_HSV2RGB)
+        if rng.random() < 0.25 * strength:
+            k = int(rng.choice([3, 5]))
+            img = cv2.GaussianBlur(img, (k, k), 0)
+    return np.ascontiguousarray(img), np.ascontiguousarray(msk)
+
+
+class FrameBatches(keras.utils.PyDataset):
+    """Batches of (x in [0, 1], binary y) drawn at random (training) or in order (validation)."""
+
+    def __init__(self, data: LabelledFrames, size: tuple[int, int], batch_size: int, steps: int | None = None,
+                 train: bool = True, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.data, self.size, self.batch_size, self.train = data, size, batch_size, train
+        self.steps = steps or math.ceil(len(data) / batch_size)
+        self.rng = np.random.default_rng(seed)
+        if not train:  # validation views are fixed: resize once
+            self._fixed = [augment(i, m, size, self.rng, strength=0.0) for i, m in zip(data.images, data.masks)]
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        if self.train:
+            picks = self.rng.integers(0, len(self.data), self.batch_size)
+            views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng) for i in picks]
+        else:
+            views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
+        x = np.stack([v[0] for v in views]).astype(np.float32) / 255.0
+        y = (np.stack([v[1] for v in views]) > 0).astype(np.float32)[..., None]
+        return x, y
+
+
+# --------------------------------------------------------------------------- training
+class _TimeBudget(keras.callbacks.Callback):
+    """Stop after ``minutes`` of wall-clock time (checked at epoch ends)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.deadline = time.time() + minutes * 60
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() > self.deadline:
+            self.model.stop_training = True
+
+
+def best_threshold(model: keras.Model, val: FrameBatches) -> tuple[float, float]:
+    """The threshold in 0.3..0.7 with the best validation IoU, and that IoU."""
+    probs, truth = [], []
+    for i in range(len(val)):
+        x, y = val[i]
+        probs.append(np.asarray(model.predict_on_batch(x))[..., 0])
+        truth.append(y[..., 0] > 0)
+    p, t = np.concatenate(probs), np.concatenate(truth)
+    scores = {th: iou(p >= th, t) for th in np.round(np.arange(0.3, 0.71, 0.05), 2)}
+    th = max(scores, key=scores.get)
+    return float(th), float(scores[th])
+
+
+def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *, name: str = "model",
+          architecture: str = "snet", config: dict | None = None, input_size: tuple[int, int] | None = None,
+          init: str | os.PathLike | None = None, epochs: int = 50, steps_per_epoch: int = 200,
+          batch_size: int = 8, learning_rate: float = 1e-3, dice: bool = False, val_fraction: float = 0.15,
+          holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
+          seed: int = 0, verbose: int | str = "auto") -> ModelCard:
+    """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
+
+    ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
+    and, unless given, its input size are kept). ``holdout`` names videos kept out of both
+    training and validation, for a final evaluation on unseen signers. Interrupted runs
+    resume from ``model_dir/backup`` when called again with the same arguments.
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    config = dict(config or {})
+    data = load_sources(sources)
+    is_val = split_by_group(data.groups, val_fraction, holdout)
+    train_data = data.subset(~is_val)
+    val_data = data.subset(is_val & ~np.isin(data.groups, list(holdout)))
+    if not len(train_data):
+        raise ValueError("every labelled frame fell into validation: lower val_fraction or add data")
+    if not len(val_data):  # a tiny set (a few frames): validate on the training frames, say so
+        val_data = train_data
+
+    if init is not None:
+        card0 = init_card(init)
+        architecture, config = card0.architecture, dict(card0.config)
+        model = build(architecture, **config)
+        model.load_weights(str(card0.extra["_weights_path"]))
+        input_size = input_size or card0.input_size
+    else:
+        keras.utils.set_random_seed(seed)
+        model = build(architecture, **config)
+        card0 = None
+    input_size = tuple(input_size or (224, 224))
+    loss = (lambda yt, yp: keras.losses.binary_crossentropy(yt, yp) + dice_loss(yt, yp)) if dice \
+        else keras.losses.BinaryCrossentropy()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
+
+    train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed)
+    val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
+    best_file = model_dir / f"{name}.best.weights.h5"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(model_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(best_file), monitor="val_iou_m", mode="max", save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_iou_m", mode="max", patience=patience),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_iou_m", mode="max", factor=0.5, patience=max(2, patience // 3)),
+        keras.callbacks.CSVLogger(str(model_dir / "history.csv"), append=True),
+    ]
+    if max_minutes:
+        callbacks.append(_TimeBudget(max_minutes))
+    t0 = time.time()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    if best_file.is_file():
+        model.load_weights(str(best_file))
+    threshold, val_iou = best_threshold(model, val_ds)
+
+    weights_file = model_dir / f"{name}.weights.h5"
+    model.save_weights(str(weights_file))
+    card = ModelCard(
+        name=name, architecture=architecture, config=config, input_size=tuple(input_size), threshold=threshold,
+        sha256=sha256_of(weights_file), weights_file=weights_file.name,
+        extra={"training": {
+            "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
+            "train_frames": len(train_data), "val_frames": len(val_data),
+            "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
+            "holdout_videos": sorted(holdout), "epochs_run": len(history.history.get("loss", [])),
+            "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
+            "loss": "bce+dice" if dice else "bce", "minutes": round((time.time() - t0) / 60, 1),
+            "backend": keras.backend.backend()},
+            "metrics": {"val_iou": round(val_iou, 4)}})
+    card.save(model_dir / f"{name}.json")
+    (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
+    return card
+
+
+def init_card(init: str | os.PathLike) -> ModelCard:
+    """The model card to fine-tune from: a shipped model's name or a ``.weights.h5`` with its card."""
+    from signseg.presets import PRESETS, card_path_for, resolve
+    if str(init) in PRESETS:
+        card, weights = resolve(str(init))
+    else:
+        weights = Path(init)
+        card_file = card_path_for(weights)
+        if not weights.is_file() or not card_file.is_file():
+            raise FileNotFoundError(f"{init}: not a shipped model name, nor a .weights.h5 with its .json card")
+        card = ModelCard.load(card_file)
+    card.extra["_weights_path"] = str(weights)
+    return card

@@ -1,0 +1,68 @@
+"""Shared fixtures: real clips from ../shared, damaged copies of them, small real models."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SIGNSEG_SHARED", REPO.parent / "shared")) / "data"
+SOUP = SHARED / "videos" / "SOUP.mp4"          # 320x240, 41 frames, 29.97 fps
+PORTRAIT = SHARED / "videos" / "test_video.mp4"  # 540x720, 58 frames
+HD = SHARED / "videos" / "video.mp4"            # 1280x720, 9 frames
+SIGN = SHARED / "signs" / "tid-asl_hocam.mp4"    # 512x288
+
+
+def pytest_configure(config):
+    if not SOUP.is_file():
+        raise pytest.UsageError(f"test data missing: {SOUP} (the shared/ folder beside the repo)")
+
+
+@pytest.fixture(scope="session")
+def soup() -> Path:
+    return SOUP
+
+
+@pytest.fixture
+def damaged(tmp_path) -> dict[str, Path]:
+    """Bad inputs made from a real clip: truncated, zero-byte, text named .mp4."""
+    data = SOUP.read_bytes()
+    out = {}
+    out["truncated"] = tmp_path / "truncated.mp4"
+    out["truncated"].write_bytes(data[: len(data) // 3])
+    out["empty"] = tmp_path / "empty.mp4"
+    out["empty"].write_bytes(b"")
+    out["text"] = tmp_path / "text.mp4"
+    out["text"].write_text("this is not a video\n")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A small real SNet (width 0.125, 64x64) saved as .weights.h5 with its model card."""
+    import keras
+    from signseg.models import snet
+    from signseg.presets import ModelCard, sha256_of
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    keras.utils.set_random_seed(1)
+    model = snet(width=0.125)
+    weights = folder / "tiny.weights.h5"
+    model.save_weights(str(weights))
+    ModelCard(name="tiny", architecture="snet", config={"width": 0.125}, input_size=(64, 64), threshold=0.5,
+              sha256=sha256_of(weights), weights_file=weights.name).save(folder / "tiny.json")
+    return weights
+
+
+@pytest.fixture
+def preset_dir(tmp_path, tiny_model_file, monkeypatch) -> Path:
+    """A weights folder holding the tiny model under the registered name 'snet-lite'."""
+    shutil.copy(tiny_model_file, tmp_path / "snet-lite.weights.h5")
+    card = (tiny_model_file.parent / "tiny.json").read_text().replace('"tiny"', '"snet-lite"')
+    (tmp_path / "snet-lite.json").write_text(card)
+    monkeypatch.setenv("SIGNSEG_WEIGHTS_DIR", str(tmp_path))
+    return tmp_path

@@ -1,0 +1,84 @@
+import keras
+import numpy as np
+import pytest
+
+from signseg.models import VGG16_NOTOP_FILE, build, snet, vgg_unet
+
+
+def _convs(model):
+    return [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+
+
+def test_snet_matches_the_paper():
+    m = snet()
+    convs = _convs(m)
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128, 256, 256, 128, 128, 64, 64, 32, 32, 1]
+    assert [c.kernel_size[0] for c in convs if c.filters == 256] == [5, 5]
+    drops = [l.rate for l in m.layers if isinstance(l, keras.layers.SpatialDropout2D)]
+    assert drops == [0.4, 0.5, 0.4]
+    assert convs[-1].activation.__name__ == "sigmoid"
+    assert m.output_shape == (None, None, None, 1)
+
+
+@pytest.mark.parametrize("hw", [(400, 400), (64, 96), (8, 8)])
+def test_snet_is_fully_convolutional(hw):
+    m = snet(width=0.125)
+    y = m.predict_on_batch(np.zeros((2, *hw, 3), np.float32))
+    assert y.shape == (2, *hw, 1)
+    assert np.all((y >= 0) & (y <= 1))
+
+
+def test_width_scales_every_layer():
+    assert [c.filters for c in _convs(snet(width=0.25))][:9] == [8, 8, 16, 16, 32, 32, 64, 64, 32]
+    with pytest.raises(ValueError, match="width"):
+        snet(width=0)
+
+
+def test_vgg_unet_random_encoder_is_trainable_and_sigmoid():
+    m = vgg_unet(encoder_weights=None)
+    assert m.get_layer("vgg16_encoder").trainable
+    assert _convs(m)[-1].activation.__name__ == "sigmoid"
+    assert m.predict_on_batch(np.zeros((1, 32, 48, 3), np.float32)).shape == (1, 32, 48, 1)
+
+
+@pytest.fixture(scope="module")
+def keras2_vgg_file(tmp_path_factory):
+    """A VGG16 'notop' weights file in the legacy Keras-2 layout ImageNet's file has."""
+    tf_keras = pytest.importorskip("tf_keras")
+    folder = tmp_path_factory.mktemp("keras_home")
+    (folder / "models").mkdir()
+    path = folder / "models" / VGG16_NOTOP_FILE
+    tf_keras.applications.VGG16(include_top=False, weights=None).save_weights(str(path))
+    return path
+
+
+def test_vgg_unet_loads_a_local_encoder_file_and_freezes_it(keras2_vgg_file):
+    import h5py
+    m = vgg_unet(encoder_weights=keras2_vgg_file)
+    enc = m.get_layer("vgg16_encoder")
+    assert not enc.trainable
+    with h5py.File(keras2_vgg_file, "r") as f:
+        k = f["block1_conv1"]["block1_conv1"]
+        kernel = k[[n for n in k if n.startswith("kernel")][0]][:]
+    np.testing.assert_allclose(enc.get_layer("block1_conv1").kernel.numpy(), kernel)
+    assert len(m.trainable_weights) == 14  # the decoder only: 7 convs x (kernel, bias)
+
+
+def test_vgg_unet_finds_the_file_in_keras_cache(keras2_vgg_file, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(keras2_vgg_file.parents[1]))
+    assert not vgg_unet().get_layer("vgg16_encoder").trainable
+
+
+def test_vgg_unet_without_weights_says_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as err:
+        vgg_unet()
+    assert VGG16_NOTOP_FILE in str(err.value) and str(tmp_path) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        vgg_unet(encoder_weights=tmp_path / "nope.h5")
+
+
+def test_build_by_name():
+    assert build("snet", width=0.125).name == "snet"
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build("resnet")
