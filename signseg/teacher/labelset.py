@@ -108,7 +108,7 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
 def open_labels(path: str | os.PathLike, mode: str = "a") -> h5py.File:
     """Open (or create) a labels file, checking that an existing one is a labels file."""
     f = h5py.File(path, mode)
-    if mode != "r" and "format" not in f.attrs:
+    if mode != "r" and not len(f) and not len(f.attrs):  # a new, empty file becomes a labels file
         f.attrs["format"] = LABELS_FORMAT
     if f.attrs.get("format") != LABELS_FORMAT:
         f.close()

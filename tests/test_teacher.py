@@ -1,0 +1,116 @@
+"""Teacher labels from real MediaPipe Holistic landmarks of SOUP.mp4 (tests/data, made by
+``python -m signseg.teacher.holistic`` in the teacher environment)."""
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from signseg import labels as L
+from signseg.errors import SignsegError
+from signseg.teacher.labelset import FLAG_NAMES, build_labels, label_videos, open_labels, run_teacher
+from signseg.teacher.masks import fit_skin_model, hand_mask, hand_missed, part_mask
+from signseg.video import read_video
+
+LANDMARKS = Path(__file__).parent / "data" / "SOUP.landmarks.npz"
+
+
+@pytest.fixture(scope="module")
+def soup_lm():
+    return dict(np.load(LANDMARKS))
+
+
+@pytest.fixture(scope="module")
+def soup_frames(soup):
+    return read_video(soup)
+
+
+def test_skin_model_from_the_face_accepts_hands_rejects_sleeves(soup_lm, soup_frames):
+    skin = fit_skin_model(list(soup_frames[::8]), list(soup_lm["face"][::8]))
+    assert skin is not None
+    f = 20
+    is_skin = skin.is_skin(soup_frames[f])
+    # pixels at the left hand's knuckles are skin; the dark sleeve below the wrist is not
+    knuckles = np.round(soup_lm["left_hand"][f][[5, 9, 13]]).astype(int)
+    assert is_skin[knuckles[:, 1], knuckles[:, 0]].mean() >= 2 / 3
+    wrist = soup_lm["left_hand"][f][0]
+    elbow = soup_lm["pose"][f][13][:2]  # the signer's left elbow: on the dark sleeve
+    sleeve = np.round(wrist + 0.6 * (elbow - wrist)).astype(int)
+    assert not is_skin[sleeve[1], sleeve[0]]
+
+
+def test_part_mask_has_face_and_the_visible_hands(soup_lm, soup_frames):
+    skin = fit_skin_model(list(soup_frames[::8]), list(soup_lm["face"][::8]))
+    for f in (10, 20, 30):
+        m = part_mask(soup_frames[f], soup_lm["face"][f], soup_lm["left_hand"][f], soup_lm["right_hand"][f], skin)
+        assert m.shape == (240, 320) and m.dtype == np.uint8
+        face_rows = np.nonzero(m == L.FACE)[0]
+        assert face_rows.size > 500 and face_rows.mean() < 120  # the face is in the upper half
+        for key, value in (("left_hand", L.LEFT_HAND), ("right_hand", L.RIGHT_HAND)):
+            pts = soup_lm[key][f]
+            if np.isfinite(pts).all():
+                xy = np.clip(np.round(pts).astype(int), 0, [319, 239])
+                assert (m[xy[:, 1], xy[:, 0]] == value).mean() > 0.85  # landmarks fall inside their hand
+                assert 50 < (m == value).sum() < 0.2 * m.size
+
+
+def test_hand_mask_keeps_the_skeleton_and_cuts_non_skin(soup_lm):
+    pts = soup_lm["left_hand"][20]
+    full = hand_mask(pts, (240, 320), None)
+    none = hand_mask(pts, (240, 320), np.zeros((240, 320), bool))
+    assert none.sum() > 0 and (none & ~full).sum() == 0 and full.sum() > none.sum()
+
+
+def test_hand_missed_only_for_wrists_well_inside_the_frame():
+    pose = np.full((33, 3), np.nan, np.float32)
+    pose[15] = (100, 100, 0.9)
+    no_hand = np.full((21, 2), np.nan, np.float32)
+    assert hand_missed(no_hand, pose, 15, (240, 320))
+    assert not hand_missed(np.zeros((21, 2), np.float32), pose, 15, (240, 320))
+    pose[15] = (100, 239, 0.9)  # resting at the bottom edge
+    assert not hand_missed(no_hand, pose, 15, (240, 320))
+    pose[15] = (100, 100, 0.1)  # the pose itself is unsure
+    assert not hand_missed(no_hand, pose, 15, (240, 320))
+
+
+def test_labels_file_from_cached_landmarks(tmp_path, soup, damaged):
+    lm_dir = tmp_path / "lm"
+    lm_dir.mkdir()
+    (lm_dir / "SOUP.npz").write_bytes(LANDMARKS.read_bytes())
+    out = tmp_path / "labels.h5"
+    failures = label_videos([soup, damaged["empty"]], out, teacher_python=None, landmarks_dir=lm_dir,
+                            max_side=160, every=2, progress=False)
+    assert list(failures) == ["empty"] and "no teacher landmarks" in failures["empty"]
+    with h5py.File(out, "r") as f:
+        g = f["videos/SOUP"]
+        assert g.attrs["complete"] and g["frames"].shape == (21, 120, 160, 3)
+        assert g["labels"].shape == (21, 120, 160) and g["flags"].shape == (21, len(FLAG_NAMES))
+        assert list(g.attrs["frame_index"]) == list(range(0, 41, 2))
+        assert set(np.unique(g["labels"][:])) == {0, 1, 2, 3}
+        assert g["flags"][:, 0].all()  # the face was found in every frame
+    with open_labels(out) as f:  # reopening adds, it does not wipe
+        assert "videos/SOUP" in f
+
+
+def test_a_mask_file_is_not_a_labels_file(tmp_path):
+    from signseg.store import MaskFile
+    MaskFile(tmp_path / "m.h5", "w").close()
+    with pytest.raises(SignsegError, match="not a signseg labels file"):
+        open_labels(tmp_path / "m.h5")
+
+
+def test_missing_teacher_python_is_named(tmp_path, soup):
+    with pytest.raises(SignsegError, match="teacher python not found") as err:
+        run_teacher([soup], tmp_path, teacher_python=str(tmp_path / "no-python"))
+    assert "no-python" in str(err.value)
+
+
+@pytest.mark.skipif(not os.environ.get("SIGNSEG_TEACHER_PYTHON"),
+                    reason="needs the MediaPipe teacher environment (SIGNSEG_TEACHER_PYTHON)")
+def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm):
+    run_teacher([soup], tmp_path, teacher_python=os.environ["SIGNSEG_TEACHER_PYTHON"])
+    fresh = np.load(tmp_path / "SOUP.npz")
+    assert np.isfinite(fresh["face"][:, 0, 0]).all()
+    np.testing.assert_allclose(fresh["face"], soup_lm["face"], atol=2.0)

@@ -1,0 +1,100 @@
+"""Fine-tuning end to end on a tiny real set: SOUP's teacher labels, a few steps."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from signseg.segmenter import Segmenter
+from signseg.teacher.labelset import label_videos
+from signseg.train import augment, load_sources, split_by_group, train
+from test_teacher import LANDMARKS
+
+
+@pytest.fixture(scope="module")
+def soup_labels(tmp_path_factory, soup):
+    folder = tmp_path_factory.mktemp("labels")
+    (folder / "SOUP.npz").write_bytes(LANDMARKS.read_bytes())
+    out = folder / "soup_labels.h5"
+    assert not label_videos([soup], out, teacher_python=None, landmarks_dir=folder, max_side=160, every=4,
+                            progress=False)
+    return out
+
+
+def test_split_never_puts_one_video_on_both_sides():
+    groups = [f"v{i % 23}" for i in range(500)]
+    val = split_by_group(groups, 0.3, holdout=["v5"])
+    for g in set(groups):
+        sides = {bool(v) for v, gg in zip(val, groups) if gg == g}
+        assert len(sides) == 1
+    assert all(v for v, g in zip(val, groups) if g == "v5")
+    assert 0 < val.mean() < 1
+
+
+def test_augment_mirrors_with_left_right_swap():
+    rng = np.random.default_rng(0)
+    img = np.zeros((40, 60, 3), np.uint8)
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:20, 5:15] = 2  # signer's left hand on the image's left
+    seen = set()
+    for _ in range(40):
+        x, y = augment(img, mask, (32, 48), rng)
+        assert x.shape == (32, 48, 3) and y.shape == (32, 48)
+        cols = np.nonzero(y == 2)[1]
+        if cols.size:
+            seen.add("left_at_left" if cols.mean() < 24 else "left_at_right")
+        cols3 = np.nonzero(y == 3)[1]
+        if cols3.size:
+            assert cols3.mean() > 24  # after a mirror the hand is the right hand, on the right
+            seen.add("mirrored")
+    assert "mirrored" in seen and "left_at_left" in seen and "left_at_right" not in seen
+
+
+def test_sources_folder_and_npy(tmp_path):
+    (tmp_path / "pairs" / "images").mkdir(parents=True)
+    (tmp_path / "pairs" / "masks").mkdir()
+    img = np.full((24, 32, 3), 128, np.uint8)
+    mask = np.zeros((24, 32), np.uint8)
+    mask[4:10, 4:10] = 255
+    for n in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "pairs" / "images" / f"{n}.png"), img)
+        cv2.imwrite(str(tmp_path / "pairs" / "masks" / f"{n}.png"), mask)
+    np.save(tmp_path / "images.npy", np.stack([img / 255.0] * 3))
+    np.save(tmp_path / "labels.npy", np.stack([mask[..., None] / 255.0] * 3))
+    data = load_sources([tmp_path / "pairs", tmp_path / "images.npy"])
+    assert len(data) == 5 and len(set(data.groups)) == 5
+    assert all(m.max() == 4 and (m > 0).sum() == 36 for m in data.masks)
+    assert all(i.dtype == np.uint8 for i in data.images)
+    (tmp_path / "pairs" / "images" / "c.png").write_bytes(cv2.imencode(".png", img)[1].tobytes())
+    with pytest.raises(FileNotFoundError, match="c.png"):
+        load_sources([tmp_path / "pairs"])
+
+
+def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_model_file, soup):
+    card = train([soup_labels], tmp_path / "model", name="ft", init=tiny_model_file, epochs=2,
+                 steps_per_epoch=2, batch_size=2, val_fraction=0.0, verbose=0)
+    assert card.architecture == "snet" and card.config == {"width": 0.125} and card.input_size == (64, 64)
+    meta = json.loads((tmp_path / "model" / "ft.json").read_text())
+    assert meta["training"]["init"] == "tiny" and meta["training"]["epochs_run"] == 2
+    import h5py
+    with h5py.File(soup_labels, "r") as f:
+        flags = f["videos/SOUP/flags"][:]
+    usable = flags[:, 0].astype(bool) & ~flags[:, 3].astype(bool) & ~flags[:, 4].astype(bool)
+    assert 0 < usable.sum() < len(flags)  # SOUP has frames where the teacher missed a hand
+    assert meta["training"]["train_frames"] == usable.sum() and 0.3 <= meta["threshold"] <= 0.7
+    before = Segmenter.from_file(tiny_model_file)
+    after = Segmenter.from_file(tmp_path / "model" / "ft.weights.h5")
+    assert after.weights_sha256 == card.sha256
+    frames = np.stack([next(iter(__import__("signseg").video.VideoReader(soup)))])
+    assert not np.allclose(before.predict_proba(frames), after.predict_proba(frames))  # it learned something
+    # an interrupted run resumes from its backup instead of starting over
+    assert (tmp_path / "model" / "history.csv").read_text().count("\n") == 3
+
+
+def test_train_cli_from_scratch(tmp_path, soup_labels):
+    from signseg.cli import main
+    rc = main(["train", str(soup_labels), "-o", str(tmp_path / "m"), "--name", "x", "--width", "0.125",
+               "--input-size", "32x32", "--epochs", "1", "--steps", "1", "--batch-size", "2",
+               "--val-fraction", "0", "-q"])
+    assert rc == 0 and (tmp_path / "m" / "x.weights.h5").is_file()
+    assert Segmenter.from_file(tmp_path / "m" / "x.weights.h5").input_size == (32, 32)
