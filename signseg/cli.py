@@ -91,6 +91,7 @@ def cmd_train(args) -> int:
                  input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,
                  batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
                  holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
+                 crop_size=args.crop_size, max_val_frames=args.max_val_frames,
                  verbose=2 if args.quiet else "auto")
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
@@ -159,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--holdout", nargs="*", default=[], help="video ids kept out of training and validation")
     t.add_argument("--patience", type=_positive_int, default=8)
     t.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall-clock time")
+    t.add_argument("--crop-size", type=_size, default=None,
+                   help="train on random HxW windows of the input-size view (cheaper for large inputs)")
+    t.add_argument("--max-val-frames", type=_positive_int, default=None, help="validate on at most N frames")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true", help="one line per epoch")
     t.set_defaults(func=cmd_train)

@@ -147,21 +147,26 @@ _SWAP_LR[L.LEFT_HAND], _SWAP_LR[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND
 
 
 def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
-            strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+            strength: float = 1.0, crop: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One random training view at ``size``: the inference geometry (whole frame stretched to
     ``size``) jittered in scale, position and rotation, flipped with left/right hands swapped,
-    and varied in colour, lighting and sharpness."""
+    and varied in colour, lighting and sharpness. ``crop`` then cuts a random window of that
+    size, so a large-input model trains at its inference scale for less compute."""
     h, w = size
     img = resize(image, size)
     msk = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
     if strength > 0:
         if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
             img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
-        scale = math.exp(rng.uniform(-0.25, 0.25) * strength)
+        # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
+        # wide scale jitter plus an independent aspect-ratio jitter
+        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
+        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
         angle = rng.uniform(-12, 12) * strength
-        tx, ty = rng.uniform(-0.1, 0.1, 2) * strength * np.array([w, h])
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-        m[:, 2] += (tx, ty)
+        tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
+        m[:, 2] = (w / 2, h / 2) - m[:, :2] @ (w / 2, h / 2) + (tx, ty)
         img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
         hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
@@ -172,6 +177,15 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         if rng.random() < 0.25 * strength:
             k = int(rng.choice([3, 5]))
             img = cv2.GaussianBlur(img, (k, k), 0)
+    if crop is not None and tuple(crop) != (h, w):
+        ch, cw = crop
+        fg = np.argwhere(msk > 0)
+        if len(fg) and rng.random() < 0.8:  # mostly windows around hands/face: they are small
+            cy, cx = fg[rng.integers(len(fg))]
+            y0, x0 = int(np.clip(cy - rng.integers(ch), 0, h - ch)), int(np.clip(cx - rng.integers(cw), 0, w - cw))
+        else:
+            y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
+        img, msk = img[y0:y0 + ch, x0:x0 + cw], msk[y0:y0 + ch, x0:x0 + cw]
     return np.ascontiguousarray(img), np.ascontiguousarray(msk)
 
 
@@ -179,9 +193,9 @@ class FrameBatches(keras.utils.PyDataset):
     """Batches of (x in [0, 1], binary y) drawn at random (training) or in order (validation)."""
 
     def __init__(self, data: LabelledFrames, size: tuple[int, int], batch_size: int, steps: int | None = None,
-                 train: bool = True, seed: int = 0, **kwargs):
+                 train: bool = True, seed: int = 0, crop: tuple[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.data, self.size, self.batch_size, self.train = data, size, batch_size, train
+        self.data, self.size, self.batch_size, self.train, self.crop = data, size, batch_size, train, crop
         self.steps = steps or math.ceil(len(data) / batch_size)
         self.rng = np.random.default_rng(seed)
         if not train:  # validation views are fixed: resize once
@@ -193,7 +207,8 @@ class FrameBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         if self.train:
             picks = self.rng.integers(0, len(self.data), self.batch_size)
-            views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng) for i in picks]
+            views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng, crop=self.crop)
+                     for i in picks]
         else:
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
         x = np.stack([v[0] for v in views]).astype(np.float32) / 255.0
@@ -232,6 +247,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           init: str | os.PathLike | None = None, epochs: int = 50, steps_per_epoch: int = 200,
           batch_size: int = 8, learning_rate: float = 1e-3, dice: bool = False, val_fraction: float = 0.15,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
+          crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           seed: int = 0, verbose: int | str = "auto") -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
@@ -239,6 +255,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     and, unless given, its input size are kept). ``holdout`` names videos kept out of both
     training and validation, for a final evaluation on unseen signers. Interrupted runs
     resume from ``model_dir/backup`` when called again with the same arguments.
+    ``crop_size`` trains on random windows of the ``input_size`` view (the model still runs
+    on whole ``input_size`` frames); ``max_val_frames`` validates on an evenly spaced subset.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -251,6 +269,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError("every labelled frame fell into validation: lower val_fraction or add data")
     if not len(val_data):  # a tiny set (a few frames): validate on the training frames, say so
         val_data = train_data
+    if max_val_frames and len(val_data) > max_val_frames:
+        pick = np.zeros(len(val_data), bool)
+        pick[np.linspace(0, len(val_data) - 1, max_val_frames).round().astype(int)] = True
+        val_data = val_data.subset(pick)
 
     if init is not None:
         card0 = init_card(init)
@@ -267,7 +289,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         else keras.losses.BinaryCrossentropy()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
 
-    train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed)
+    train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
     callbacks = [
@@ -288,8 +310,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
 
     weights_file = model_dir / f"{name}.weights.h5"
     model.save_weights(str(weights_file))
+    # the weights file holds every weight: a VGG card must not send the loader to the ImageNet file
+    card_config = {**config, "encoder_weights": None} if architecture == "vgg_unet" else config
     card = ModelCard(
-        name=name, architecture=architecture, config=config, input_size=tuple(input_size), threshold=threshold,
+        name=name, architecture=architecture, config=card_config, input_size=tuple(input_size), threshold=threshold,
         sha256=sha256_of(weights_file), weights_file=weights_file.name,
         extra={"training": {
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
@@ -297,6 +321,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
             "holdout_videos": sorted(holdout), "epochs_run": len(history.history.get("loss", [])),
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
+            "crop_size": None if crop_size is None else list(crop_size),
             "loss": "bce+dice" if dice else "bce", "minutes": round((time.time() - t0) / 60, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_iou": round(val_iou, 4)}})

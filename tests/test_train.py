@@ -98,3 +98,30 @@ def test_train_cli_from_scratch(tmp_path, soup_labels):
                "--val-fraction", "0", "-q"])
     assert rc == 0 and (tmp_path / "m" / "x.weights.h5").is_file()
     assert Segmenter.from_file(tmp_path / "m" / "x.weights.h5").input_size == (32, 32)
+
+
+def test_crop_windows_come_from_the_full_view_and_favour_foreground():
+    rng = np.random.default_rng(1)
+    img = np.zeros((100, 100, 3), np.uint8)
+    mask = np.zeros((100, 100), np.uint8)
+    mask[70:80, 70:80] = 1
+    hits = 0
+    for _ in range(30):
+        x, y = augment(img, mask, (80, 80), rng, strength=0.0, crop=(32, 32))
+        assert x.shape == (32, 32, 3) and y.shape == (32, 32)
+        hits += bool(y.any())
+    assert hits >= 15  # most windows hold the small foreground; random ones would rarely
+
+
+def test_vgg_card_does_not_point_at_the_imagenet_file(tmp_path, soup_labels, soup):
+    tf_keras = pytest.importorskip("tf_keras")
+    from signseg.models import VGG16_NOTOP_FILE
+    enc = tmp_path / VGG16_NOTOP_FILE
+    tf_keras.applications.VGG16(include_top=False, weights=None).save_weights(str(enc))
+    card = train([soup_labels], tmp_path / "m", name="v", architecture="vgg_unet",
+                 config={"encoder_weights": str(enc)}, input_size=(32, 32), epochs=1, steps_per_epoch=1,
+                 batch_size=2, val_fraction=0.0, verbose=0)
+    assert card.config == {"encoder_weights": None}
+    enc.unlink()  # another machine: no ImageNet file, the trained model still loads
+    seg = Segmenter.from_file(tmp_path / "m" / "v.weights.h5")
+    assert seg.predict(next(iter(__import__("signseg").video.VideoReader(soup).batches(2)))).shape == (2, 240, 320)

@@ -1,0 +1,87 @@
+"""Score a Segmenter against teacher labels: hand+face IoU and per-part coverage.
+
+A binary model (SNet) does not tell parts apart, so per part we report *coverage*: the share
+of the teacher's face / left-hand / right-hand pixels that the model marks as foreground.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import h5py
+import numpy as np
+
+from signseg import labels as L
+from signseg.segmenter import Segmenter
+
+PARTS = {"face": L.FACE, "left_hand": L.LEFT_HAND, "right_hand": L.RIGHT_HAND}
+
+
+@dataclass
+class Score:
+    """Pixel counts summed over frames, turned into IoU / Dice / coverage on demand."""
+
+    frames: int = 0
+    inter: int = 0
+    union: int = 0
+    pred: int = 0
+    true: int = 0
+    part_true: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    part_hit: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+
+    def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
+        p, t = pred > 0, truth > 0
+        self.frames += len(pred)
+        self.inter += int((p & t).sum())
+        self.union += int((p | t).sum())
+        self.pred += int(p.sum())
+        self.true += int(t.sum())
+        for name, value in PARTS.items():
+            part = truth == value
+            self.part_true[name] += int(part.sum())
+            self.part_hit[name] += int((part & p).sum())
+
+    @property
+    def iou(self) -> float:
+        return self.inter / self.union if self.union else 1.0
+
+    @property
+    def dice(self) -> float:
+        return 2 * self.inter / (self.pred + self.true) if self.pred + self.true else 1.0
+
+    def coverage(self) -> dict[str, float | None]:
+        return {k: (self.part_hit[k] / n if n else None) for k, n in self.part_true.items()}
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, "iou": round(self.iou, 4), "dice": round(self.dice, 4),
+                "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
+
+
+def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Sequence[str] | None = None,
+             clean_only: bool = False) -> dict[str, Score]:
+    """Scores per video (and ``"all"``) over the frames stored in a teacher labels file.
+
+    ``clean_only`` skips frames where the teacher missed a hand the pose saw (their labels
+    call a visible hand background, which would count the model's correct hand as wrong).
+    """
+    scores: dict[str, Score] = {"all": Score()}
+    with h5py.File(labels_file, "r") as f:
+        ids = list(video_ids) if video_ids is not None else sorted(f["videos"])
+        for vid in ids:
+            if f"videos/{vid}" not in f:
+                raise KeyError(f"{labels_file}: no video {vid!r} in the labels file")
+            g = f[f"videos/{vid}"]
+            keep = np.ones(len(g["flags"]), bool)
+            if clean_only:
+                flags = g["flags"][:]
+                keep = flags[:, 0].astype(bool) & ~flags[:, 3].astype(bool) & ~flags[:, 4].astype(bool)
+            idx = np.flatnonzero(keep)
+            if not idx.size:
+                continue
+            frames, truth = g["frames"][:][idx], g["labels"][:][idx]
+            pred = segmenter.predict(frames)
+            scores[vid] = Score()
+            scores[vid].add(pred, truth)
+            scores["all"].add(pred, truth)
+    return scores
