@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except SignsegError as exc:
         print(f"signseg: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # bad arguments; a full disk or unwritable output
         print(f"signseg: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -150,7 +150,7 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
             strength: float = 1.0, crop: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One random training view at ``size``: the inference geometry (whole frame stretched to
     ``size``) jittered in scale, position and rotation, flipped with left/right hands swapped,
-    and varied in colour, lighting and sharpness. ``crop`` then cuts a random window of that
+    and varied in colour, white balance, lighting and sharpness. ``crop`` then cuts a random window of that
     size, so a large-input model trains at its inference scale for less compute."""
     h, w = size
     img = resize(image, size)
@@ -174,6 +174,10 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         hsv[..., 1] *= 1 + rng.uniform(-0.3, 0.3) * strength
         hsv[..., 2] = hsv[..., 2] * (1 + rng.uniform(-0.35, 0.35) * strength) + rng.uniform(-20, 20) * strength
         img = cv2.cvtColor(np.clip(hsv, 0, [179, 255, 255]).astype(np.uint8), cv2.COLOR_HSV2RGB)
+        # white balance: cameras differ in per-channel gain (a bluish studio turns skin grey);
+        # without this the model keys on one studio's absolute skin colour
+        gains = np.exp(rng.uniform(-0.35, 0.35, 3) * strength)
+        img = np.clip(img.astype(np.float32) * (gains / gains.mean()), 0, 255).astype(np.uint8)
         if rng.random() < 0.25 * strength:
             k = int(rng.choice([3, 5]))
             img = cv2.GaussianBlur(img, (k, k), 0)

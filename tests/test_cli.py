@@ -75,3 +75,11 @@ def test_console_script_is_installed():
     if exe is None:
         exe = str(__import__("pathlib").Path(sys.executable).with_name("signseg"))
     assert subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.startswith("signseg ")
+
+
+def test_unwritable_output_folder_is_one_line(tmp_path, soup, tiny_model_file):
+    out = tmp_path / "missing_dir" / "o.h5"
+    r = run("segment", soup, "-o", out, "--weights", tiny_model_file)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("signseg: error: ") and str(out) in last and "does not exist" in last

@@ -125,3 +125,14 @@ def test_vgg_card_does_not_point_at_the_imagenet_file(tmp_path, soup_labels, sou
     enc.unlink()  # another machine: no ImageNet file, the trained model still loads
     seg = Segmenter.from_file(tmp_path / "m" / "v.weights.h5")
     assert seg.predict(next(iter(__import__("signseg").video.VideoReader(soup).batches(2)))).shape == (2, 240, 320)
+
+
+def test_augment_varies_white_balance():
+    rng = np.random.default_rng(3)
+    img = np.full((32, 32, 3), 120, np.uint8)
+    ratios = []
+    for _ in range(50):
+        x, _ = augment(img, np.zeros((32, 32), np.uint8), (32, 32), rng)
+        m = x.reshape(-1, 3).mean(0) + 1
+        ratios.append(m[2] / m[0])
+    assert min(ratios) < 0.8 and max(ratios) > 1.25  # blue/red balance moves both ways
