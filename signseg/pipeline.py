@@ -43,6 +43,13 @@ class Summary:
         return s
 
 
+def _counted(batches, bar):
+    """Pass batches through, advancing the progress bar by their frames."""
+    for batch in batches:
+        bar.update(len(batch))
+        yield batch
+
+
 def video_id_for(path: str | os.PathLike) -> str:
     """The id a video gets in the mask file: its file name without extension."""
     return Path(path).stem
@@ -76,28 +83,27 @@ def segment_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, 
     summary = Summary()
     t0 = time.perf_counter()
     with open_output(out, resume=resume, overwrite=overwrite) as store, \
-            tqdm(total=len(videos), unit="video", disable=not progress, dynamic_ncols=True) as bar:
-        for video, vid in zip(videos, ids):
+            tqdm(total=0, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+        for n, (video, vid) in enumerate(zip(videos, ids), start=1):
+            bar.set_description(f"video {n}/{len(videos)}")
             bar.set_postfix_str(vid)
             if resume and store.is_complete(vid):
                 summary.skipped.append(vid)
-                bar.update(1)
                 continue
             try:
                 reader = VideoReader(video, stride=stride)
+                bar.total += -(-reader.info.claimed_frames // stride)  # grows as videos open
+                bar.refresh()
                 attrs = {"fps": reader.fps, "source": os.fspath(video), "model": segmenter.name,
                          "weights_sha256": segmenter.weights_sha256, "threshold": segmenter.threshold,
                          "stride": stride}
-                masks = (segmenter.predict(batch) for batch in reader.batches(segmenter.batch_size))
-                summary.frames += store.write_video(vid, masks, attrs)
+                summary.frames += store.write_video(vid, _counted(
+                    (segmenter.predict(batch) for batch in reader.batches(segmenter.batch_size)), bar), attrs)
                 summary.done.append(vid)
             except (SignsegError, ValueError, OSError, RuntimeError) as exc:
                 message = str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(video)}: {exc}"
                 store.record_failure(vid, message, video)
                 summary.failed[vid] = message
                 bar.write(f"signseg: error: {message}")
-            bar.update(1)
-            elapsed = time.perf_counter() - t0
-            bar.set_description(f"{summary.frames / elapsed:.1f} frames/s" if elapsed > 0 else "")
     summary.seconds = time.perf_counter() - t0
     return summary
