@@ -161,12 +161,19 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
         # wide scale jitter plus an independent aspect-ratio jitter
         scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
+        centre = np.array([w / 2, h / 2])
+        fg = np.argwhere(msk > 0)
+        if len(fg) and rng.random() < 0.35 * strength:
+            # close-ups (webcams, AUTSL) show hands and face up to ~4x larger than a
+            # full-body studio shot: zoom in around a hand or face pixel
+            scale = math.exp(rng.uniform(0.5, 1.4))
+            centre = fg[rng.integers(len(fg))][::-1].astype(float)
         aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
         angle = rng.uniform(-12, 12) * strength
         tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
-        m[:, 2] = (w / 2, h / 2) - m[:, :2] @ (w / 2, h / 2) + (tx, ty)
+        m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
         img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
         hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
