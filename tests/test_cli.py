@@ -83,3 +83,23 @@ def test_unwritable_output_folder_is_one_line(tmp_path, soup, tiny_model_file):
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("signseg: error: ") and str(out) in last and "does not exist" in last
+
+
+def test_a_second_writer_is_refused_clearly(tmp_path, soup, tiny_model_file):
+    """While one process holds the output open for writing, another run says so and stops."""
+    out = tmp_path / "busy.h5"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from signseg.store import MaskFile\n"
+        f"f = MaskFile({str(out)!r}, 'w'); print('open', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        r = run("segment", soup, "-o", out, "--weights", tiny_model_file, "--resume")
+        assert r.returncode == 2
+        last = r.stderr.strip().splitlines()[-1]
+        assert str(out) in last and "another process" in last
+    finally:
+        holder.kill()
+        holder.wait()
+    r = run("segment", soup, "-o", out, "--weights", tiny_model_file, "--resume", "-q")
+    assert r.returncode == 0, r.stderr  # the lock dies with its holder; the file is usable

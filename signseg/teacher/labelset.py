@@ -138,7 +138,9 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             lm_file = landmarks_dir / f"{vid}.npz"
             try:
                 if not lm_file.is_file():
-                    raise SignsegError(video, f"no teacher landmarks ({lm_file} missing: the teacher failed on it)")
+                    why = ("the teacher failed on it" if teacher_python else
+                           "pass --teacher-python (or set SIGNSEG_TEACHER_PYTHON) to run MediaPipe on it")
+                    raise SignsegError(video, f"no teacher landmarks ({lm_file} missing: {why})")
                 build_labels(video, lm_file, f, max_side=max_side, every=every, video_id=vid)
             except (SignsegError, ValueError, OSError) as exc:
                 failures[vid] = str(exc)
