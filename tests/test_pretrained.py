@@ -11,7 +11,7 @@ from test_teacher import LANDMARKS
 
 # Measured in docs/model_card.md; the tests keep a margin below the measurement so that a
 # regression (broken weights, preprocessing drift) fails while float noise does not.
-MIN_SOUP_IOU = {"snet-lite": 0.0}
+MIN_SOUP_IOU = {"snet-lite": 0.55}  # measured 0.641 (docs/model_card.md)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def soup_teacher(tmp_path_factory, soup):
     return out
 
 
-@pytest.mark.parametrize("name", sorted(MIN_SOUP_IOU))
+@pytest.mark.parametrize("name", ["snet", "snet-lite"])
 def test_shipped_weights_are_installed_and_verified(name):
     card, weights = presets.resolve(name)  # sha256 checked against the card
     assert card.name == name and weights.stat().st_size > 0
