@@ -14,6 +14,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.segmenter import Segmenter
+from signseg.teacher.labelset import usable_frames
 
 PARTS = {"face": L.FACE, "left_hand": L.LEFT_HAND, "right_hand": L.RIGHT_HAND}
 
@@ -72,10 +73,7 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
             if f"videos/{vid}" not in f:
                 raise KeyError(f"{labels_file}: no video {vid!r} in the labels file")
             g = f[f"videos/{vid}"]
-            keep = np.ones(len(g["flags"]), bool)
-            if clean_only:
-                flags = g["flags"][:]
-                keep = flags[:, 0].astype(bool) & ~flags[:, 3].astype(bool) & ~flags[:, 4].astype(bool)
+            keep = usable_frames(g["flags"][:]) if clean_only else np.ones(len(g["flags"]), bool)
             idx = np.flatnonzero(keep)
             if not idx.size:
                 continue

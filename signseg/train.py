@@ -27,6 +27,7 @@ from signseg.image import resize
 from signseg.metrics import dice_loss, f1_m, iou_m, iou
 from signseg.models import build
 from signseg.presets import ModelCard, sha256_of
+from signseg.teacher.labelset import usable_frames
 
 
 # --------------------------------------------------------------------------- data
@@ -65,8 +66,8 @@ def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> Label
             if not g.attrs.get("complete"):
                 continue
             flags = g["flags"][:]
-            keep = ~(flags[:, 3].astype(bool) | flags[:, 4].astype(bool)) if skip_missed else np.ones(len(flags), bool)
-            keep &= flags[:, 0].astype(bool)  # no face found: the teacher lost the signer
+            # no face found means the teacher lost the signer: never usable
+            keep = usable_frames(flags) if skip_missed else flags[:, 0].astype(bool)
             if not keep.any():
                 continue
             frames, masks = g["frames"][:], g["labels"][:]

@@ -7,6 +7,7 @@ import pytest
 
 from signseg.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
+from signseg.teacher.labelset import usable_frames
 from signseg.train import augment, load_sources, split_by_group, train
 from test_teacher import LANDMARKS
 
@@ -82,7 +83,7 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
     import h5py
     with h5py.File(soup_labels, "r") as f:
         flags = f["videos/SOUP/flags"][:]
-    usable = flags[:, 0].astype(bool) & ~flags[:, 3].astype(bool) & ~flags[:, 4].astype(bool)
+    usable = usable_frames(flags)
     assert 0 < usable.sum() < len(flags)  # SOUP has frames where the teacher missed a hand
     assert meta["training"]["train_frames"] == usable.sum() and 0.3 <= meta["threshold"] <= 0.7
     before = Segmenter.from_file(tiny_model_file)

@@ -33,6 +33,12 @@ FLAG_NAMES = ("face_found", "left_found", "right_found", "left_missed", "right_m
 POSE_LEFT_WRIST, POSE_RIGHT_WRIST = 15, 16
 
 
+def usable_frames(flags: np.ndarray) -> np.ndarray:
+    """Frames whose teacher mask can be trusted: face found and no visible hand missed."""
+    flags = np.asarray(flags).astype(bool)
+    return flags[:, 0] & ~flags[:, 3] & ~flags[:, 4]
+
+
 def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.PathLike, teacher_python: str,
                 stride: int = 1, skip_existing: bool = True) -> None:
     """Run MediaPipe Holistic over ``videos`` with the teacher environment's python."""
