@@ -321,7 +321,11 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     threshold, val_iou = best_threshold(model, val_ds)
 
     weights_file = model_dir / f"{name}.weights.h5"
-    model.save_weights(str(weights_file))
+    # save from an uncompiled twin: a compiled model's file also holds the optimizer state
+    # (twice the weights again), which inference never reads
+    shipped = build(architecture, **config)
+    shipped.set_weights(model.get_weights())
+    shipped.save_weights(str(weights_file))
     # the weights file holds every weight: a VGG card must not send the loader to the ImageNet file
     card_config = {**config, "encoder_weights": None} if architecture == "vgg_unet" else config
     card = ModelCard(

@@ -27,6 +27,9 @@ def soup_teacher(tmp_path_factory, soup):
 def test_shipped_weights_are_installed_and_verified(name):
     card, weights = presets.resolve(name)  # sha256 checked against the card
     assert card.name == name and weights.stat().st_size > 0
+    import h5py
+    with h5py.File(weights, "r") as f:
+        assert "optimizer" not in f  # inference weights only
     assert card.extra["training"]["holdout_videos"] == ["SOUP", "test_video", "video"]
 
 

@@ -89,6 +89,8 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
     before = Segmenter.from_file(tiny_model_file)
     after = Segmenter.from_file(tmp_path / "model" / "ft.weights.h5")
     assert after.weights_sha256 == card.sha256
+    with h5py.File(tmp_path / "model" / "ft.weights.h5", "r") as f:
+        assert "optimizer" not in f  # the shipped file carries no training state
     frames = np.stack([next(iter(__import__("signseg").video.VideoReader(soup)))])
     assert not np.allclose(before.predict_proba(frames), after.predict_proba(frames))  # it learned something
     # an interrupted run resumes from its backup instead of starting over
