@@ -50,28 +50,43 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=_size, default=None, help="HxW the model runs at (default: the model's)")
 
 
-def _segmenter(args):
-    from signseg.segmenter import Segmenter
-    if args.weights is not None:
-        if args.model:
-            raise SystemExit("signseg: error: give --model or --weights, not both")
-        return Segmenter.from_file(args.weights, batch_size=args.batch_size, threshold=args.threshold,
-                                   input_size=args.input_size)
-    return Segmenter.from_pretrained(args.model, batch_size=args.batch_size, threshold=args.threshold,
-                                     input_size=args.input_size)
+def _model_spec(args):
+    from signseg.tasks import ModelSpec
+    if args.weights is not None and args.model:
+        raise ValueError("give --model or --weights, not both")
+    return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
+                     batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size)
+
+
+def _report(summary, output) -> int:
+    print(f"signseg: {summary.line()} -> {output}", file=sys.stderr)
+    for msg in summary.failed.values():
+        print(f"signseg: failed: {msg}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def cmd_segment(args) -> int:
-    from signseg.pipeline import check_unique_ids, segment_videos
-    check_unique_ids(args.videos)  # fail on bad arguments before loading a model
-    segmenter = _segmenter(args)
+    from signseg.corpus import jobs_for_files
+    from signseg.pipeline import process
+    jobs = jobs_for_files(args.videos)  # fail on bad arguments before loading a model
+    segmenter = _model_spec(args).load()
     print(f"signseg: {segmenter}", file=sys.stderr)
-    summary = segment_videos(args.videos, args.output, segmenter, stride=args.stride, resume=args.resume,
-                             overwrite=args.overwrite, progress=not args.quiet)
-    print(f"signseg: {summary.line()} -> {args.output}", file=sys.stderr)
-    for vid, msg in summary.failed.items():
-        print(f"signseg: failed: {msg}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    summary = process(jobs, args.output, segmenter, stride=args.stride, resume=args.resume,
+                      overwrite=args.overwrite, progress=not args.quiet)
+    return _report(summary, args.output)
+
+
+def cmd_corpus(args) -> int:
+    from signseg.corpus import scan
+    from signseg.pipeline import open_output, process
+    corpus = scan(args.root, pattern=args.pattern, labels=args.labels, class_map=args.class_map)
+    print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
+    if args.output.exists() and not (args.resume or args.overwrite):
+        open_output(args.output)  # refuses, before any model or worker starts
+    summary = process(corpus.jobs, args.output, _model_spec(args), n_jobs=args.n_jobs, backend=args.backend,
+                      scheduler=args.scheduler, stride=args.stride, resume=args.resume, overwrite=args.overwrite,
+                      progress=not args.quiet)
+    return _report(summary, args.output)
 
 
 def cmd_label(args) -> int:
@@ -130,6 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(s)
     s.set_defaults(func=cmd_segment)
 
+    c = sub.add_parser("corpus", help="segment every video of a corpus folder (AUTSL layout or any tree)")
+    c.add_argument("root", type=Path, help="corpus folder (e.g. AUTSL's train/)")
+    c.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
+    c.add_argument("--labels", type=Path, default=None, help="CSV of video_id,label (AUTSL train_labels.csv)")
+    c.add_argument("--class-map", type=Path, default=None,
+                   help="CSV of class_id,...,name (AUTSL SignList_ClassId_TR_EN.csv): adds label_name")
+    c.add_argument("--pattern", default=None,
+                   help="glob of videos under ROOT, e.g. '**/*.mp4' (default: all videos; AUTSL *_color only)")
+    c.add_argument("--n-jobs", type=_positive_int, default=1, help="worker processes (default 1: in-process)")
+    c.add_argument("--backend", default="loky", choices=("loky", "threading", "dask", "ray"),
+                   help="joblib backend for the workers (default loky)")
+    c.add_argument("--scheduler", default=None, help="dask scheduler or ray address of an existing cluster")
+    c.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
+    cmode = c.add_mutually_exclusive_group()
+    cmode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
+    cmode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_args(c)
+    c.set_defaults(func=cmd_corpus)
+
     lab = sub.add_parser("label", help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")
     lab.add_argument("videos", nargs="+", type=Path)
     lab.add_argument("-o", "--output", required=True, type=Path, help="labels HDF5 file (created or added to)")
@@ -183,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signseg: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:  # bad arguments; a full disk or unwritable output
+        print(f"signseg: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional backend that is not installed
         print(f"signseg: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

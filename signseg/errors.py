@@ -23,3 +23,7 @@ class StoreError(SignsegError):
 
 class WeightsError(SignsegError):
     """Missing, unknown or corrupt model weights."""
+
+
+class LabelsError(SignsegError):
+    """A labels or class-map CSV that cannot be read as ``video_id,label`` rows."""

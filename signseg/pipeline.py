@@ -1,22 +1,28 @@
-"""Videos -> HDF5 masks: decode, infer, write, one video after another.
+"""The driver: videos -> one HDF5 mask file, in-process or on parallel workers, resumable.
 
-A video that fails (unreadable, no frames, ...) is recorded under ``/failures`` and the
-others go on; what is already written stays complete and readable.
+Data flows one way: jobs -> (workers: decode -> infer -> shard file) -> the driver adopts each
+shard into the output, the only process that writes it. A video that fails (unreadable, no
+frames, ...) is recorded under ``/failures`` and the others go on; what is already written
+stays complete and readable, and ``resume`` skips it.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from joblib import delayed
 from tqdm.auto import tqdm
 
-from signseg.errors import SignsegError, StoreError
-from signseg.segmenter import Segmenter
+from signseg.backends import parallel, threads_per_worker
+from signseg.corpus import VideoJob, jobs_for_files
+from signseg.errors import StoreError
 from signseg.store import MaskFile
-from signseg.video import VideoReader
+from signseg.tasks import VIDEO_FAILURES, ModelSpec, failure_message, segment_into, segment_to_shard
 
 
 @dataclass
@@ -43,27 +49,6 @@ class Summary:
         return s
 
 
-def _counted(batches, bar):
-    """Pass batches through, advancing the progress bar by their frames."""
-    for batch in batches:
-        bar.update(len(batch))
-        yield batch
-
-
-def video_id_for(path: str | os.PathLike) -> str:
-    """The id a video gets in the mask file: its file name without extension."""
-    return Path(path).stem
-
-
-def check_unique_ids(videos: Sequence[str | os.PathLike]) -> list[str]:
-    """The videos' ids; raises ValueError when two videos would share one."""
-    ids = [video_id_for(v) for v in videos]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ValueError(f"several videos would get the same id (file name without extension): {', '.join(dupes)}")
-    return ids
-
-
 def open_output(out: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> MaskFile:
     """Open the output mask file; an existing one needs ``resume`` or ``overwrite``."""
     out = Path(out)
@@ -75,35 +60,106 @@ def open_output(out: str | os.PathLike, resume: bool = False, overwrite: bool = 
     return MaskFile(out, "w" if overwrite else "a")
 
 
-def segment_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, segmenter: Segmenter, *,
+def shard_dir_for(out: str | os.PathLike) -> Path:
+    """Where workers write their shards: ``OUT.h5.shards/`` beside the output."""
+    out = Path(out)
+    return out.with_name(out.name + ".shards")
+
+
+class _Run:
+    """Bookkeeping shared by the in-process and parallel paths: summary, bar, failures."""
+
+    def __init__(self, store: MaskFile, total: int, progress: bool):
+        self.store = store
+        self.summary = Summary()
+        self.t0 = time.perf_counter()
+        self.bar = tqdm(total=total, unit="video", disable=not progress, dynamic_ncols=True)
+
+    def frames(self, n: int) -> None:
+        self.summary.frames += n
+        elapsed = time.perf_counter() - self.t0
+        self.bar.set_postfix_str(f"{self.summary.frames} frames, {self.summary.frames / elapsed:.1f} frames/s",
+                                 refresh=True)
+
+    def done(self, job: VideoJob) -> None:
+        self.summary.done.append(job.video_id)
+        self.bar.update(1)
+
+    def failed(self, job: VideoJob, message: str) -> None:
+        self.store.record_failure(job.video_id, message, job.path, attrs=job.attrs())
+        self.summary.failed[job.video_id] = message
+        self.bar.write(f"signseg: error: {message}")
+        self.bar.update(1)
+
+    def close(self) -> Summary:
+        self.bar.close()
+        self.summary.seconds = time.perf_counter() - self.t0
+        return self.summary
+
+
+def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int) -> None:
+    for job in jobs:
+        run.bar.set_description(job.video_id)
+        try:
+            segment_into(run.store, segmenter, job, stride, on_frames=run.frames)
+            run.done(job)
+        except VIDEO_FAILURES as exc:
+            run.failed(job, failure_message(exc, job.path))
+
+
+def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path,
+                n_jobs: int, backend: str, scheduler: str | None) -> None:
+    shutil.rmtree(shards, ignore_errors=True)  # a killed run's leftovers: redone, never trusted
+    shards.mkdir()
+    try:
+        with parallel(backend, n_jobs, scheduler) as par:
+            outcomes = par(delayed(segment_to_shard)(spec, job, str(shards / f"{i:07d}.h5"), stride)
+                           for i, job in enumerate(jobs))
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    run.failed(outcome.job, outcome.error)
+                    continue
+                run.frames(run.store.adopt(outcome.shard, outcome.job.video_id))
+                Path(outcome.shard).unlink()
+                run.done(outcome.job)
+    finally:
+        shutil.rmtree(shards, ignore_errors=True)
+
+
+def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: int = 1,
+            backend: str = "loky", scheduler: str | None = None, stride: int = 1, resume: bool = False,
+            overwrite: bool = False, progress: bool = True) -> Summary:
+    """Segment ``jobs`` into the mask file ``out`` and return a :class:`Summary`.
+
+    ``model``: a :class:`ModelSpec` (workers load it themselves) or, for an in-process run
+    (``n_jobs=1`` on loky or threading), a ready ``Segmenter``. With ``n_jobs > 1`` or a
+    dask/ray backend, videos go to workers that write shards under ``OUT.h5.shards/`` and
+    the driver copies each into ``out`` as it finishes.
+    """
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
+    on_workers = n_jobs > 1 or backend in ("dask", "ray")
+    if on_workers and not isinstance(model, ModelSpec):
+        raise TypeError("parallel runs need a ModelSpec (each worker loads its own model), not a Segmenter")
+    with open_output(out, resume=resume, overwrite=overwrite) as store:
+        pending = [j for j in jobs if not (resume and store.is_complete(j.video_id))]
+        skipped = [j.video_id for j in jobs if resume and store.is_complete(j.video_id)]
+        run = _Run(store, len(pending), progress)
+        run.summary.skipped = skipped
+        try:
+            if on_workers:
+                spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
+                _on_workers(run, pending, spec, stride, shard_dir_for(out), n_jobs, backend, scheduler)
+            else:
+                _in_process(run, pending, model.load() if isinstance(model, ModelSpec) else model, stride)
+        finally:
+            summary = run.close()
+    return summary
+
+
+def segment_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, segmenter, *,
                    stride: int = 1, resume: bool = False, overwrite: bool = False,
                    progress: bool = True) -> Summary:
-    """Segment ``videos`` into the mask file ``out`` and return a :class:`Summary`."""
-    ids = check_unique_ids(videos)
-    summary = Summary()
-    t0 = time.perf_counter()
-    with open_output(out, resume=resume, overwrite=overwrite) as store, \
-            tqdm(total=0, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
-        for n, (video, vid) in enumerate(zip(videos, ids), start=1):
-            bar.set_description(f"video {n}/{len(videos)}")
-            bar.set_postfix_str(vid)
-            if resume and store.is_complete(vid):
-                summary.skipped.append(vid)
-                continue
-            try:
-                reader = VideoReader(video, stride=stride)
-                bar.total += -(-reader.info.claimed_frames // stride)  # grows as videos open
-                bar.refresh()
-                attrs = {"fps": reader.fps, "source": os.fspath(video), "model": segmenter.name,
-                         "weights_sha256": segmenter.weights_sha256, "threshold": segmenter.threshold,
-                         "stride": stride}
-                summary.frames += store.write_video(vid, _counted(
-                    (segmenter.predict(batch) for batch in reader.batches(segmenter.batch_size)), bar), attrs)
-                summary.done.append(vid)
-            except (SignsegError, ValueError, OSError, RuntimeError) as exc:
-                message = str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(video)}: {exc}"
-                store.record_failure(vid, message, video)
-                summary.failed[vid] = message
-                bar.write(f"signseg: error: {message}")
-    summary.seconds = time.perf_counter() - t0
-    return summary
+    """Segment video files (ids = file stems) into ``out`` in this process."""
+    return process(jobs_for_files(videos), out, segmenter, stride=stride, resume=resume,
+                   overwrite=overwrite, progress=progress)

@@ -7,6 +7,7 @@ Layout::
     /videos/<video_id>         attrs: fps, n_frames, source, model, weights_sha256, threshold,
                                signseg_version, height, width, stride, complete (written last)
     /failures/<video_id>       attrs: error, source
+    /index                     one row per video: video_id, status, n_frames, label, signer
 
 Only a group with ``complete == True`` holds a whole video; anything else is the trace of an
 interrupted run and is rewritten by the next one.
@@ -28,6 +29,12 @@ FORMAT_VERSION = 1
 #: cache keep frame-by-frame reads fast without tuning the cache.
 CHUNK_BYTES = 1 << 20
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
+
+#: ``/index`` status values.
+PENDING, COMPLETE, FAILED = 0, 1, 2
+STATUS_NAMES = {PENDING: "pending", COMPLETE: "complete", FAILED: "failed"}
+INDEX_DTYPE = np.dtype([("video_id", h5py.string_dtype()), ("status", "u1"), ("n_frames", "i8"),
+                        ("label", "i4"), ("signer", "i4")])
 
 
 def chunk_frames(height: int, width: int) -> int:
@@ -66,11 +73,14 @@ class MaskFile:
             raise StoreError(self.path, "file is open for writing by another process (HDF5 lock)") from exc
         except OSError as exc:
             raise StoreError(self.path, f"cannot open for {'reading' if mode == 'r' else 'writing'}: {exc}") from exc
-        if mode != "r" and "format_version" not in self.h5.attrs:
-            self.h5.attrs["format_version"] = FORMAT_VERSION
-            self.h5.attrs["signseg_version"] = __version__
-            self.h5.attrs["created_by"] = "signseg"
-            self.h5.require_group("videos")
+        self._rows: dict[str, int] | None = None  # video_id -> /index row, loaded on first use
+        if mode != "r":
+            if "format_version" not in self.h5.attrs:
+                self.h5.attrs["format_version"] = FORMAT_VERSION
+                self.h5.attrs["signseg_version"] = __version__
+                self.h5.attrs["created_by"] = "signseg"
+                self.h5.require_group("videos")
+            self.reconcile_index()
             self.h5.flush()
 
     def _check_existing(self) -> None:
@@ -113,28 +123,120 @@ class MaskFile:
     def attrs(self, video_id: str) -> dict[str, Any]:
         return dict(self.h5[f"videos/{video_id}"].attrs)
 
+    def index(self) -> np.ndarray:
+        """The ``/index`` table as a structured array (video_id, status, n_frames, label, signer).
+
+        One row per video the file knows of, complete, failed or pending; label and signer
+        are -1 where unknown. Reading it does not touch the per-video groups.
+        """
+        if "index" not in self.h5:
+            return np.zeros(0, INDEX_DTYPE)
+        rows = self.h5["index"][()]
+        out = np.zeros(len(rows), INDEX_DTYPE)
+        for name in INDEX_DTYPE.names:
+            out[name] = rows[name]
+        out["video_id"] = [v.decode() if isinstance(v, bytes) else v for v in rows["video_id"]]
+        return out
+
     def failures(self) -> dict[str, str]:
         """``{video_id: error message}`` for videos recorded as failed."""
         return {k: str(g.attrs.get("error", "")) for k, g in self.h5.get("failures", {}).items()}
 
+    # ----------------------------------------------------------------- index
+    def _index_rows(self) -> dict[str, int]:
+        if self._rows is None:
+            if "index" not in self.h5:
+                self.h5.create_dataset("index", shape=(0,), maxshape=(None,), dtype=INDEX_DTYPE, chunks=(1024,))
+            ids = self.h5["index"].fields("video_id")[()]
+            self._rows = {(v.decode() if isinstance(v, bytes) else v): i for i, v in enumerate(ids)}
+        return self._rows
+
+    def _set_index(self, video_id: str, status: int, n_frames: int = 0, label: Any = None,
+                   signer: Any = None) -> None:
+        rows = self._index_rows()
+        ds = self.h5["index"]
+        if video_id not in rows:
+            rows[video_id] = len(ds)
+            ds.resize(len(ds) + 1, axis=0)
+        ds[rows[video_id]] = (video_id, status, n_frames, -1 if label is None else int(label),
+                              -1 if signer is None else int(signer))
+
+    def _truth(self, video_id: str) -> tuple:
+        """(status, n_frames, label, signer) of a video as its groups say."""
+        g = self.h5.get(f"videos/{video_id}")
+        if g is not None and bool(g.attrs.get("complete", False)):
+            return COMPLETE, int(g.attrs.get("n_frames", 0)), g.attrs.get("label"), g.attrs.get("signer")
+        f = self.h5.get(f"failures/{video_id}")
+        if f is not None:
+            return FAILED, 0, f.attrs.get("label"), f.attrs.get("signer")
+        return PENDING, 0, None, None
+
+    def reconcile_index(self) -> int:
+        """Make ``/index`` agree with the groups (after a killed run); return rows fixed.
+
+        Groups are the truth: ``complete`` is set before the index row is, so a kill between
+        the two leaves a row behind, never ahead. Rows of complete videos are trusted.
+        """
+        rows = self._index_rows()
+        table = self.h5["index"][()]
+        videos = set(self.h5.get("videos", {}))
+        names = videos | set(self.h5.get("failures", {})) | set(rows)
+        fixed = 0
+        for vid in sorted(names):
+            row = table[rows[vid]] if vid in rows else None
+            if row is not None and row["status"] == COMPLETE and vid in videos:
+                continue
+            truth = self._truth(vid)
+            if row is None or (row["status"], row["n_frames"]) != truth[:2]:
+                self._set_index(vid, *truth)
+                fixed += 1
+        return fixed
+
     # ----------------------------------------------------------------- writing
+    def _begin(self, video_id: str, overwrite: bool) -> h5py.Group:
+        """A fresh, incomplete ``/videos/<video_id>`` group (an old incomplete one is dropped)."""
+        check_video_id(video_id)
+        name = f"videos/{video_id}"
+        if name in self.h5:
+            if self.is_complete(video_id) and not overwrite:
+                raise StoreError(self.path, f"video {video_id!r} is already complete in this file")
+            self._set_index(video_id, PENDING)
+            del self.h5[name]
+        if f"failures/{video_id}" in self.h5:
+            del self.h5[f"failures/{video_id}"]
+        group = self.h5.create_group(name)
+        group.attrs["complete"] = False
+        return group
+
+    def _finish(self, group: h5py.Group, attrs: dict[str, Any]) -> None:
+        """Write the attrs, flush, then mark complete and index it: the commit point."""
+        ds = group["masks"]
+        for key, value in {**attrs, "n_frames": ds.shape[0], "height": ds.shape[1], "width": ds.shape[2],
+                           "signseg_version": __version__}.items():
+            if value is not None:
+                group.attrs[key] = value
+        self.h5.flush()
+        group.attrs["complete"] = True
+        self.h5.flush()
+        self._set_index(group.name.rsplit("/", 1)[1], COMPLETE, ds.shape[0], attrs.get("label"),
+                        attrs.get("signer"))
+        self.h5.flush()
+
+    def _discard(self, video_id: str) -> None:
+        name = f"videos/{video_id}"
+        if name in self.h5:
+            del self.h5[name]
+        self.h5.flush()
+
     def write_video(self, video_id: str, masks: Iterable[np.ndarray], attrs: dict[str, Any],
                     overwrite: bool = False) -> int:
         """Stream (n, H, W) uint8 mask batches into ``/videos/<video_id>``; return frames written.
 
         ``complete = True`` is set last, after a flush, so an interrupted write is never
         mistaken for a whole video. A failure removes the partial group and re-raises.
+        Attr values of None are left out (e.g. an unknown ``label``).
         """
-        check_video_id(video_id)
-        name = f"videos/{video_id}"
-        if name in self.h5:
-            if self.is_complete(video_id) and not overwrite:
-                raise StoreError(self.path, f"video {video_id!r} is already complete in this file")
-            del self.h5[name]
-        if f"failures/{video_id}" in self.h5:
-            del self.h5[f"failures/{video_id}"]
-        group = self.h5.create_group(name)
-        group.attrs["complete"] = False
+        group = self._begin(video_id, overwrite)
         ds = None
         n = 0
         try:
@@ -153,25 +255,42 @@ class MaskFile:
                 n += len(batch)
             if ds is None or n == 0:
                 raise ValueError("no masks to write (0 frames)")
-            for key, value in {**attrs, "n_frames": n, "height": ds.shape[1], "width": ds.shape[2],
-                               "signseg_version": __version__}.items():
-                group.attrs[key] = "" if value is None else value
-            self.h5.flush()
-            group.attrs["complete"] = True
-            self.h5.flush()
+            self._finish(group, attrs)
         except BaseException:
-            if name in self.h5:
-                del self.h5[name]
-            self.h5.flush()
+            self._discard(video_id)
             raise
         return n
 
-    def record_failure(self, video_id: str, error: str, source: str | os.PathLike = "") -> None:
+    def adopt(self, shard: str | os.PathLike, video_id: str, extra_attrs: dict[str, Any] | None = None,
+              overwrite: bool = False) -> int:
+        """Copy a complete video from another mask file (a worker's shard) into this one.
+
+        The compressed chunks are copied as they are; the same commit protocol as
+        :meth:`write_video` applies. Returns the frames adopted.
+        """
+        with MaskFile(shard, "r") as src:
+            masks = src.masks(video_id)  # KeyError unless complete there
+            attrs = {k: v for k, v in src.attrs(video_id).items() if k != "complete"}
+            group = self._begin(video_id, overwrite)
+            try:
+                self.h5.copy(masks, group, name="masks")
+                self._finish(group, {**attrs, **(extra_attrs or {})})
+            except BaseException:
+                self._discard(video_id)
+                raise
+            return int(masks.shape[0])
+
+    def record_failure(self, video_id: str, error: str, source: str | os.PathLike = "",
+                       attrs: dict[str, Any] | None = None) -> None:
         """Note under ``/failures/<video_id>`` that a video could not be processed, and why."""
         check_video_id(video_id)
         g = self.h5.require_group("failures").require_group(video_id)
         g.attrs["error"] = error
         g.attrs["source"] = os.fspath(source)
+        for key, value in (attrs or {}).items():
+            if value is not None:
+                g.attrs[key] = value
+        self._set_index(video_id, FAILED, 0, g.attrs.get("label"), g.attrs.get("signer"))
         self.h5.flush()
 
     # ----------------------------------------------------------------- lifetime

@@ -80,19 +80,33 @@ class VideoReader:
         return self.size or (self.info.height, self.info.width)
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        return self.frames()
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Kept frames number ``start`` (inclusive) to ``stop`` (exclusive, None = to the end).
+
+        Numbers count *kept* frames (after ``stride``). Frames before ``start`` are decoded
+        and dropped rather than seeked to, because container seeking is not frame-exact.
+        """
+        if start < 0 or (stop is not None and stop < start):
+            raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
         cap = self._open()
         self.frames_decoded = self.frames_read = 0
+        kept = 0  # kept-frame number of the next frame that passes the stride
         try:
-            while True:
-                if self.frames_decoded % self.stride:
+            while stop is None or kept < stop:
+                if self.frames_decoded % self.stride or kept < start:
                     if not cap.grab():  # skipped frames are demuxed/decoded but not converted
                         break
+                    if self.frames_decoded % self.stride == 0:
+                        kept += 1
                     self.frames_decoded += 1
                     continue
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     break
                 self.frames_decoded += 1
+                kept += 1
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 if self.size is not None:
                     rgb = resize(rgb, self.size)
@@ -101,12 +115,12 @@ class VideoReader:
         finally:
             cap.release()
 
-    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
-        """Yield (n, H, W, 3) uint8 stacks of at most ``batch_size`` frames."""
+    def batches(self, batch_size: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield (n, H, W, 3) uint8 stacks of at most ``batch_size`` frames (see :meth:`frames`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         buf: list[np.ndarray] = []
-        for frame in self:
+        for frame in self.frames(start, stop):
             buf.append(frame)
             if len(buf) == batch_size:
                 yield np.stack(buf)

@@ -1,0 +1,113 @@
+"""What one worker does for one video: decode, infer, write a mask file (a shard).
+
+Workers never touch the run's output file (HDF5 allows one writer): each writes its video to
+a shard of its own and the driver adopts the shard. The model is loaded once per worker
+process from a picklable :class:`ModelSpec` and kept.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+
+from signseg.corpus import VideoJob
+from signseg.errors import SignsegError
+from signseg.store import MaskFile
+from signseg.video import VideoReader
+
+#: Exceptions that mean "this video cannot be processed": recorded, and the run goes on.
+VIDEO_FAILURES = (SignsegError, ValueError, OSError, RuntimeError, cv2.error)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load a Segmenter in a worker: a shipped model name or a model file path.
+
+    ``threads`` caps the TensorFlow threads of each worker so n workers share the cores
+    instead of each taking them all.
+    """
+
+    name: str | None = None
+    weights: str | None = None
+    batch_size: int = 8
+    threshold: float | None = None
+    input_size: tuple[int, int] | None = None
+    threads: int | None = None
+
+    def load(self):
+        """The Segmenter for this spec, loaded once per process."""
+        with _LOCK:
+            if self not in _LOADED:
+                self._limit_threads()
+                from signseg.segmenter import Segmenter
+                kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size)
+                _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
+                                 else Segmenter.from_pretrained(self.name, **kw))
+            return _LOADED[self]
+
+    def _limit_threads(self) -> None:
+        if not self.threads:
+            return
+        import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+            except RuntimeError:  # TensorFlow already ran in this process: keep its pools
+                pass
+
+
+_LOADED: dict[ModelSpec, Any] = {}
+_LOCK = threading.Lock()
+
+
+def failure_message(exc: BaseException, path: str | os.PathLike) -> str:
+    """One line naming the file and the problem."""
+    return str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(path)}: {exc}"
+
+
+def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
+                 on_frames: Callable[[int], None] | None = None) -> int:
+    """Segment ``job``'s video into ``store`` (streaming, memory flat); return its frames."""
+    reader = VideoReader(job.path, stride=stride)
+    attrs = {"fps": reader.fps, "source": os.fspath(job.path), "model": segmenter.name,
+             "weights_sha256": segmenter.weights_sha256, "threshold": segmenter.threshold,
+             "stride": stride, **job.attrs()}
+
+    def masks():
+        for batch in reader.batches(segmenter.batch_size):
+            out = segmenter.predict(batch)
+            if on_frames is not None:
+                on_frames(len(out))
+            yield out
+    return store.write_video(job.video_id, masks(), attrs)
+
+
+@dataclass
+class Outcome:
+    """What a worker reports back: a shard holding the video, or the error."""
+
+    job: VideoJob
+    shard: str | None
+    frames: int
+    seconds: float
+    error: str | None = None
+
+
+def segment_to_shard(spec: ModelSpec, job: VideoJob, shard: str, stride: int = 1) -> Outcome:
+    """Worker task: segment one video into the shard file ``shard``."""
+    t0 = time.perf_counter()
+    segmenter = spec.load()
+    try:
+        with MaskFile(shard, "w") as store:
+            frames = segment_into(store, segmenter, job, stride)
+        return Outcome(job, shard, frames, time.perf_counter() - t0)
+    except VIDEO_FAILURES as exc:
+        Path(shard).unlink(missing_ok=True)
+        return Outcome(job, None, 0, time.perf_counter() - t0, failure_message(exc, job.path))
