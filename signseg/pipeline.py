@@ -11,6 +11,7 @@ import dataclasses
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -109,11 +110,14 @@ def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int) -> None
 
 def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path,
                 n_jobs: int, backend: str, scheduler: str | None) -> None:
-    shutil.rmtree(shards, ignore_errors=True)  # a killed run's leftovers: redone, never trusted
-    shards.mkdir()
+    # A killed run's shards are redone, never trusted, and its orphaned workers may still be
+    # writing: this run writes into a folder of its own and removes the others.
+    shutil.rmtree(shards, ignore_errors=True)
+    mine = shards / uuid.uuid4().hex
+    mine.mkdir(parents=True)
     try:
         with parallel(backend, n_jobs, scheduler) as par:
-            outcomes = par(delayed(segment_to_shard)(spec, job, str(shards / f"{i:07d}.h5"), stride)
+            outcomes = par(delayed(segment_to_shard)(spec, job, str(mine / f"{i:07d}.h5"), stride)
                            for i, job in enumerate(jobs))
             for outcome in outcomes:
                 if outcome.error is not None:

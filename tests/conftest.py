@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,20 @@ SOUP = SHARED / "videos" / "SOUP.mp4"          # 320x240, 41 frames, 29.97 fps
 PORTRAIT = SHARED / "videos" / "test_video.mp4"  # 540x720, 58 frames
 HD = SHARED / "videos" / "video.mp4"            # 1280x720, 9 frames
 SIGN = SHARED / "signs" / "tid-asl_hocam.mp4"    # 512x288
+
+
+def signseg_command(*args) -> list[str]:
+    """The argv that runs the signseg CLI in this interpreter."""
+    return [sys.executable, "-m", "signseg", *map(str, args)]
+
+
+def run(*args, env_weights=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """Run the CLI as a user does, in a subprocess; capture its output."""
+    env = dict(os.environ)
+    if env_weights:
+        env["SIGNSEG_WEIGHTS_DIR"] = str(env_weights)
+    return subprocess.run(signseg_command(*args), capture_output=True, text=True, env=env, cwd=cwd or REPO,
+                          timeout=timeout)
 
 
 def pytest_configure(config):

@@ -7,16 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO
-
-
-def run(*args, env_weights=None, cwd=None):
-    import os
-    env = dict(os.environ)
-    if env_weights:
-        env["SIGNSEG_WEIGHTS_DIR"] = str(env_weights)
-    return subprocess.run([sys.executable, "-m", "signseg", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd or REPO, timeout=300)
+from conftest import REPO, run
 
 
 def test_segment_writes_complete_masks_then_refuses_and_resumes(tmp_path, soup, tiny_model_file, damaged):

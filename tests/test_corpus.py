@@ -1,0 +1,219 @@
+"""Corpus runs: AUTSL layout and labels, the index, parallel backends, kill -9 and resume."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import HD, REPO, SHARED, SOUP, run, signseg_command
+from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
+from signseg.errors import LabelsError
+from signseg.pipeline import process, shard_dir_for
+from signseg.store import COMPLETE, MaskFile
+from signseg.tasks import ModelSpec
+
+SIGNS = sorted((SHARED / "signs").glob("*.mp4"))[:6]
+
+
+def make_autsl(root, clips):
+    """An AUTSL-style corpus: train/signerK_sampleM_{color,depth}.mp4, labels CSV, class list."""
+    train = root / "train"
+    train.mkdir(parents=True)
+    rows = []
+    for i, clip in enumerate(clips):
+        vid = f"signer{i % 2}_sample{i + 1}"
+        shutil.copy(clip, train / f"{vid}_color.mp4")
+        shutil.copy(clip, train / f"{vid}_depth.mp4")  # not RGB: must be skipped
+        rows.append(f"{vid},{i * 10}")
+    (root / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "SignList_ClassId_TR_EN.csv").write_text(
+        "ClassId,TR,EN\n" + "".join(f"{i * 10},tr{i},sign{i}\n" for i in range(len(clips))))
+    return train
+
+
+def masks_of(path) -> dict[str, np.ndarray]:
+    with MaskFile(path) as f:
+        return {v: f.masks(v)[()] for v in f.video_ids()}
+
+
+# ------------------------------------------------------------------ discovery and labels
+def test_autsl_names_ids_signers_and_depth_skipped(tmp_path):
+    train = make_autsl(tmp_path, [SOUP, HD])
+    assert [p.name for p in find_videos(train)] == ["signer0_sample1_color.mp4", "signer1_sample2_color.mp4"]
+    assert video_id_for(train / "signer0_sample1_color.mp4", train) == "signer0_sample1"
+    assert signer_of("signer12_sample3") == 12 and signer_of("SOUP") is None
+    corpus = scan(train, labels=tmp_path / "train_labels.csv", class_map=tmp_path / "SignList_ClassId_TR_EN.csv")
+    assert [(j.video_id, j.label, j.label_name, j.signer) for j in corpus.jobs] == [
+        ("signer0_sample1", 0, "sign0", 0), ("signer1_sample2", 10, "sign1", 1)]
+
+
+def test_any_tree_ids_from_relative_paths_and_pattern(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    shutil.copy(SOUP, tmp_path / "a" / "b" / "clip.mp4")
+    shutil.copy(SOUP, tmp_path / "top.avi")
+    (tmp_path / "notes.txt").write_text("not a video")
+    (tmp_path / ".hidden.mp4").write_bytes(b"")
+    ids = [j.video_id for j in scan(tmp_path).jobs]
+    assert ids == ["a__b__clip", "top"]
+    assert [j.video_id for j in scan(tmp_path, pattern="**/*.mp4").jobs] == ["a__b__clip"]
+    with pytest.raises(FileNotFoundError, match="no videos found matching"):
+        scan(tmp_path, pattern="*.webm")
+
+
+def test_labels_csv_header_bom_crlf_and_errors(tmp_path):
+    f = tmp_path / "labels.csv"
+    f.write_bytes("\ufeffvideo,label\r\nsigner0_sample1,41\r\n\r\nsigner0_sample2_color, 7\r\n"
+                  "signer0_sample1,41\r\n".encode())
+    assert read_labels(f) == {"signer0_sample1": 41, "signer0_sample2": 7}
+    f.write_text("a,1\nb,two\n")
+    with pytest.raises(LabelsError, match=re.escape(f"{f}: line 2: label 'two' of 'b' is not an integer")):
+        read_labels(f)
+    f.write_text("a,1\nb,2\na,3\n")
+    with pytest.raises(LabelsError, match="line 3: 'a' has label 3 here but 1 on line 1"):
+        read_labels(f)
+    f.write_text("a,1\nb\n")
+    with pytest.raises(LabelsError, match="line 2: expected 'video_id,label'"):
+        read_labels(f)
+    with pytest.raises(LabelsError, match="does not exist"):
+        read_labels(tmp_path / "missing.csv")
+    m = tmp_path / "classes.csv"
+    m.write_text("ClassId,TR,EN\n0,abla,sister\n1,acele,hurry\n")
+    assert read_class_map(m) == {0: "sister", 1: "hurry"}
+
+
+def test_unlabelled_videos_and_unknown_ids_are_reported(tmp_path):
+    train = make_autsl(tmp_path, [SOUP, HD])
+    (tmp_path / "partial.csv").write_text("signer0_sample1,5\nsigner9_sample9,1\n")
+    corpus = scan(train, labels=tmp_path / "partial.csv")
+    assert corpus.unlabelled == ["signer1_sample2"] and corpus.unknown_labels == ["signer9_sample9"]
+    assert "1 without a label" in corpus.describe() and "1 labelled id(s) with no video" in corpus.describe()
+
+
+# ------------------------------------------------------------------ runs
+def test_corpus_cli_writes_every_video_with_label_and_index(tmp_path, tiny_model_file):
+    train = make_autsl(tmp_path, [SOUP, HD, SIGNS[0]])
+    out = tmp_path / "out.h5"
+    args = ("corpus", train, "-o", out, "--labels", tmp_path / "train_labels.csv", "--class-map",
+            tmp_path / "SignList_ClassId_TR_EN.csv", "--weights", tiny_model_file)
+    r = run(*args, "--n-jobs", "2")
+    assert r.returncode == 0, r.stderr
+    assert "3 video(s) segmented" in r.stderr and "3/3" in r.stderr  # the progress bar counts videos
+    with MaskFile(out) as f:
+        assert f.video_ids() == ["signer0_sample1", "signer0_sample3", "signer1_sample2"]
+        a = f.attrs("signer1_sample2")
+        assert (a["label"], a["label_name"], a["signer"], a["n_frames"]) == (10, "sign1", 1, 9)
+        assert f.masks("signer1_sample2").shape == (9, 720, 1280)
+        index = {row["video_id"]: row for row in f.index()}
+        assert sorted(index) == f.video_ids()
+        assert all(r["status"] == COMPLETE and r["n_frames"] == f.attrs(v)["n_frames"] and r["label"] ==
+                   f.attrs(v)["label"] and r["signer"] == f.attrs(v)["signer"] for v, r in index.items())
+    assert not shard_dir_for(out).exists()  # shards are adopted and removed
+    r = run(*args)
+    assert r.returncode == 2 and "output exists" in r.stderr
+    r = run(*args, "--resume")
+    assert r.returncode == 0 and "3 already complete (skipped)" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory, tiny_model_file):
+    """Four real clips in AUTSL layout; masks of clean runs in-process and on 2 loky workers.
+
+    Worker processes run TensorFlow with cores / n_jobs threads (here 1), the in-process run
+    with all cores: float sums in another order can flip a pixel that sits at the threshold,
+    so each run is compared with the clean run of the same thread layout.
+    """
+    root = tmp_path_factory.mktemp("corpus")
+    train = make_autsl(root, [SOUP, HD, *SIGNS[:2]])
+    jobs = scan(train, labels=root / "train_labels.csv").jobs
+    spec = ModelSpec(weights=str(tiny_model_file))
+    process(jobs, root / "clean.h5", spec, progress=False)
+    process(jobs, root / "clean2.h5", spec, n_jobs=2, progress=False)
+    clean = {"1": masks_of(root / "clean.h5"), "2": masks_of(root / "clean2.h5")}
+    for vid, masks in clean["1"].items():  # the two layouts agree but for pixels at the threshold
+        assert (masks == clean["2"][vid]).mean() > 0.9999
+    return jobs, spec, clean
+
+
+@pytest.mark.parametrize("backend", ["threading", "dask", "ray"])
+def test_backends_give_the_same_masks(backend, small_corpus, tmp_path):
+    if backend in ("dask", "ray"):
+        pytest.importorskip("distributed" if backend == "dask" else "ray")
+    jobs, spec, clean = small_corpus
+    clean = clean["1" if backend == "threading" else "2"]  # threads share this process's TensorFlow
+    summary = process(jobs, tmp_path / "out.h5", spec, n_jobs=2, backend=backend, progress=False)
+    assert not summary.failed and sorted(summary.done) == sorted(clean)
+    got = masks_of(tmp_path / "out.h5")
+    assert got.keys() == clean.keys()
+    for vid in clean:
+        np.testing.assert_array_equal(got[vid], clean[vid], err_msg=f"{backend}: {vid}")
+    with MaskFile(tmp_path / "out.h5") as f:
+        assert {r["video_id"]: r["label"] for r in f.index()} == {j.video_id: j.label for j in jobs}
+
+
+def _run_until(args, done: int, sig: int):
+    """Start the CLI, wait until its progress bar shows ``done`` videos, send ``sig``."""
+    p = subprocess.Popen(signseg_command(*args), stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
+    seen = b""
+    while not re.search(rb"\b(%d|[%d-9])/\d+ \[" % (done, done), seen):
+        chunk = os.read(p.stderr.fileno(), 4096)
+        assert chunk, f"run ended before {done} videos were done: {seen.decode(errors='replace')[-2000:]}"
+        seen += chunk
+    os.kill(p.pid, sig)  # the driver only, as `kill` does: its workers are orphaned
+    p.wait(timeout=120)
+    os.set_blocking(p.stderr.fileno(), False)
+    seen += p.stderr.read() or b""
+    p.stderr.close()
+    return p, seen.decode(errors="replace")
+
+
+def _kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.mark.parametrize("n_jobs", ["1", "2"])
+def test_kill_9_mid_run_then_resume_equals_a_clean_run(n_jobs, small_corpus, tmp_path, tiny_model_file, request):
+    """The killed run's orphaned workers (n_jobs=2) are left running while the run resumes."""
+    jobs, _, clean = small_corpus
+    clean = clean[n_jobs]
+    train = jobs[0].path.parent
+    out = tmp_path / "out.h5"
+    args = ["corpus", train, "-o", out, "--labels", train.parent / "train_labels.csv", "--weights",
+            tiny_model_file, "--n-jobs", n_jobs]
+    killed, _ = _run_until(args, 1, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    request.addfinalizer(lambda: _kill_group(killed))
+    with MaskFile(out) as f:  # the killed run's file opens; what it calls complete is whole
+        partial = f.video_ids()
+        assert 1 <= len(partial) <= len(clean)
+        for vid in partial:
+            np.testing.assert_array_equal(f.masks(vid)[()], clean[vid])
+    r = run(*args, "--resume", "-q")
+    assert r.returncode == 0, r.stderr
+    assert f"{len(partial)} already complete (skipped)" in r.stderr
+    got = masks_of(out)
+    assert got.keys() == clean.keys()
+    for vid in clean:
+        np.testing.assert_array_equal(got[vid], clean[vid])
+    with MaskFile(out) as f:
+        assert len(f.index()) == len(clean) and (f.index()["status"] == COMPLETE).all()
+    assert not shard_dir_for(out).exists()
+
+
+def test_sigint_stops_cleanly_and_keeps_complete_videos(small_corpus, tmp_path, tiny_model_file):
+    jobs, _, clean = small_corpus
+    clean = clean["1"]
+    out = tmp_path / "out.h5"
+    p, err = _run_until(["corpus", jobs[0].path.parent, "-o", out, "--weights", tiny_model_file], 1,
+                        signal.SIGINT)
+    assert p.returncode == 130 and "interrupted" in err and "--resume" in err
+    with MaskFile(out) as f:
+        assert 1 <= len(f.video_ids()) <= len(clean)
+        assert all(f.index()[f.index()["video_id"] == v]["status"][0] == COMPLETE for v in f.video_ids())
