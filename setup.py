@@ -27,8 +27,12 @@ setup(
         "tqdm",
     ],
     extras_require={
-        # tf-keras builds genuine Keras-2 models for the legacy-file tests
-        "test": ["pytest", "tf-keras"],
+        # past one machine: joblib's dask and ray backends (signseg corpus --backend dask|ray)
+        "dask": ["dask[distributed]"],
+        "ray": ["ray"],
+        # tf-keras builds genuine Keras-2 models for the legacy-file tests; the corpus tests run
+        # the dask and ray backends on local clusters; PyAV encodes the odd fault-suite videos
+        "test": ["pytest", "tf-keras", "dask[distributed]", "ray", "av"],
     },
     entry_points={"console_scripts": ["signseg = signseg.cli:main"]},
 )

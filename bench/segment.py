@@ -11,7 +11,6 @@ decode and HDF5 writing included. Holistic runs in its own environment on the sa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import report
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS = [REPO.parent / "shared/data/signs/tid-asl_hocam.mp4", REPO / "examples/data/SOUP.mp4"]
@@ -108,15 +108,7 @@ def main() -> int:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = {"backend": keras.backend.backend(), "cpus": os.cpu_count(), "matmul_gflops": round(peak, 1),
             "peak_rss_mb": round(rss_mb)}
-    if args.json:
-        print(json.dumps({"meta": meta, "rows": rows}, indent=2))
-        return 0
-    print(" ".join(f"{k}={v}" for k, v in meta.items()))
-    cols = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w) for c, w in zip(cols, widths)))
+    report(meta, rows, args.json)
     return 0
 
 

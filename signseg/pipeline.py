@@ -1,12 +1,15 @@
 """The driver: videos -> one HDF5 mask file, in-process or on parallel workers, resumable.
 
-Data flows one way: jobs -> (workers: decode -> infer -> shard file) -> the driver adopts each
-shard into the output, the only process that writes it. A video that fails (unreadable, no
+Data flows one way: jobs -> (this process or workers: decode -> infer -> a shard file per
+video) -> the driver adopts each shard into the output, the only process that writes it. New
+masks never go straight into the output: a full disk or a crash mid-video hits a shard, and
+the output only ever receives whole videos, after a check that there is room for them. A video that fails (unreadable, no
 frames, ...) is recorded under ``/failures`` and the others go on; what is already written
 stays complete and readable, and ``resume`` skips it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -14,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from joblib import delayed
 from tqdm.auto import tqdm
@@ -23,7 +26,7 @@ from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
 from signseg.store import MaskFile
-from signseg.tasks import VIDEO_FAILURES, ModelSpec, failure_message, segment_into, segment_to_shard
+from signseg.tasks import ModelSpec, Outcome, segment_to_shard
 
 
 @dataclass
@@ -68,28 +71,34 @@ def shard_dir_for(out: str | os.PathLike) -> Path:
 
 
 class _Run:
-    """Bookkeeping shared by the in-process and parallel paths: summary, bar, failures."""
+    """Bookkeeping of a run: adopts finished shards into the output, counts, shows progress."""
 
     def __init__(self, store: MaskFile, total: int, progress: bool):
         self.store = store
         self.summary = Summary()
         self.t0 = time.perf_counter()
+        self.live_frames = 0
         self.bar = tqdm(total=total, unit="video", disable=not progress, dynamic_ncols=True)
 
-    def frames(self, n: int) -> None:
-        self.summary.frames += n
-        elapsed = time.perf_counter() - self.t0
-        self.bar.set_postfix_str(f"{self.summary.frames} frames, {self.summary.frames / elapsed:.1f} frames/s",
-                                 refresh=True)
+    def live(self, n: int) -> None:
+        """Frames segmented so far (shown while a video is still running)."""
+        self.live_frames += n
+        fps = self.live_frames / (time.perf_counter() - self.t0)
+        self.bar.set_postfix_str(f"{self.live_frames} frames, {fps:.1f} frames/s", refresh=True)
 
-    def done(self, job: VideoJob) -> None:
-        self.summary.done.append(job.video_id)
-        self.bar.update(1)
-
-    def failed(self, job: VideoJob, message: str) -> None:
-        self.store.record_failure(job.video_id, message, job.path, attrs=job.attrs())
-        self.summary.failed[job.video_id] = message
-        self.bar.write(f"signseg: error: {message}")
+    def take(self, outcome: Outcome, counted: bool = False) -> None:
+        """Record a failure, or adopt the outcome's shard into the output and remove it."""
+        job = outcome.job
+        if outcome.error is not None:
+            self.store.record_failure(job.video_id, outcome.error, job.path, attrs=job.attrs())
+            self.summary.failed[job.video_id] = outcome.error
+            self.bar.write(f"signseg: error: {outcome.error}")
+        else:
+            self.summary.frames += self.store.adopt(outcome.shard, job.video_id)
+            Path(outcome.shard).unlink()
+            self.summary.done.append(job.video_id)
+            if not counted:
+                self.live(outcome.frames)
         self.bar.update(1)
 
     def close(self) -> Summary:
@@ -98,36 +107,35 @@ class _Run:
         return self.summary
 
 
-def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int) -> None:
-    for job in jobs:
-        run.bar.set_description(job.video_id)
-        try:
-            segment_into(run.store, segmenter, job, stride, on_frames=run.frames)
-            run.done(job)
-        except VIDEO_FAILURES as exc:
-            run.failed(job, failure_message(exc, job.path))
+@contextlib.contextmanager
+def _shard_folder(shards: Path) -> Iterator[Path]:
+    """A fresh folder for this run's shards, removed afterwards.
 
-
-def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path,
-                n_jobs: int, backend: str, scheduler: str | None) -> None:
-    # A killed run's shards are redone, never trusted, and its orphaned workers may still be
-    # writing: this run writes into a folder of its own and removes the others.
+    A killed run's shards are redone, never trusted, and its orphaned workers may still be
+    writing: this run writes into a folder of its own and removes the others.
+    """
     shutil.rmtree(shards, ignore_errors=True)
     mine = shards / uuid.uuid4().hex
     mine.mkdir(parents=True)
     try:
-        with parallel(backend, n_jobs, scheduler) as par:
-            outcomes = par(delayed(segment_to_shard)(spec, job, str(mine / f"{i:07d}.h5"), stride)
-                           for i, job in enumerate(jobs))
-            for outcome in outcomes:
-                if outcome.error is not None:
-                    run.failed(outcome.job, outcome.error)
-                    continue
-                run.frames(run.store.adopt(outcome.shard, outcome.job.video_id))
-                Path(outcome.shard).unlink()
-                run.done(outcome.job)
+        yield mine
     finally:
         shutil.rmtree(shards, ignore_errors=True)
+
+
+def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int, shards: Path) -> None:
+    for i, job in enumerate(jobs):
+        run.bar.set_description(job.video_id)
+        run.take(segment_to_shard(segmenter, job, str(shards / f"{i:07d}.h5"), stride, on_frames=run.live),
+                 counted=True)
+
+
+def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path,
+                n_jobs: int, backend: str, scheduler: str | None) -> None:
+    with parallel(backend, n_jobs, scheduler) as par:
+        for outcome in par(delayed(segment_to_shard)(spec, job, str(shards / f"{i:07d}.h5"), stride)
+                           for i, job in enumerate(jobs)):
+            run.take(outcome)
 
 
 def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: int = 1,
@@ -151,11 +159,13 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
         run = _Run(store, len(pending), progress)
         run.summary.skipped = skipped
         try:
-            if on_workers:
-                spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
-                _on_workers(run, pending, spec, stride, shard_dir_for(out), n_jobs, backend, scheduler)
-            else:
-                _in_process(run, pending, model.load() if isinstance(model, ModelSpec) else model, stride)
+            with _shard_folder(shard_dir_for(out)) as shards:
+                if on_workers:
+                    spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
+                    _on_workers(run, pending, spec, stride, shards, n_jobs, backend, scheduler)
+                else:
+                    _in_process(run, pending, model.load() if isinstance(model, ModelSpec) else model, stride,
+                                shards)
         finally:
             summary = run.close()
     return summary

@@ -14,12 +14,19 @@ interrupted run and is rewritten by the next one.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
 import h5py
 import numpy as np
+
+try:
+    import resource  # POSIX only: the file size limit (RLIMIT_FSIZE)
+except ImportError:  # pragma: no cover - Windows
+    resource = None
 
 from signseg._version import __version__
 from signseg.errors import StoreError
@@ -29,6 +36,9 @@ FORMAT_VERSION = 1
 #: cache keep frame-by-frame reads fast without tuning the cache.
 CHUNK_BYTES = 1 << 20
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
+
+#: Bytes kept free beyond a video's own size when adopting it (group and index metadata).
+ROOM_MARGIN = 64 << 10
 
 #: ``/index`` status values.
 PENDING, COMPLETE, FAILED = 0, 1, 2
@@ -193,40 +203,55 @@ class MaskFile:
         return fixed
 
     # ----------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def _writing(self):
+        """Turn an HDF5 write error (disk full, file size limit, I/O error) into a StoreError:
+        a problem with the output stops the run, unlike a bad input video."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:  # h5py reports failed flushes as RuntimeError
+            raise StoreError(self.path, f"cannot write ({exc}); is the disk full? Complete videos are kept: "
+                                        f"free space and rerun with --resume") from exc
+
     def _begin(self, video_id: str, overwrite: bool) -> h5py.Group:
         """A fresh, incomplete ``/videos/<video_id>`` group (an old incomplete one is dropped)."""
         check_video_id(video_id)
         name = f"videos/{video_id}"
-        if name in self.h5:
-            if self.is_complete(video_id) and not overwrite:
-                raise StoreError(self.path, f"video {video_id!r} is already complete in this file")
-            self._set_index(video_id, PENDING)
-            del self.h5[name]
-        if f"failures/{video_id}" in self.h5:
-            del self.h5[f"failures/{video_id}"]
-        group = self.h5.create_group(name)
-        group.attrs["complete"] = False
+        if self.is_complete(video_id) and not overwrite:
+            raise StoreError(self.path, f"video {video_id!r} is already complete in this file")
+        with self._writing():
+            if name in self.h5:
+                self._set_index(video_id, PENDING)
+                del self.h5[name]
+            if f"failures/{video_id}" in self.h5:
+                del self.h5[f"failures/{video_id}"]
+            group = self.h5.create_group(name)
+            group.attrs["complete"] = False
         return group
 
     def _finish(self, group: h5py.Group, attrs: dict[str, Any]) -> None:
         """Write the attrs, flush, then mark complete and index it: the commit point."""
         ds = group["masks"]
-        for key, value in {**attrs, "n_frames": ds.shape[0], "height": ds.shape[1], "width": ds.shape[2],
-                           "signseg_version": __version__}.items():
-            if value is not None:
-                group.attrs[key] = value
-        self.h5.flush()
-        group.attrs["complete"] = True
-        self.h5.flush()
-        self._set_index(group.name.rsplit("/", 1)[1], COMPLETE, ds.shape[0], attrs.get("label"),
-                        attrs.get("signer"))
-        self.h5.flush()
+        with self._writing():
+            for key, value in {**attrs, "n_frames": ds.shape[0], "height": ds.shape[1], "width": ds.shape[2],
+                               "signseg_version": __version__}.items():
+                if value is not None:
+                    group.attrs[key] = value
+            self.h5.flush()
+            group.attrs["complete"] = True
+            self.h5.flush()
+            self._set_index(group.name.rsplit("/", 1)[1], COMPLETE, ds.shape[0], attrs.get("label"),
+                            attrs.get("signer"))
+            self.h5.flush()
 
     def _discard(self, video_id: str) -> None:
-        name = f"videos/{video_id}"
-        if name in self.h5:
-            del self.h5[name]
-        self.h5.flush()
+        """Drop a partial group after a failure; best effort (the disk may be full)."""
+        try:
+            if f"videos/{video_id}" in self.h5:
+                del self.h5[f"videos/{video_id}"]
+            self.h5.flush()
+        except (OSError, RuntimeError):
+            pass  # left incomplete: readers ignore it and --resume rewrites it
 
     def write_video(self, video_id: str, masks: Iterable[np.ndarray], attrs: dict[str, Any],
                     overwrite: bool = False) -> int:
@@ -244,22 +269,41 @@ class MaskFile:
                 batch = np.asarray(batch)
                 if batch.dtype != np.uint8 or batch.ndim != 3:
                     raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
-                if ds is None:
-                    h, w = batch.shape[1:]
-                    ds = group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w), dtype=np.uint8,
-                                              chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
-                elif batch.shape[1:] != ds.shape[1:]:
+                if ds is not None and batch.shape[1:] != ds.shape[1:]:
                     raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {ds.shape[1:]}")
-                ds.resize(n + len(batch), axis=0)
-                ds[n:n + len(batch)] = batch
+                self.ensure_room(batch.nbytes + ROOM_MARGIN)  # uncompressed: an upper bound
+                with self._writing():
+                    if ds is None:
+                        h, w = batch.shape[1:]
+                        ds = group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w),
+                                                  dtype=np.uint8, chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
+                    ds.resize(n + len(batch), axis=0)
+                    ds[n:n + len(batch)] = batch
                 n += len(batch)
             if ds is None or n == 0:
                 raise ValueError("no masks to write (0 frames)")
             self._finish(group, attrs)
+        except StoreError:
+            raise  # the file itself failed: touching it again can only make things worse
         except BaseException:
             self._discard(video_id)
             raise
         return n
+
+    def ensure_room(self, nbytes: int) -> None:
+        """Raise StoreError unless ``nbytes`` more can be written to this file.
+
+        Checked before each video is added: an HDF5 file that hits a full disk mid-flush can
+        be left unreadable, so the run stops while the file is still whole.
+        """
+        size = self.path.stat().st_size
+        free = shutil.disk_usage(self.path.parent).free
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource else -1
+        room = min(free, limit - size if limit not in (-1, resource.RLIM_INFINITY) else free)
+        if room < nbytes:
+            raise StoreError(self.path, f"cannot write: no room for the next video ({nbytes} bytes needed, {room} "
+                                        f"left); is the disk full? Complete videos are kept: free space and "
+                                        f"rerun with --resume")
 
     def adopt(self, shard: str | os.PathLike, video_id: str, extra_attrs: dict[str, Any] | None = None,
               overwrite: bool = False) -> int:
@@ -271,10 +315,14 @@ class MaskFile:
         with MaskFile(shard, "r") as src:
             masks = src.masks(video_id)  # KeyError unless complete there
             attrs = {k: v for k, v in src.attrs(video_id).items() if k != "complete"}
+            self.ensure_room(2 * Path(shard).stat().st_size + ROOM_MARGIN)
             group = self._begin(video_id, overwrite)
             try:
-                self.h5.copy(masks, group, name="masks")
+                with self._writing():
+                    self.h5.copy(masks, group, name="masks")
                 self._finish(group, {**attrs, **(extra_attrs or {})})
+            except StoreError:
+                raise
             except BaseException:
                 self._discard(video_id)
                 raise
@@ -284,14 +332,15 @@ class MaskFile:
                        attrs: dict[str, Any] | None = None) -> None:
         """Note under ``/failures/<video_id>`` that a video could not be processed, and why."""
         check_video_id(video_id)
-        g = self.h5.require_group("failures").require_group(video_id)
-        g.attrs["error"] = error
-        g.attrs["source"] = os.fspath(source)
-        for key, value in (attrs or {}).items():
-            if value is not None:
-                g.attrs[key] = value
-        self._set_index(video_id, FAILED, 0, g.attrs.get("label"), g.attrs.get("signer"))
-        self.h5.flush()
+        with self._writing():
+            g = self.h5.require_group("failures").require_group(video_id)
+            g.attrs["error"] = error
+            g.attrs["source"] = os.fspath(source)
+            for key, value in (attrs or {}).items():
+                if value is not None:
+                    g.attrs[key] = value
+            self._set_index(video_id, FAILED, 0, g.attrs.get("label"), g.attrs.get("signer"))
+            self.h5.flush()
 
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:

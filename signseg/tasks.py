@@ -16,12 +16,18 @@ from typing import Any, Callable
 import cv2
 
 from signseg.corpus import VideoJob
-from signseg.errors import SignsegError
+from signseg.errors import SignsegError, StoreError
 from signseg.store import MaskFile
 from signseg.video import VideoReader
 
 #: Exceptions that mean "this video cannot be processed": recorded, and the run goes on.
+#: A :class:`StoreError` (the output cannot be written) is not one: it stops the run.
 VIDEO_FAILURES = (SignsegError, ValueError, OSError, RuntimeError, cv2.error)
+
+
+def is_video_failure(exc: BaseException) -> bool:
+    """True when ``exc`` concerns the video, not the output file."""
+    return isinstance(exc, VIDEO_FAILURES) and not isinstance(exc, StoreError)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,8 @@ def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
                  on_frames: Callable[[int], None] | None = None) -> int:
     """Segment ``job``'s video into ``store`` (streaming, memory flat); return its frames."""
     reader = VideoReader(job.path, stride=stride)
-    attrs = {"fps": reader.fps, "source": os.fspath(job.path), "model": segmenter.name,
+    attrs = {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
+             "model": segmenter.name,
              "weights_sha256": segmenter.weights_sha256, "threshold": segmenter.threshold,
              "stride": stride, **job.attrs()}
 
@@ -100,14 +107,20 @@ class Outcome:
     error: str | None = None
 
 
-def segment_to_shard(spec: ModelSpec, job: VideoJob, shard: str, stride: int = 1) -> Outcome:
-    """Worker task: segment one video into the shard file ``shard``."""
+def segment_to_shard(model, job: VideoJob, shard: str, stride: int = 1,
+                     on_frames: Callable[[int], None] | None = None) -> Outcome:
+    """Worker task: segment one video into the shard file ``shard``.
+
+    ``model``: a :class:`ModelSpec` (loaded once per process) or a ready Segmenter.
+    """
     t0 = time.perf_counter()
-    segmenter = spec.load()
+    segmenter = model.load() if isinstance(model, ModelSpec) else model
     try:
         with MaskFile(shard, "w") as store:
-            frames = segment_into(store, segmenter, job, stride)
+            frames = segment_into(store, segmenter, job, stride, on_frames)
         return Outcome(job, shard, frames, time.perf_counter() - t0)
     except VIDEO_FAILURES as exc:
         Path(shard).unlink(missing_ok=True)
+        if not is_video_failure(exc):
+            raise
         return Outcome(job, None, 0, time.perf_counter() - t0, failure_message(exc, job.path))
