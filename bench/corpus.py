@@ -1,7 +1,7 @@
 """Benchmark: a corpus run end to end (videos -> one HDF5) against model-only on the same frames.
 
     python bench/corpus.py [--clips 24] [--model snet-lite] [--batch-size 8]
-                           [--runs inprocess loky:2 dask:2 ray:2] [--json]
+                           [--runs inprocess loky:2 dask:2 ray:2 driver:2] [--json]
 
 The corpus is the first ``--clips`` real sign clips of ../shared/data/signs, linked into an
 AUTSL-style folder. Model-only times ``Segmenter.predict`` in this process on all their frames,
@@ -38,7 +38,8 @@ def main() -> int:
     p.add_argument("--model", default="snet-lite")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--runs", nargs="*", default=["inprocess", "loky:2"],
-                   help="inprocess, or BACKEND:N_JOBS (loky, threading, dask, ray)")
+                   help="inprocess, BACKEND:N_JOBS (loky, threading, dask, ray), or driver:N_THREADS "
+                        "(one model in this process, batches spanning videos)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -68,9 +69,11 @@ def main() -> int:
         del videos
         for i, run in enumerate(args.runs):
             backend, n_jobs = ("loky", 1) if run == "inprocess" else (run.split(":")[0], int(run.split(":")[1]))
+            in_driver = backend in ("inprocess", "driver") or run == "inprocess"
             t = time.perf_counter()
-            summary = process(jobs, Path(tmp) / f"out{i}.h5", seg if run == "inprocess" else spec,
-                              n_jobs=n_jobs, backend=backend, progress=False)
+            summary = process(jobs, Path(tmp) / f"out{i}.h5", seg if in_driver else spec, n_jobs=n_jobs,
+                              backend="loky" if backend == "driver" else backend, progress=False,
+                              infer="driver" if backend == "driver" else "workers")
             seconds = time.perf_counter() - t
             size = (Path(tmp) / f"out{i}.h5").stat().st_size
             rows.append({"run": run, "videos": len(summary.done), "failed": len(summary.failed),

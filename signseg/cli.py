@@ -85,7 +85,7 @@ def cmd_corpus(args) -> int:
         open_output(args.output)  # refuses, before any model or worker starts
     summary = process(corpus.jobs, args.output, _model_spec(args), n_jobs=args.n_jobs, backend=args.backend,
                       scheduler=args.scheduler, stride=args.stride, resume=args.resume, overwrite=args.overwrite,
-                      progress=not args.quiet)
+                      progress=not args.quiet, infer=args.infer)
     return _report(summary, args.output)
 
 
@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default="loky", choices=("loky", "threading", "dask", "ray"),
                    help="joblib backend for the workers (default loky)")
     c.add_argument("--scheduler", default=None, help="dask scheduler or ray address of an existing cluster")
+    c.add_argument("--infer", default="auto", choices=("auto", "workers", "driver"),
+                   help="where the model runs: in each worker, or in this process on batches spanning "
+                        "videos fed by --n-jobs decode threads (the GPU path); auto: driver when a GPU is seen")
     c.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
     cmode = c.add_mutually_exclusive_group()
     cmode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")

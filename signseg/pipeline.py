@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 from joblib import delayed
 from tqdm.auto import tqdm
 
+from signseg.across import segment_across_videos
 from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
@@ -138,19 +139,45 @@ def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, s
             run.take(outcome)
 
 
+INFER_MODES = ("auto", "workers", "driver")
+
+
+def _gpu_here() -> bool:
+    """Whether this process would run the model on a GPU (cheap test first: no TensorFlow
+    import on machines without an NVIDIA driver)."""
+    if not (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")):
+        return False
+    from signseg.segmenter import has_gpu
+    return has_gpu()
+
+
 def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: int = 1,
             backend: str = "loky", scheduler: str | None = None, stride: int = 1, resume: bool = False,
-            overwrite: bool = False, progress: bool = True) -> Summary:
+            overwrite: bool = False, progress: bool = True, infer: str = "auto") -> Summary:
     """Segment ``jobs`` into the mask file ``out`` and return a :class:`Summary`.
 
-    ``model``: a :class:`ModelSpec` (workers load it themselves) or, for an in-process run
-    (``n_jobs=1`` on loky or threading), a ready ``Segmenter``. With ``n_jobs > 1`` or a
-    dask/ray backend, videos go to workers that write shards under ``OUT.h5.shards/`` and
-    the driver copies each into ``out`` as it finishes.
+    ``model``: a :class:`ModelSpec` or a ready ``Segmenter`` (in-process and driver runs).
+    ``infer``:
+
+    - ``"workers"``: with ``n_jobs > 1`` or a dask/ray backend, each video goes to a worker
+      that decodes, infers and writes a shard; with ``n_jobs=1``, the same in this process.
+    - ``"driver"``: this process runs the model on batches spanning videos, fed by
+      ``n_jobs`` decode threads (the GPU path).
+    - ``"auto"``: ``"driver"`` where this process sees a GPU (and the backend is local),
+      else ``"workers"``.
+
+    Either way the driver copies each finished shard into ``out``, the only writer of it.
     """
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
-    on_workers = n_jobs > 1 or backend in ("dask", "ray")
+    if infer not in INFER_MODES:
+        raise ValueError(f"infer must be one of {', '.join(INFER_MODES)}, got {infer!r}")
+    remote = backend in ("dask", "ray")
+    if infer == "driver" and remote:
+        raise ValueError("infer='driver' runs the model in this process: it needs a local backend, not " + backend)
+    if infer == "auto":
+        infer = "driver" if not remote and _gpu_here() else "workers"
+    on_workers = infer == "workers" and (n_jobs > 1 or remote)
     if on_workers and not isinstance(model, ModelSpec):
         raise TypeError("parallel runs need a ModelSpec (each worker loads its own model), not a Segmenter")
     with open_output(out, resume=resume, overwrite=overwrite) as store:
@@ -160,12 +187,15 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
         run.summary.skipped = skipped
         try:
             with _shard_folder(shard_dir_for(out)) as shards:
+                segmenter = None if on_workers else model.load() if isinstance(model, ModelSpec) else model
                 if on_workers:
                     spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
                     _on_workers(run, pending, spec, stride, shards, n_jobs, backend, scheduler)
+                elif infer == "driver":
+                    segment_across_videos(pending, segmenter, stride, shards, n_jobs,
+                                          take=lambda o: run.take(o, counted=True), on_frames=run.live)
                 else:
-                    _in_process(run, pending, model.load() if isinstance(model, ModelSpec) else model, stride,
-                                shards)
+                    _in_process(run, pending, segmenter, stride, shards)
         finally:
             summary = run.close()
     return summary

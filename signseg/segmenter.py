@@ -183,24 +183,48 @@ class Segmenter:
             out[start:start + n] = y
         return out
 
+    def _to_input(self, frames: np.ndarray) -> np.ndarray:
+        """(n, H, W, 3) uint8 -> (n, h, w, 3) float32 at the model's input size, scaled."""
+        size = self.input_size or (_round8(frames.shape[1]), _round8(frames.shape[2]))
+        x = np.stack([resize(f, size) for f in frames]).astype(np.float32)
+        x *= self.input_scale
+        return x
+
+    @staticmethod
+    def _to_source(proba: np.ndarray, h: int, w: int) -> np.ndarray:
+        """(n, h', w') probabilities -> (n, h, w), resized all at once (cv2 takes the batch as channels)."""
+        n = len(proba)
+        if proba.shape[1:] == (h, w):
+            return proba
+        out = np.empty((n, h, w), np.float32)
+        for s in range(0, n, _CV_MAX_CHANNELS):
+            block = np.ascontiguousarray(proba[s:s + _CV_MAX_CHANNELS].transpose(1, 2, 0))
+            r = cv2.resize(block, (w, h), interpolation=cv2.INTER_LINEAR)
+            out[s:s + _CV_MAX_CHANNELS] = r.reshape(h, w, -1).transpose(2, 0, 1)
+        return out
+
     def predict_proba(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) float32 hand/face probabilities at source size."""
         frames = _check_frames(frames)
         n, h, w = frames.shape[:3]
         if n == 0:
             return np.zeros((0, h, w), np.float32)
-        size = self.input_size or (_round8(h), _round8(w))
-        x = np.stack([resize(f, size) for f in frames]).astype(np.float32)
-        x *= self.input_scale
-        proba = self._infer(x)
-        if proba.shape[1:] == (h, w):
-            return proba
-        # resize all frames at once: cv2 treats the batch as channels
-        out = np.empty((n, h, w), np.float32)
-        for s in range(0, n, _CV_MAX_CHANNELS):
-            block = np.ascontiguousarray(proba[s:s + _CV_MAX_CHANNELS].transpose(1, 2, 0))
-            r = cv2.resize(block, (w, h), interpolation=cv2.INTER_LINEAR)
-            out[s:s + _CV_MAX_CHANNELS] = r.reshape(h, w, -1).transpose(2, 0, 1)
+        return self._to_source(self._infer(self._to_input(frames)), h, w)
+
+    def predict_many(self, chunks: list[np.ndarray], threshold: float | None = None) -> list[np.ndarray]:
+        """Masks for several frame stacks of any sizes (e.g. from different videos), inferred
+        together in full batches: one model call sequence for all, as a GPU wants."""
+        if self.input_size is None:
+            raise ValueError("predict_many needs a fixed input_size to batch frames of different sizes")
+        chunks = [_check_frames(c) for c in chunks]
+        x = [self._to_input(c) for c in chunks if len(c)]
+        proba = self._infer(np.concatenate(x)) if x else np.zeros((0, *self.input_size), np.float32)
+        t = self.threshold if threshold is None else threshold
+        out, start = [], 0
+        for c in chunks:
+            p = self._to_source(proba[start:start + len(c)], *c.shape[1:3])
+            start += len(c)
+            out.append(np.where(p >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8))
         return out
 
     def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:

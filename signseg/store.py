@@ -261,34 +261,20 @@ class MaskFile:
         mistaken for a whole video. A failure removes the partial group and re-raises.
         Attr values of None are left out (e.g. an unknown ``label``).
         """
-        group = self._begin(video_id, overwrite)
-        ds = None
-        n = 0
+        writer = self.video_writer(video_id, overwrite)
         try:
             for batch in masks:
-                batch = np.asarray(batch)
-                if batch.dtype != np.uint8 or batch.ndim != 3:
-                    raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
-                if ds is not None and batch.shape[1:] != ds.shape[1:]:
-                    raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {ds.shape[1:]}")
-                self.ensure_room(batch.nbytes + ROOM_MARGIN)  # uncompressed: an upper bound
-                with self._writing():
-                    if ds is None:
-                        h, w = batch.shape[1:]
-                        ds = group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w),
-                                                  dtype=np.uint8, chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
-                    ds.resize(n + len(batch), axis=0)
-                    ds[n:n + len(batch)] = batch
-                n += len(batch)
-            if ds is None or n == 0:
-                raise ValueError("no masks to write (0 frames)")
-            self._finish(group, attrs)
+                writer.append(batch)
+            return writer.commit(attrs)
         except StoreError:
             raise  # the file itself failed: touching it again can only make things worse
         except BaseException:
-            self._discard(video_id)
+            writer.abort()
             raise
-        return n
+
+    def video_writer(self, video_id: str, overwrite: bool = False) -> "VideoWriter":
+        """A push-style writer for one video: ``append`` batches, then ``commit`` or ``abort``."""
+        return VideoWriter(self, video_id, overwrite)
 
     def ensure_room(self, nbytes: int) -> None:
         """Raise StoreError unless ``nbytes`` more can be written to this file.
@@ -352,3 +338,41 @@ class MaskFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class VideoWriter:
+    """Appends one video's mask batches to a :class:`MaskFile`; see :meth:`MaskFile.write_video`."""
+
+    def __init__(self, store: MaskFile, video_id: str, overwrite: bool = False):
+        self.store = store
+        self.video_id = video_id
+        self.group = store._begin(video_id, overwrite)
+        self.ds: h5py.Dataset | None = None
+        self.n = 0
+
+    def append(self, batch: np.ndarray) -> None:
+        batch = np.asarray(batch)
+        if batch.dtype != np.uint8 or batch.ndim != 3:
+            raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
+        if self.ds is not None and batch.shape[1:] != self.ds.shape[1:]:
+            raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {self.ds.shape[1:]}")
+        self.store.ensure_room(batch.nbytes + ROOM_MARGIN)  # uncompressed: an upper bound
+        with self.store._writing():
+            if self.ds is None:
+                h, w = batch.shape[1:]
+                self.ds = self.group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w), dtype=np.uint8,
+                                                    chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
+            self.ds.resize(self.n + len(batch), axis=0)
+            self.ds[self.n:self.n + len(batch)] = batch
+        self.n += len(batch)
+
+    def commit(self, attrs: dict[str, Any]) -> int:
+        """Write the attrs and mark the video complete; returns its frames."""
+        if self.ds is None or self.n == 0:
+            raise ValueError("no masks to write (0 frames)")
+        self.store._finish(self.group, attrs)
+        return self.n
+
+    def abort(self) -> None:
+        """Drop what was written of this video."""
+        self.store._discard(self.video_id)

@@ -78,14 +78,18 @@ def failure_message(exc: BaseException, path: str | os.PathLike) -> str:
     return str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(path)}: {exc}"
 
 
+def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int) -> dict[str, Any]:
+    """The attributes a video's group gets (docs/format.md)."""
+    return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
+            "model": segmenter.name, "weights_sha256": segmenter.weights_sha256,
+            "threshold": segmenter.threshold, "stride": stride, **job.attrs()}
+
+
 def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
                  on_frames: Callable[[int], None] | None = None) -> int:
     """Segment ``job``'s video into ``store`` (streaming, memory flat); return its frames."""
     reader = VideoReader(job.path, stride=stride)
-    attrs = {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
-             "model": segmenter.name,
-             "weights_sha256": segmenter.weights_sha256, "threshold": segmenter.threshold,
-             "stride": stride, **job.attrs()}
+    attrs = video_attrs(job, reader, segmenter, stride)
 
     def masks():
         for batch in reader.batches(segmenter.batch_size):
