@@ -50,6 +50,17 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=_size, default=None, help="HxW the model runs at (default: the model's)")
 
 
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """Output, stride, resume/overwrite, quiet and model options of segment and corpus."""
+    p.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
+    p.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_args(p)
+
+
 def _model_spec(args):
     from signseg.tasks import ModelSpec
     if args.weights is not None and args.model:
@@ -136,18 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("segment", help="segment videos into an HDF5 mask file")
     s.add_argument("videos", nargs="+", type=Path, help="video files")
-    s.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
-    s.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
-    mode = s.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
-    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_model_args(s)
+    _add_run_args(s)
     s.set_defaults(func=cmd_segment)
 
     c = sub.add_parser("corpus", help="segment every video of a corpus folder (AUTSL layout or any tree)")
     c.add_argument("root", type=Path, help="corpus folder (e.g. AUTSL's train/)")
-    c.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
     c.add_argument("--labels", type=Path, default=None, help="CSV of video_id,label (AUTSL train_labels.csv)")
     c.add_argument("--class-map", type=Path, default=None,
                    help="CSV of class_id,...,name (AUTSL SignList_ClassId_TR_EN.csv): adds label_name")
@@ -160,12 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--infer", default="auto", choices=("auto", "workers", "driver"),
                    help="where the model runs: in each worker, or in this process on batches spanning "
                         "videos fed by --n-jobs decode threads (the GPU path); auto: driver when a GPU is seen")
-    c.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame (default 1)")
-    cmode = c.add_mutually_exclusive_group()
-    cmode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
-    cmode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_model_args(c)
+    _add_run_args(c)
     c.set_defaults(func=cmd_corpus)
 
     lab = sub.add_parser("label", help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")

@@ -1,11 +1,11 @@
 """The driver: videos -> one HDF5 mask file, in-process or on parallel workers, resumable.
 
 Data flows one way: jobs -> (this process or workers: decode -> infer -> a shard file per
-video) -> the driver adopts each shard into the output, the only process that writes it. New
-masks never go straight into the output: a full disk or a crash mid-video hits a shard, and
-the output only ever receives whole videos, after a check that there is room for them. A video that fails (unreadable, no
-frames, ...) is recorded under ``/failures`` and the others go on; what is already written
-stays complete and readable, and ``resume`` skips it.
+video) -> the driver adopts each shard into the output, the only process that writes it.
+New masks never go straight into the output: a full disk or a crash mid-video hits a shard,
+and the output only receives whole videos, after a check that there is room for them. A
+video that fails (unreadable, no frames, ...) is recorded under ``/failures`` and the others
+go on; what is already written stays complete and readable, and ``resume`` skips it.
 """
 from __future__ import annotations
 
