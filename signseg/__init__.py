@@ -16,6 +16,7 @@ _LAZY = {
     "VideoReader": "signseg.video",
     "read_video": "signseg.video",
     "MaskFile": "signseg.store",
+    "MaskReader": "signseg.data",
     "list_presets": "signseg.presets",
     "snet": "signseg.models",
     "vgg_unet": "signseg.models",

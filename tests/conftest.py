@@ -33,6 +33,22 @@ def run(*args, env_weights=None, cwd=None, timeout=300) -> subprocess.CompletedP
                           timeout=timeout)
 
 
+def make_autsl(root, clips):
+    """An AUTSL-style corpus: train/signerK_sampleM_{color,depth}.mp4, labels CSV, class list."""
+    train = root / "train"
+    train.mkdir(parents=True)
+    rows = []
+    for i, clip in enumerate(clips):
+        vid = f"signer{i % 2}_sample{i + 1}"
+        shutil.copy(clip, train / f"{vid}_color.mp4")
+        shutil.copy(clip, train / f"{vid}_depth.mp4")  # not RGB: must be skipped
+        rows.append(f"{vid},{i * 10}")
+    (root / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "SignList_ClassId_TR_EN.csv").write_text(
+        "ClassId,TR,EN\n" + "".join(f"{i * 10},tr{i},sign{i}\n" for i in range(len(clips))))
+    return train
+
+
 def pytest_configure(config):
     if not SOUP.is_file():
         raise pytest.UsageError(f"test data missing: {SOUP} (the shared/ folder beside the repo)")

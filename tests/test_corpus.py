@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import HD, REPO, SHARED, SOUP, run, signseg_command
+from conftest import HD, REPO, SHARED, SOUP, make_autsl, run, signseg_command
 from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
 from signseg.errors import LabelsError
 from signseg.pipeline import process, shard_dir_for
@@ -18,22 +18,6 @@ from signseg.store import COMPLETE, MaskFile
 from signseg.tasks import ModelSpec
 
 SIGNS = sorted((SHARED / "signs").glob("*.mp4"))[:6]
-
-
-def make_autsl(root, clips):
-    """An AUTSL-style corpus: train/signerK_sampleM_{color,depth}.mp4, labels CSV, class list."""
-    train = root / "train"
-    train.mkdir(parents=True)
-    rows = []
-    for i, clip in enumerate(clips):
-        vid = f"signer{i % 2}_sample{i + 1}"
-        shutil.copy(clip, train / f"{vid}_color.mp4")
-        shutil.copy(clip, train / f"{vid}_depth.mp4")  # not RGB: must be skipped
-        rows.append(f"{vid},{i * 10}")
-    (root / "train_labels.csv").write_text("\n".join(rows) + "\n")
-    (root / "SignList_ClassId_TR_EN.csv").write_text(
-        "ClassId,TR,EN\n" + "".join(f"{i * 10},tr{i},sign{i}\n" for i in range(len(clips))))
-    return train
 
 
 def masks_of(path) -> dict[str, np.ndarray]:
