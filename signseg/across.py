@@ -116,7 +116,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
         failed.add(i)
         if i in open_:
             open_.pop(i).close(keep=False)
-        take(Outcome(jobs[i], None, 0, 0.0, message))
+        take(Outcome(jobs[i], None, 0, message))
 
     def flush() -> None:
         live = [c for c in pending if c.frames is not None and c.index not in failed]
@@ -138,7 +138,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                     video = open_.pop(c.index)
                     n = video.writer.commit(video.attrs)
                     video.close(keep=True)
-                    take(Outcome(job, str(video.shard), n, 0.0))
+                    take(Outcome(job, str(video.shard), n))
             except VIDEO_FAILURES as exc:
                 if not is_video_failure(exc):
                     raise

@@ -33,14 +33,13 @@ def _dask(n_jobs: int, scheduler: str | None) -> Iterator[None]:
         raise _missing("dask", "dask.distributed") from None
     with contextlib.ExitStack() as stack:
         if scheduler:
-            client = stack.enter_context(Client(scheduler))
+            stack.enter_context(Client(scheduler))  # joblib's dask backend uses the current client
         else:
             cluster = stack.enter_context(LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
                                                        dashboard_address=None))
-            client = stack.enter_context(Client(cluster))
+            stack.enter_context(Client(cluster))
         with joblib.parallel_config(backend="dask"):
             yield
-        del client
 
 
 @contextlib.contextmanager

@@ -37,12 +37,16 @@ class VideoJob:
         return {"label": self.label, "label_name": self.label_name, "signer": self.signer}
 
 
+def _strip_color(name: str) -> str:
+    return name[: -len(COLOR_SUFFIX)] if name.endswith(COLOR_SUFFIX) else name
+
+
 def video_id_for(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
     """The id of a video: AUTSL ``signerN_sampleM_color`` -> ``signerN_sampleM``; else its
     path relative to ``root`` without extension (just the stem when ``root`` is None)."""
     path = Path(path)
     if path.stem.endswith(COLOR_SUFFIX):
-        return path.stem[: -len(COLOR_SUFFIX)]
+        return _strip_color(path.stem)
     rel = path.relative_to(root) if root is not None else Path(path.name)
     return FOLDER_SEPARATOR.join(rel.with_suffix("").parts)
 
@@ -113,7 +117,7 @@ def read_labels(path: str | os.PathLike) -> dict[str, int]:
             if i == 0:  # a header row
                 continue
             raise LabelsError(path, f"line {n}: label {value!r} of {vid!r} is not an integer")
-        vid = vid[: -len(COLOR_SUFFIX)] if vid.endswith(COLOR_SUFFIX) else vid
+        vid = _strip_color(vid)
         if vid in labels and labels[vid] != int(value):
             raise LabelsError(path, f"line {n}: {vid!r} has label {value} here but {labels[vid]} "
                                     f"on line {seen_at[vid]}")

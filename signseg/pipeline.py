@@ -181,10 +181,10 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
     if on_workers and not isinstance(model, ModelSpec):
         raise TypeError("parallel runs need a ModelSpec (each worker loads its own model), not a Segmenter")
     with open_output(out, resume=resume, overwrite=overwrite) as store:
-        pending = [j for j in jobs if not (resume and store.is_complete(j.video_id))]
-        skipped = [j.video_id for j in jobs if resume and store.is_complete(j.video_id)]
+        complete = set(store.video_ids()) if resume else set()
+        pending = [j for j in jobs if j.video_id not in complete]
         run = _Run(store, len(pending), progress)
-        run.summary.skipped = skipped
+        run.summary.skipped = [j.video_id for j in jobs if j.video_id in complete]
         try:
             with _shard_folder(shard_dir_for(out)) as shards:
                 segmenter = None if on_workers else model.load() if isinstance(model, ModelSpec) else model

@@ -42,7 +42,6 @@ ROOM_MARGIN = 64 << 10
 
 #: ``/index`` status values.
 PENDING, COMPLETE, FAILED = 0, 1, 2
-STATUS_NAMES = {PENDING: "pending", COMPLETE: "complete", FAILED: "failed"}
 INDEX_DTYPE = np.dtype([("video_id", h5py.string_dtype()), ("status", "u1"), ("n_frames", "i8"),
                         ("label", "i4"), ("signer", "i4")])
 
@@ -244,6 +243,18 @@ class MaskFile:
                             attrs.get("signer"))
             self.h5.flush()
 
+    @contextlib.contextmanager
+    def _rollback(self, video_id: str):
+        """On a failure, drop the video's partial group and re-raise. A failure of the file
+        itself (StoreError) is left alone: touching the file again can only make it worse."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except BaseException:
+            self._discard(video_id)
+            raise
+
     def _discard(self, video_id: str) -> None:
         """Drop a partial group after a failure; best effort (the disk may be full)."""
         try:
@@ -262,18 +273,13 @@ class MaskFile:
         Attr values of None are left out (e.g. an unknown ``label``).
         """
         writer = self.video_writer(video_id, overwrite)
-        try:
+        with self._rollback(video_id):
             for batch in masks:
                 writer.append(batch)
             return writer.commit(attrs)
-        except StoreError:
-            raise  # the file itself failed: touching it again can only make things worse
-        except BaseException:
-            writer.abort()
-            raise
 
     def video_writer(self, video_id: str, overwrite: bool = False) -> "VideoWriter":
-        """A push-style writer for one video: ``append`` batches, then ``commit`` or ``abort``."""
+        """A push-style writer for one video: ``append`` batches, then ``commit``."""
         return VideoWriter(self, video_id, overwrite)
 
     def ensure_room(self, nbytes: int) -> None:
@@ -282,10 +288,11 @@ class MaskFile:
         Checked before each video is added: an HDF5 file that hits a full disk mid-flush can
         be left unreadable, so the run stops while the file is still whole.
         """
-        size = self.path.stat().st_size
-        free = shutil.disk_usage(self.path.parent).free
-        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource else -1
-        room = min(free, limit - size if limit not in (-1, resource.RLIM_INFINITY) else free)
+        room = shutil.disk_usage(self.path.parent).free
+        if resource is not None:
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if limit != resource.RLIM_INFINITY:
+                room = min(room, limit - self.path.stat().st_size)
         if room < nbytes:
             raise StoreError(self.path, f"cannot write: no room for the next video ({nbytes} bytes needed, {room} "
                                         f"left); is the disk full? Complete videos are kept: free space and "
@@ -303,15 +310,10 @@ class MaskFile:
             attrs = {k: v for k, v in src.attrs(video_id).items() if k != "complete"}
             self.ensure_room(2 * Path(shard).stat().st_size + ROOM_MARGIN)
             group = self._begin(video_id, overwrite)
-            try:
+            with self._rollback(video_id):
                 with self._writing():
                     self.h5.copy(masks, group, name="masks")
                 self._finish(group, {**attrs, **(extra_attrs or {})})
-            except StoreError:
-                raise
-            except BaseException:
-                self._discard(video_id)
-                raise
             return int(masks.shape[0])
 
     def record_failure(self, video_id: str, error: str, source: str | os.PathLike = "",
@@ -372,7 +374,3 @@ class VideoWriter:
             raise ValueError("no masks to write (0 frames)")
         self.store._finish(self.group, attrs)
         return self.n
-
-    def abort(self) -> None:
-        """Drop what was written of this video."""
-        self.store._discard(self.video_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -107,7 +106,6 @@ class Outcome:
     job: VideoJob
     shard: str | None
     frames: int
-    seconds: float
     error: str | None = None
 
 
@@ -117,14 +115,13 @@ def segment_to_shard(model, job: VideoJob, shard: str, stride: int = 1,
 
     ``model``: a :class:`ModelSpec` (loaded once per process) or a ready Segmenter.
     """
-    t0 = time.perf_counter()
     segmenter = model.load() if isinstance(model, ModelSpec) else model
     try:
         with MaskFile(shard, "w") as store:
             frames = segment_into(store, segmenter, job, stride, on_frames)
-        return Outcome(job, shard, frames, time.perf_counter() - t0)
+        return Outcome(job, shard, frames)
     except VIDEO_FAILURES as exc:
         Path(shard).unlink(missing_ok=True)
         if not is_video_failure(exc):
             raise
-        return Outcome(job, None, 0, time.perf_counter() - t0, failure_message(exc, job.path))
+        return Outcome(job, None, 0, failure_message(exc, job.path))
