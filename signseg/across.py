@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from signseg.corpus import VideoJob
+from signseg.postprocess import Postprocess
 from signseg.store import MaskFile
 from signseg.tasks import VIDEO_FAILURES, Outcome, failure_message, is_video_failure, video_attrs
 from signseg.video import VideoReader
@@ -93,10 +94,15 @@ def decoded_chunks(jobs: list[VideoJob], stride: int, chunk_frames: int, threads
 class _Open:
     """A video being written: its shard and writer."""
 
-    def __init__(self, job: VideoJob, shard: Path, attrs: dict):
+    def __init__(self, job: VideoJob, shard: Path, attrs: dict, post: Postprocess):
         self.job, self.shard, self.attrs = job, shard, attrs
+        self.post = post.start()
         self.store = MaskFile(shard, "w")
         self.writer = self.store.video_writer(job.video_id)
+
+    def append(self, frames: np.ndarray, masks: np.ndarray) -> None:
+        out = self.post(frames, masks)
+        self.writer.append(out.pop("masks"), out)
 
     def close(self, keep: bool) -> None:
         self.store.close()
@@ -105,7 +111,8 @@ class _Open:
 
 
 def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: Path, threads: int,
-                          take: Callable[[Outcome], None], on_frames: Callable[[int], None] | None = None) -> None:
+                          take: Callable[[Outcome], None], on_frames: Callable[[int], None] | None = None,
+                          post: Postprocess = Postprocess()) -> None:
     """Segment ``jobs`` with batches spanning videos; each finished video goes to ``take``."""
     chunk_frames = max(1, min(segmenter.batch_size, 16))
     open_: dict[int, _Open] = {}
@@ -129,9 +136,10 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                 if c.error is not None:
                     fail(c.index, c.error)
                 elif c.reader is not None:
-                    open_[c.index] = _Open(job, shards / f"{c.index:07d}.h5", video_attrs(job, c.reader, segmenter, stride))
+                    open_[c.index] = _Open(job, shards / f"{c.index:07d}.h5",
+                                           video_attrs(job, c.reader, segmenter, stride, post), post)
                 elif c.frames is not None:
-                    open_[c.index].writer.append(masks[id(c)])
+                    open_[c.index].append(c.frames, masks[id(c)])
                     if on_frames is not None:
                         on_frames(len(c.frames))
                 elif c.last:

@@ -57,6 +57,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--parts", action="store_true",
+                   help="split masks into face (1), left hand (2), right hand (3), the signer's sides; "
+                        "store per-frame boxes")
+    p.add_argument("--crops", type=_positive_int, default=None, metavar="SIZE",
+                   help="also store SIZExSIZE RGB crops of face and hands (implies --parts)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
 
@@ -83,7 +88,7 @@ def cmd_segment(args) -> int:
     segmenter = _model_spec(args).load()
     print(f"signseg: {segmenter}", file=sys.stderr)
     summary = process(jobs, args.output, segmenter, stride=args.stride, resume=args.resume,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet, parts=args.parts, crops=args.crops)
     return _report(summary, args.output)
 
 
@@ -96,7 +101,7 @@ def cmd_corpus(args) -> int:
         open_output(args.output)  # refuses, before any model or worker starts
     summary = process(corpus.jobs, args.output, _model_spec(args), n_jobs=args.n_jobs, backend=args.backend,
                       scheduler=args.scheduler, stride=args.stride, resume=args.resume, overwrite=args.overwrite,
-                      progress=not args.quiet, infer=args.infer)
+                      progress=not args.quiet, infer=args.infer, parts=args.parts, crops=args.crops)
     return _report(summary, args.output)
 
 

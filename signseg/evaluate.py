@@ -83,3 +83,27 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
             scores[vid].add(pred, truth)
             scores["all"].add(pred, truth)
     return scores
+
+
+@dataclass
+class PartScore:
+    """Per-part IoU of part masks (values 1 face, 2 left, 3 right) against teacher part labels,
+    pixel counts summed over frames. Frames where the teacher missed a part it should have
+    seen are left out by the caller (see :func:`signseg.teacher.labelset.usable_frames`)."""
+
+    frames: int = 0
+    inter: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    union: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+
+    def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
+        self.frames += len(pred)
+        for name, value in PARTS.items():
+            p, t = pred == value, truth == value
+            self.inter[name] += int((p & t).sum())
+            self.union[name] += int((p | t).sum())
+
+    def iou(self) -> dict[str, float | None]:
+        return {k: (self.inter[k] / u if u else None) for k, u in self.union.items()}
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, **{k: None if v is None else round(v, 4) for k, v in self.iou().items()}}

@@ -27,6 +27,7 @@ from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
 from signseg.store import MaskFile
+from signseg.postprocess import Postprocess
 from signseg.tasks import ModelSpec, Outcome, segment_to_shard
 
 
@@ -124,17 +125,17 @@ def _shard_folder(shards: Path) -> Iterator[Path]:
         shutil.rmtree(shards, ignore_errors=True)
 
 
-def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int, shards: Path) -> None:
+def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int, shards: Path, post: Postprocess) -> None:
     for i, job in enumerate(jobs):
         run.bar.set_description(job.video_id)
-        run.take(segment_to_shard(segmenter, job, str(shards / f"{i:07d}.h5"), stride, on_frames=run.live),
-                 counted=True)
+        run.take(segment_to_shard(segmenter, job, str(shards / f"{i:07d}.h5"), stride, on_frames=run.live,
+                                  post=post), counted=True)
 
 
-def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path,
+def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path, post: Postprocess,
                 n_jobs: int, backend: str, scheduler: str | None) -> None:
     with parallel(backend, n_jobs, scheduler) as par:
-        for outcome in par(delayed(segment_to_shard)(spec, job, str(shards / f"{i:07d}.h5"), stride)
+        for outcome in par(delayed(segment_to_shard)(spec, job, str(shards / f"{i:07d}.h5"), stride, None, post)
                            for i, job in enumerate(jobs)):
             run.take(outcome)
 
@@ -153,7 +154,8 @@ def _gpu_here() -> bool:
 
 def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: int = 1,
             backend: str = "loky", scheduler: str | None = None, stride: int = 1, resume: bool = False,
-            overwrite: bool = False, progress: bool = True, infer: str = "auto") -> Summary:
+            overwrite: bool = False, progress: bool = True, infer: str = "auto", parts: bool = False,
+            crops: int | None = None) -> Summary:
     """Segment ``jobs`` into the mask file ``out`` and return a :class:`Summary`.
 
     ``model``: a :class:`ModelSpec` or a ready ``Segmenter`` (in-process and driver runs).
@@ -167,7 +169,10 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
       else ``"workers"``.
 
     Either way the driver copies each finished shard into ``out``, the only writer of it.
+    ``parts`` splits masks into face / left hand / right hand and stores boxes; ``crops``
+    (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.parts`).
     """
+    post = Postprocess(parts=parts, crop_size=crops)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     if infer not in INFER_MODES:
@@ -190,12 +195,12 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
                 segmenter = None if on_workers else model.load() if isinstance(model, ModelSpec) else model
                 if on_workers:
                     spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
-                    _on_workers(run, pending, spec, stride, shards, n_jobs, backend, scheduler)
+                    _on_workers(run, pending, spec, stride, shards, post, n_jobs, backend, scheduler)
                 elif infer == "driver":
                     segment_across_videos(pending, segmenter, stride, shards, n_jobs,
-                                          take=lambda o: run.take(o, counted=True), on_frames=run.live)
+                                          take=lambda o: run.take(o, counted=True), on_frames=run.live, post=post)
                 else:
-                    _in_process(run, pending, segmenter, stride, shards)
+                    _in_process(run, pending, segmenter, stride, shards, post)
         finally:
             summary = run.close()
     return summary
@@ -203,7 +208,7 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
 
 def segment_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, segmenter, *,
                    stride: int = 1, resume: bool = False, overwrite: bool = False,
-                   progress: bool = True) -> Summary:
+                   progress: bool = True, parts: bool = False, crops: int | None = None) -> Summary:
     """Segment video files (ids = file stems) into ``out`` in this process."""
     return process(jobs_for_files(videos), out, segmenter, stride=stride, resume=resume,
-                   overwrite=overwrite, progress=progress)
+                   overwrite=overwrite, progress=progress, parts=parts, crops=crops)

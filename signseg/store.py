@@ -4,6 +4,8 @@ Layout::
 
     /                      attrs: format_version, signseg_version, created_by = "signseg"
     /videos/<video_id>/masks   uint8 (T, H, W), chunked + gzip, values in signseg.labels
+    /videos/<video_id>/boxes   float32 (T, 3, 4) face / left / right boxes (with --parts)
+    /videos/<video_id>/crops/{face,left_hand,right_hand}  uint8 (T, S, S, 3) (with --crops S)
     /videos/<video_id>         attrs: fps, n_frames, source, model, weights_sha256, threshold,
                                signseg_version, height, width, stride, complete (written last)
     /failures/<video_id>       attrs: error, source
@@ -264,9 +266,12 @@ class MaskFile:
         except (OSError, RuntimeError):
             pass  # left incomplete: readers ignore it and --resume rewrites it
 
-    def write_video(self, video_id: str, masks: Iterable[np.ndarray], attrs: dict[str, Any],
-                    overwrite: bool = False) -> int:
+    def write_video(self, video_id: str, masks: Iterable[np.ndarray | dict[str, np.ndarray]],
+                    attrs: dict[str, Any], overwrite: bool = False) -> int:
         """Stream (n, H, W) uint8 mask batches into ``/videos/<video_id>``; return frames written.
+
+        A batch may also be a dict of datasets to append (``masks`` plus e.g. ``boxes``,
+        ``crops/face``), as :class:`signseg.postprocess.Postprocess` makes them.
 
         ``complete = True`` is set last, after a flush, so an interrupted write is never
         mistaken for a whole video. A failure removes the partial group and re-raises.
@@ -275,7 +280,10 @@ class MaskFile:
         writer = self.video_writer(video_id, overwrite)
         with self._rollback(video_id):
             for batch in masks:
-                writer.append(batch)
+                if isinstance(batch, dict):
+                    writer.append(batch["masks"], {k: v for k, v in batch.items() if k != "masks"})
+                else:
+                    writer.append(batch)
             return writer.commit(attrs)
 
     def video_writer(self, video_id: str, overwrite: bool = False) -> "VideoWriter":
@@ -312,7 +320,8 @@ class MaskFile:
             group = self._begin(video_id, overwrite)
             with self._rollback(video_id):
                 with self._writing():
-                    self.h5.copy(masks, group, name="masks")
+                    for name, member in src.h5[f"videos/{video_id}"].items():  # masks, boxes, crops/
+                        self.h5.copy(member, group, name=name)
                 self._finish(group, {**attrs, **(extra_attrs or {})})
             return int(masks.shape[0])
 
@@ -350,23 +359,43 @@ class VideoWriter:
         self.video_id = video_id
         self.group = store._begin(video_id, overwrite)
         self.ds: h5py.Dataset | None = None
+        self.extras: dict[str, h5py.Dataset] = {}
         self.n = 0
 
-    def append(self, batch: np.ndarray) -> None:
+    def append(self, batch: np.ndarray, extras: dict[str, np.ndarray] | None = None) -> None:
+        """Add (n, H, W) uint8 masks and, optionally, per-frame arrays of the same n frames
+        (``{"boxes": (n, 3, 4) float32, "crops/face": (n, S, S, 3) uint8, ...}``)."""
         batch = np.asarray(batch)
         if batch.dtype != np.uint8 or batch.ndim != 3:
             raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
         if self.ds is not None and batch.shape[1:] != self.ds.shape[1:]:
             raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {self.ds.shape[1:]}")
-        self.store.ensure_room(batch.nbytes + ROOM_MARGIN)  # uncompressed: an upper bound
+        extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+        for name, arr in extras.items():
+            if len(arr) != len(batch):
+                raise ValueError(f"{name}: {len(arr)} rows for {len(batch)} masks")
+            if self.n and name not in self.extras:
+                raise ValueError(f"{name}: new dataset after the first batch")
+        self.store.ensure_room(batch.nbytes + sum(a.nbytes for a in extras.values()) + ROOM_MARGIN)
         with self.store._writing():
             if self.ds is None:
-                h, w = batch.shape[1:]
-                self.ds = self.group.create_dataset("masks", shape=(0, h, w), maxshape=(None, h, w), dtype=np.uint8,
-                                                    chunks=(chunk_frames(h, w), h, w), **COMPRESSION)
-            self.ds.resize(self.n + len(batch), axis=0)
-            self.ds[self.n:self.n + len(batch)] = batch
+                self.ds = self._create("masks", batch)
+                for name, arr in extras.items():
+                    self.extras[name] = self._create(name, arr)
+            if set(extras) != set(self.extras):
+                raise ValueError(f"batch has datasets {sorted(extras)}, the video has {sorted(self.extras)}")
+            for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
+                ds.resize(self.n + len(arr), axis=0)
+                ds[self.n:self.n + len(arr)] = arr
         self.n += len(batch)
+
+    def _create(self, name: str, first: np.ndarray) -> h5py.Dataset:
+        """A growable, gzip-compressed per-frame dataset, chunked along frames (chunks <= 1 MiB)."""
+        shape = first.shape[1:]
+        frame_bytes = max(1, int(np.prod(shape)) * first.dtype.itemsize)
+        frames = chunk_frames(1, frame_bytes) if first.dtype == np.uint8 else min(1024, max(1, CHUNK_BYTES // frame_bytes))
+        return self.group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=first.dtype,
+                                         chunks=(frames, *shape), **COMPRESSION)
 
     def commit(self, attrs: dict[str, Any]) -> int:
         """Write the attrs and mark the video complete; returns its frames."""

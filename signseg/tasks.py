@@ -16,6 +16,7 @@ import cv2
 
 from signseg.corpus import VideoJob
 from signseg.errors import SignsegError, StoreError
+from signseg.postprocess import Postprocess
 from signseg.store import MaskFile
 from signseg.video import VideoReader
 
@@ -77,26 +78,31 @@ def failure_message(exc: BaseException, path: str | os.PathLike) -> str:
     return str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(path)}: {exc}"
 
 
-def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int) -> dict[str, Any]:
+def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
+                post: Postprocess = Postprocess()) -> dict[str, Any]:
     """The attributes a video's group gets (docs/format.md)."""
     return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256,
-            "threshold": segmenter.threshold, "stride": stride, **job.attrs()}
+            "threshold": segmenter.threshold, "stride": stride, **post.attrs(), **job.attrs()}
 
 
 def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
-                 on_frames: Callable[[int], None] | None = None) -> int:
-    """Segment ``job``'s video into ``store`` (streaming, memory flat); return its frames."""
-    reader = VideoReader(job.path, stride=stride)
-    attrs = video_attrs(job, reader, segmenter, stride)
+                 on_frames: Callable[[int], None] | None = None, post: Postprocess = Postprocess()) -> int:
+    """Segment ``job``'s video into ``store`` (streaming, memory flat); return its frames.
 
-    def masks():
-        for batch in reader.batches(segmenter.batch_size):
-            out = segmenter.predict(batch)
+    decode -> batch -> infer -> post-process (parts, boxes, crops) -> write.
+    """
+    reader = VideoReader(job.path, stride=stride)
+    attrs = video_attrs(job, reader, segmenter, stride, post)
+    video_post = post.start()
+
+    def batches():
+        for frames in reader.batches(segmenter.batch_size):
+            out = video_post(frames, segmenter.predict(frames))
             if on_frames is not None:
-                on_frames(len(out))
+                on_frames(len(frames))
             yield out
-    return store.write_video(job.video_id, masks(), attrs)
+    return store.write_video(job.video_id, batches(), attrs)
 
 
 @dataclass
@@ -110,7 +116,7 @@ class Outcome:
 
 
 def segment_to_shard(model, job: VideoJob, shard: str, stride: int = 1,
-                     on_frames: Callable[[int], None] | None = None) -> Outcome:
+                     on_frames: Callable[[int], None] | None = None, post: Postprocess = Postprocess()) -> Outcome:
     """Worker task: segment one video into the shard file ``shard``.
 
     ``model``: a :class:`ModelSpec` (loaded once per process) or a ready Segmenter.
@@ -118,7 +124,7 @@ def segment_to_shard(model, job: VideoJob, shard: str, stride: int = 1,
     segmenter = model.load() if isinstance(model, ModelSpec) else model
     try:
         with MaskFile(shard, "w") as store:
-            frames = segment_into(store, segmenter, job, stride, on_frames)
+            frames = segment_into(store, segmenter, job, stride, on_frames, post)
         return Outcome(job, shard, frames)
     except VIDEO_FAILURES as exc:
         Path(shard).unlink(missing_ok=True)
