@@ -30,9 +30,13 @@ setup(
         # past one machine: joblib's dask and ray backends (signseg corpus --backend dask|ray)
         "dask": ["dask[distributed]"],
         "ray": ["ray"],
+        # signseg.readers.to_torch_dataset
+        "torch": ["torch"],
         # tf-keras builds genuine Keras-2 models for the legacy-file tests; the corpus tests run
-        # the dask and ray backends on local clusters; PyAV encodes the odd fault-suite videos
-        "test": ["pytest", "tf-keras", "dask[distributed]", "ray", "av"],
+        # the dask and ray backends on local clusters; PyAV encodes the odd fault-suite videos;
+        # torch runs the DataLoader test (2.13.0: the CPU build pip finds on the CI image;
+        # an unpinned torch would pull a multi-GB CUDA build there)
+        "test": ["pytest", "tf-keras", "dask[distributed]", "ray", "av", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["signseg = signseg.cli:main"]},
 )

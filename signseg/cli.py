@@ -129,6 +129,20 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_overlay(args) -> int:
+    from signseg.overlay import overlay_grid, write_overlay_video
+    if args.png is not None:
+        import cv2
+        picture = overlay_grid(args.video, args.masks, count=args.count, columns=args.columns, video_id=args.video_id)
+        if not cv2.imwrite(str(args.png), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"{args.png}: cannot write the picture (folder missing, or not .png?)")
+        print(f"signseg: wrote {args.png}", file=sys.stderr)
+    if args.output is not None:
+        n = write_overlay_video(args.video, args.masks, args.output, video_id=args.video_id)
+        print(f"signseg: wrote {n} frames -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_models(args) -> int:
     from signseg.presets import list_presets
     presets = list_presets()
@@ -209,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-q", "--quiet", action="store_true", help="one line per epoch")
     t.set_defaults(func=cmd_train)
 
+    o = sub.add_parser("overlay", help="draw a mask file's masks and part boxes on its video (mp4 and/or png grid)")
+    o.add_argument("video", type=Path)
+    o.add_argument("masks", type=Path, help="HDF5 mask file written by segment or corpus")
+    o.add_argument("-o", "--output", type=Path, default=None, help="mp4 to write, every frame")
+    o.add_argument("--png", type=Path, default=None, help="also (or only) a grid of evenly spaced frames")
+    o.add_argument("--count", type=_positive_int, default=8, help="frames in the --png grid (default 8)")
+    o.add_argument("--columns", type=_positive_int, default=4, help="columns of the --png grid (default 4)")
+    o.add_argument("--video-id", default=None, help="the video's id in the file (default: from its name)")
+    o.set_defaults(func=cmd_overlay)
+
     m = sub.add_parser("models", help="list the shipped models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
@@ -217,7 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "overlay" and args.output is None and args.png is None:
+        parser.error("overlay: give -o OUT.mp4, --png OUT.png, or both")
     from signseg.errors import SignsegError
     try:
         return args.func(args)

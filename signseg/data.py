@@ -83,14 +83,14 @@ class MaskReader:
     - ``label`` / ``signer``: an int or a collection of ints;
     - ``videos``: a collection of ids;
     - ``split``: ``"train"`` or ``"val"``, a deterministic split by signer (by video where
-      the signer is unknown) holding out ``val_fraction`` of them; ``seed`` picks another one.
+      the signer is unknown) holding out ``val_fraction`` of them; ``split_seed`` picks another.
 
     Files whose ``/videos/<id>`` entries are HDF5 external links to other mask files (e.g.
     shards) read the same way.
     """
 
     def __init__(self, path: str | os.PathLike, *, label=None, signer=None, videos: Iterable[str] | None = None,
-                 split: str | None = None, val_fraction: float = 0.2, seed: int = 0):
+                 split: str | None = None, val_fraction: float = 0.2, split_seed: int = 0):
         if split not in (None, "train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         self._file = MaskFile(path, "r")
@@ -108,7 +108,7 @@ class MaskReader:
         if videos is not None:
             keep &= np.isin(index["video_id"].astype(str), list(videos))
         if split is not None:
-            keep &= np.array([_in_split(str(v), int(s), split, val_fraction, seed)
+            keep &= np.array([_in_split(str(v), int(s), split, val_fraction, split_seed)
                               for v, s in zip(index["video_id"], index["signer"])], bool)
         self.index = index[keep]
         self._ids = sorted(str(v) for v in self.index["video_id"])

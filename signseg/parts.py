@@ -150,19 +150,21 @@ class PartTracker:
             claims[L.FACE] = face
         claims.update(self._match_hands([b for b in blobs if b is not face], diag, w))
         # merges: a hand seen a moment ago whose predicted centre lies inside a claimed blob
+        # that has grown beyond its owner's usual size
+        steady = self._steady_face()
         for part in (L.LEFT_HAND, L.RIGHT_HAND):
             if part in claims or not self._recent(part, 2):
                 continue
             x, y = self.tracks[part].predicted()
-            for blob in list(claims.values()):
+            for owner, blob in list(claims.items()):
+                usual = steady[1] if owner == L.FACE and steady is not None else self.tracks[owner].area
                 x0, y0, x1, y1 = blob.box
-                if x0 <= x < x1 and y0 <= y < y1:
+                if x0 <= x < x1 and y0 <= y < y1 and blob.area > 1.2 * usual:
                     claims[part] = blob
                     break
-        # a hand that reaches the face before it was ever tracked: the steady face blob grows
-        steady = self._steady_face()
+        # a hand that reaches the face unseen: the steady face blob grows
         free_hands = [p for p in (L.LEFT_HAND, L.RIGHT_HAND) if p not in claims]
-        if (face is not None and free_hands and steady is not None and face.area > 1.3 * steady[1]
+        if (face is not None and free_hands and steady is not None and face.area > 1.2 * steady[1]
                 and list(claims.values()).count(face) == 1):
             side = L.LEFT_HAND if face.centre[0] >= (steady[0][0] + steady[0][2]) / 2 else L.RIGHT_HAND
             claims[side if side in free_hands else free_hands[0]] = face

@@ -1,0 +1,167 @@
+"""Face / left hand / right hand parts: the tracker on drawn scenes, on teacher masks of a real
+signer, and through `signseg segment --parts --crops` and `signseg overlay` on real clips."""
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from conftest import SIGN, SOUP, run
+from signseg import labels as L
+from signseg.data import MaskReader
+from signseg.evaluate import PartScore
+from signseg.parts import PartTracker, crop_parts, split_parts
+from signseg.video import VideoReader
+
+H, W = 180, 320
+
+
+def scene(face=(160, 45), left=None, right=None, r_face=(22, 28), r_hand=12) -> np.ndarray:
+    """A drawn frame: a face ellipse and hand discs, labelled by part (the truth)."""
+    m = np.zeros((H, W), np.uint8)
+    cv2.ellipse(m, face, r_face, 0, 0, 360, L.FACE, -1)
+    for centre, value in ((left, L.LEFT_HAND), (right, L.RIGHT_HAND)):
+        if centre is not None:
+            cv2.circle(m, centre, r_hand, value, -1)
+    return m
+
+
+def test_parts_follow_the_signers_sides_and_boxes_fit():
+    truth = np.stack([scene(left=(220, 130), right=(100, 130)) for _ in range(3)])
+    parts, boxes = split_parts(truth > 0)
+    np.testing.assert_array_equal(parts, truth)  # the signer's left hand is on the image's right
+    assert boxes.shape == (3, 3, 4) and boxes.dtype == np.float32
+    np.testing.assert_allclose(boxes[0, 1], [208, 118, 233, 143])  # x0, y0, x1, y1 of the left hand
+
+
+def test_a_hand_keeps_its_identity_through_a_crossing():
+    frames = []
+    for t in range(21):  # hands swap sides, passing below the face
+        x = int(100 + 6 * t)
+        frames.append(scene(left=(320 - x, 120), right=(x, 150)))
+    truth = np.stack(frames)
+    parts, _ = split_parts(truth > 0)
+    score = PartScore()
+    score.add(parts, truth)
+    assert min(score.iou().values()) > 0.97, score.iou()
+    # by the end the right hand is on the image's right: the side rule alone would swap them
+    assert (parts[-1] == L.RIGHT_HAND)[:, 200:].any()
+
+
+def test_a_hand_touching_the_face_is_split_off_and_a_short_miss_keeps_identity():
+    frames = [scene(left=(220, 130), right=(100, 130)) for _ in range(4)]
+    frames += [scene(left=(220, 130), right=(100 + 10 * t, 130 - 12 * t)) for t in range(1, 5)]  # up to the chin
+    frames += [scene(left=(220, 130)) for _ in range(3)]  # right hand out of view
+    frames += [scene(left=(220, 130), right=(110, 130))]  # back
+    truth = np.stack(frames)
+    parts, boxes = split_parts(truth > 0)
+    score = PartScore()
+    score.add(parts[6:8], truth[6:8])  # merged with the face
+    assert score.iou()["face"] > 0.85 and score.iou()["right_hand"] > 0.6, score.iou()
+    assert np.isnan(boxes[8:11, 2]).all() and not np.isnan(boxes[8:11, :2]).any()  # absent: NaN
+    assert (parts[-1] == truth[-1]).all()
+
+
+def test_crops_are_square_around_the_box_and_black_when_absent():
+    frames = np.zeros((2, H, W, 3), np.uint8)
+    frames[:, 100:120, 200:240] = 255  # a 40x20 white box
+    boxes = np.full((2, 3, 4), np.nan, np.float32)
+    boxes[0, 1] = [200, 100, 240, 120]
+    crops = crop_parts(frames, boxes, size=28, margin=0.0)
+    assert crops.shape == (2, 3, 28, 28, 3) and crops.dtype == np.uint8
+    c = crops[0, 1, :, :, 0]
+    assert (c[9:19, 2:-2] > 200).all() and (c[:5] == 0).all() and (c[-5:] == 0).all()  # full width, centred
+    assert not crops[1].any() and not crops[0, 0].any()
+
+
+def test_splitting_teacher_masks_of_a_real_signer_recovers_the_parts(tmp_path, soup):
+    """The union of the teacher's part labels of SOUP, split again, against those labels."""
+    from test_teacher import LANDMARKS
+    from signseg.teacher.labelset import label_videos, usable_frames
+    lm_dir = tmp_path / "lm"
+    lm_dir.mkdir()
+    (lm_dir / "SOUP.npz").write_bytes(LANDMARKS.read_bytes())
+    label_videos([soup], tmp_path / "labels.h5", teacher_python=None, landmarks_dir=lm_dir, progress=False)
+    with h5py.File(tmp_path / "labels.h5", "r") as f:
+        truth, keep = f["videos/SOUP/labels"][()], usable_frames(f["videos/SOUP/flags"][()])
+    parts, _ = split_parts(truth > 0)
+    score = PartScore()
+    score.add(parts[keep], truth[keep])
+    assert score.frames >= 30 and min(score.iou().values()) > 0.9, score.as_dict()
+
+
+@pytest.fixture(scope="module")
+def parts_file(tmp_path_factory):
+    """The shipped default model with --parts --crops on a two-hand clip and a one-hand clip."""
+    out = tmp_path_factory.mktemp("parts") / "out.h5"
+    r = run("segment", SOUP, SIGN, "-o", out, "--parts", "--crops", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_segment_parts_gives_face_and_both_hands(parts_file):
+    with MaskReader(parts_file) as reader:
+        v = reader["SOUP"]
+        masks, boxes = v.masks[()], v.boxes[()]
+        assert {1, 2, 3} <= set(np.unique(masks)) <= {0, 1, 2, 3, 4}
+        assert boxes.shape == (len(v), 3, 4) and boxes.dtype == np.float32
+        for k, part in enumerate((L.FACE, L.LEFT_HAND, L.RIGHT_HAND)):  # a box exactly where a part is
+            present = (masks == part).any(axis=(1, 2))
+            np.testing.assert_array_equal(~np.isnan(boxes[:, k, 0]), present)
+        # SOUP's signer: face on top, her right hand on the image's left, left hand on its right
+        face_y = np.nanmean(boxes[:, 0, 1])
+        assert face_y < np.nanmean(boxes[:, 1, 1]) and face_y < np.nanmean(boxes[:, 2, 1])
+        assert np.nanmean(boxes[:, 2, 0]) < np.nanmean(boxes[:, 1, 0])
+        assert set(v.crops) == {"face", "left_hand", "right_hand"}
+        face = v.crops["face"][()]
+        assert face.shape == (len(v), 32, 32, 3) and face.mean() > 40  # a lit face, not black
+        assert v.attrs["parts"] and v.attrs["crop_size"] == 32
+
+
+def test_overlay_writes_every_frame_and_a_grid(parts_file, tmp_path):
+    r = run("overlay", SOUP, parts_file, "-o", tmp_path / "ov.mp4", "--png", tmp_path / "grid.png", "--count", "6",
+            "--columns", "3")
+    assert r.returncode == 0, r.stderr
+    video = VideoReader(tmp_path / "ov.mp4")
+    frames = list(video)
+    assert len(frames) == 41 and frames[0].shape == (240, 320, 3)
+    original = next(iter(VideoReader(SOUP)))
+    assert np.abs(frames[0].astype(int) - original).mean() > 3  # something is drawn
+    grid = cv2.imread(str(tmp_path / "grid.png"))
+    assert grid.shape == (2 * 240 + 2, 3 * 320 + 4, 3)
+    # a file holding other videos: the error names the file and the way out
+    r = run("overlay", SIGN, parts_file, "--png", tmp_path / "g.png", "--video-id", "nope")
+    assert r.returncode == 2 and "nope" in r.stderr and str(parts_file) in r.stderr
+    r = run("overlay", SOUP, parts_file, "--png", tmp_path / "g2.png", "--video-id", "tid-asl_hocam")
+    assert r.returncode == 2 and "another video" in r.stderr
+
+
+def test_overlay_with_stride_still_writes_every_frame(tmp_path, soup, tiny_model_file):
+    out = tmp_path / "s.h5"
+    assert run("segment", soup, "-o", out, "--stride", "3", "--weights", tiny_model_file, "-q").returncode == 0
+    assert run("overlay", soup, out, "-o", tmp_path / "ov.mp4").returncode == 0
+    assert sum(1 for _ in VideoReader(tmp_path / "ov.mp4")) == 41
+
+
+def test_parts_are_the_same_on_workers_and_in_the_driver(tmp_path, tiny_model_file):
+    """Parts, boxes and crops survive the shard copy of a 2-worker run and the driver path."""
+    outs = {}
+    for name, extra in (("inprocess", ()), ("loky", ("--n-jobs", "2")), ("driver", ("--n-jobs", "2", "--infer", "driver"))):
+        root = tmp_path / name
+        (root / "clips").mkdir(parents=True)
+        for clip in (SOUP, SIGN):
+            (root / "clips" / clip.name).symlink_to(clip)
+        outs[name] = root / "out.h5"
+        r = run("corpus", root / "clips", "-o", outs[name], "--crops", "24", "--weights", tiny_model_file,
+                "--batch-size", "4", "-q", *extra)
+        assert r.returncode == 0, r.stderr
+    with h5py.File(outs["inprocess"], "r") as ref:
+        for name in ("loky", "driver"):
+            with h5py.File(outs[name], "r") as f:
+                for vid in ("SOUP", "tid-asl_hocam"):
+                    a, b = ref[f"videos/{vid}/masks"][()], f[f"videos/{vid}/masks"][()]
+                    assert (a != b).mean() < 1e-4, (name, vid)  # thread layouts may flip a pixel at the threshold
+                    for ds in ("boxes", "crops/face", "crops/left_hand", "crops/right_hand"):
+                        x, y = ref[f"videos/{vid}/{ds}"][()], f[f"videos/{vid}/{ds}"][()]
+                        assert x.shape == y.shape and x.dtype == y.dtype, (name, vid, ds)
+                        if np.array_equal(a, b):
+                            np.testing.assert_array_equal(x, y, err_msg=f"{name} {vid} {ds}")
