@@ -44,7 +44,6 @@ def main() -> int:
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import numpy as np
     from signseg.corpus import scan
     from signseg.pipeline import process
     from signseg.tasks import ModelSpec

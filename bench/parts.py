@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

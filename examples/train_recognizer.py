@@ -25,7 +25,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from signseg.corpus import VideoJob, scan  # noqa: E402
 from signseg.pipeline import process  # noqa: E402

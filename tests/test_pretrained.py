@@ -1,6 +1,5 @@
 """The shipped weights: they load by name, and their masks agree with the teacher on a
 signer never used in training (SOUP.mp4 is held out of training and validation)."""
-import numpy as np
 import pytest
 
 from signseg import presets

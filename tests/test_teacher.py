@@ -1,7 +1,6 @@
 """Teacher labels from real MediaPipe Holistic landmarks of SOUP.mp4 (tests/data, made by
 ``python -m signseg.teacher.holistic`` in the teacher environment)."""
 import os
-import subprocess
 from pathlib import Path
 
 import h5py
@@ -10,7 +9,7 @@ import pytest
 
 from signseg import labels as L
 from signseg.errors import SignsegError
-from signseg.teacher.labelset import FLAG_NAMES, build_labels, label_videos, open_labels, run_teacher
+from signseg.teacher.labelset import FLAG_NAMES, label_videos, open_labels, run_teacher
 from signseg.teacher.masks import fit_skin_model, hand_mask, hand_missed, part_mask
 from signseg.video import read_video
 

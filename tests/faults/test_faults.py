@@ -6,7 +6,6 @@ and the problem in one line, other videos go on, what was written stays readable
 """
 from __future__ import annotations
 
-import os
 import re
 import resource
 import shutil
