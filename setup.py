@@ -25,6 +25,10 @@ setup(
         "h5py>=3.8",
         "joblib",
         "tqdm",
+        # the fastest CPU runtime (signseg.runtimes): the model exported to ONNX Runtime
+        "onnxruntime",
+        "tf2onnx",
+        "onnx",
     ],
     extras_require={
         # past one machine: joblib's dask and ray backends (signseg corpus --backend dask|ray)

@@ -1,12 +1,19 @@
-"""Benchmark: model-only vs end-to-end (video -> HDF5) frames/s, and MediaPipe Holistic.
+"""Benchmark: runtimes, model-only vs end-to-end (video -> HDF5) frames/s, and MediaPipe Holistic.
 
-    python bench/segment.py [--model snet-lite] [--clip PATH ...] [--batch-size 8]
-                            [--input-size 224x224 ...] [--teacher-python PY] [--json]
+    python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
+                            [--batch-size 1 8] [--input-size 224x224 ...] [--teacher-python PY] [--json]
 
-Model-only times ``Segmenter.predict`` on frames decoded beforehand (resize in and out and
-the threshold included); end-to-end times ``signseg segment``'s pipeline on the same clip,
-decode and HDF5 writing included. Holistic runs in its own environment on the same clip
-(``--teacher-python``), its start-up excluded. Numbers are printed, never asserted.
+One row per clip x input size x runtime x batch size:
+- ``net_fps``: the network alone on frames already resized (the runtime's own speed), and
+  ``net_gflops`` / ``of_peak``: its arithmetic rate against the practical float32 peak, a
+  2048x2048 matmul measured in the same run;
+- ``model_fps``: ``Segmenter.predict`` on frames decoded beforehand (resize in and out and the
+  threshold included);
+- ``e2e_fps``: ``signseg segment``'s pipeline on the same clip, decode and HDF5 writing
+  included, and its ratio to ``model_fps``;
+- ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
+- Holistic runs in its own environment on the same clip (``--teacher-python``), start-up
+  excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
 """
 from __future__ import annotations
 
@@ -47,6 +54,25 @@ def model_only(seg, frames: np.ndarray, repeats: int = 3) -> float:
     return len(frames) / best
 
 
+def network_fps(seg, frames: np.ndarray, repeats: int = 3) -> float:
+    """Frames/s of the runtime alone on inputs already resized, in the Segmenter's batches."""
+    x = seg._to_input(frames)
+    seg._infer(x[: seg.batch_size])
+    return len(x) / min(_timed(lambda: seg._infer(x)) for _ in range(repeats))
+
+
+def conv_gflop(model, size: tuple[int, int]) -> float:
+    """GFLOP per frame of the model's convolutions (2 x multiply-adds) at input ``size``."""
+    import keras
+    total = 0.0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Conv2D):
+            out = keras.Model(model.inputs, layer.output).compute_output_shape((1, *size, 3))
+            kh, kw, cin, cout = layer.kernel.shape
+            total += 2.0 * kh * kw * cin * cout * out[1] * out[2]
+    return total / 1e9
+
+
 def end_to_end(seg, clip: Path) -> tuple[float, int]:
     from signseg.pipeline import segment_videos
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +101,8 @@ def main() -> int:
     p.add_argument("--model", default="snet-lite")
     p.add_argument("--weights", type=Path, default=None, help="a model file instead of --model")
     p.add_argument("--clip", type=Path, nargs="*", default=DEFAULT_CLIPS)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, nargs="*", default=[8], help="batch sizes to try")
+    p.add_argument("--runtime", nargs="*", default=["keras", "xla", "onnx"], help="runtimes to try")
     p.add_argument("--input-size", nargs="*", default=[], help="HxW sizes to try (default: the model's)")
     p.add_argument("--teacher-python", default=os.environ.get("SIGNSEG_TEACHER_PYTHON"))
     p.add_argument("--json", action="store_true")
@@ -86,8 +113,8 @@ def main() -> int:
     from signseg.segmenter import Segmenter
     from signseg.video import read_video
 
-    def load(size):
-        kw = dict(batch_size=args.batch_size, input_size=size)
+    def load(size, runtime, batch):
+        kw = dict(batch_size=batch, input_size=size, runtime=runtime)
         return Segmenter.from_file(args.weights, **kw) if args.weights else Segmenter.from_pretrained(args.model, **kw)
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.input_size] or [None]
@@ -97,17 +124,26 @@ def main() -> int:
         frames = read_video(clip)
         mp_fps = holistic_fps(args.teacher_python, clip) if args.teacher_python else None
         for size in sizes:
-            seg = load(size)
-            m = model_only(seg, frames)
-            e, n = end_to_end(seg, clip)
-            rows.append({"clip": clip.name, "frames": n, "source": f"{frames.shape[2]}x{frames.shape[1]}",
-                         "model": seg.name, "input": "x".join(map(str, seg.input_size)), "batch": seg.batch_size,
-                         "model_fps": round(m, 1), "e2e_fps": round(e, 1), "e2e/model": round(e / m, 3),
-                         "holistic_fps": None if mp_fps is None else round(mp_fps, 1),
-                         "e2e/holistic": None if not mp_fps else round(e / mp_fps, 2)})
+            reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
+            for runtime in args.runtime:
+                for batch in args.batch_size:
+                    seg = load(size, runtime, batch)
+                    masks = seg.predict(frames) > 0
+                    iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
+                    gflop = conv_gflop(seg.model, seg.input_size)
+                    net = network_fps(seg, frames)
+                    m = model_only(seg, frames)
+                    e, n = end_to_end(seg, clip)
+                    rows.append({"clip": clip.name, "frames": n, "model": seg.name,
+                                 "input": "x".join(map(str, seg.input_size)), "runtime": runtime, "batch": batch,
+                                 "net_fps": round(net, 1), "net_gflops": round(net * gflop, 1),
+                                 "of_peak": round(net * gflop / peak, 2), "model_fps": round(m, 1),
+                                 "e2e_fps": round(e, 1), "e2e/model": round(e / m, 3), "mask_iou": round(float(iou), 4),
+                                 "holistic_fps": None if mp_fps is None else round(mp_fps, 1),
+                                 "e2e/holistic": None if not mp_fps else round(e / mp_fps, 2)})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = {"backend": keras.backend.backend(), "cpus": os.cpu_count(), "matmul_gflops": round(peak, 1),
-            "peak_rss_mb": round(rss_mb)}
+            "gflop_per_frame": round(conv_gflop(seg.model, seg.input_size), 3), "peak_rss_mb": round(rss_mb)}
     report(meta, rows, args.json)
     return 0
 

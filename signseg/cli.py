@@ -48,6 +48,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=_positive_int, default=8, help="frames per inference batch (default 8)")
     g.add_argument("--threshold", type=_threshold, default=None, help="mask threshold (default: the model's)")
     g.add_argument("--input-size", type=_size, default=None, help="HxW the model runs at (default: the model's)")
+    g.add_argument("--runtime", default="auto", choices=("auto", "keras", "xla", "onnx"),
+                   help="where the network runs (default auto: the fastest here, see docs/performance.md)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -71,7 +73,8 @@ def _model_spec(args):
     if args.weights is not None and args.model:
         raise ValueError("give --model or --weights, not both")
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
-                     batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size)
+                     batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
+                     runtime=args.runtime)
 
 
 def _report(summary, output) -> int:

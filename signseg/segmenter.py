@@ -14,7 +14,7 @@ import cv2
 import keras
 import numpy as np
 
-from signseg import labels, presets
+from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
 from signseg.image import resize
 from signseg.metrics import CUSTOM_OBJECTS
@@ -75,12 +75,14 @@ class Segmenter:
     probabilities. ``input_size`` = (height, width) the frames are resized to; ``None`` uses
     each batch's own size rounded to a multiple of 8. ``threshold`` turns probabilities
     into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
+    ``runtime``: where the network runs, ``"auto"`` (the fastest here), ``"keras"``,
+    ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
                  threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
-                 logits: bool = False):
+                 logits: bool = False, runtime: str = "auto", threads: int | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -95,11 +97,15 @@ class Segmenter:
         self.weights_sha256 = weights_sha256
         self.input_scale = float(input_scale)
         self.logits = logits
+        self.runtime = runtimes.resolve(runtime, has_gpu())
+        self.threads = threads
+        self._runner: runtimes.Runner | None = None  # built on first use (an ONNX export takes seconds)
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(cls, name: str | None = None, *, batch_size: int = 8,
-                        input_size: tuple[int, int] | None = None, threshold: float | None = None) -> "Segmenter":
+                        input_size: tuple[int, int] | None = None, threshold: float | None = None,
+                        runtime: str = "auto", threads: int | None = None) -> "Segmenter":
         """Load shipped weights by name (``signseg.presets.PRESETS``).
 
         With no name: ``snet`` where the backend has a GPU, ``snet-lite`` otherwise.
@@ -109,11 +115,12 @@ class Segmenter:
             name = presets.DEFAULT_GPU if has_gpu() else presets.DEFAULT_CPU
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
-                              threshold=threshold, sha256=card.sha256)
+                              threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
-                   input_size, threshold, sha256: str | None) -> "Segmenter":
+                   input_size, threshold, sha256: str | None, runtime: str = "auto",
+                   threads: int | None = None) -> "Segmenter":
         model = build(card.architecture, **card.config)
         try:
             model.load_weights(str(weights_file))
@@ -121,12 +128,14 @@ class Segmenter:
             raise WeightsError(weights_file, f"cannot load into {card.architecture} {card.config}: {exc}") from exc
         return cls(model, input_size=input_size or card.input_size,
                    threshold=card.threshold if threshold is None else threshold,
-                   batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file))
+                   batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
+                   runtime=runtime, threads=threads)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
-                  input_scale: float = 1.0 / 255.0, **config) -> "Segmenter":
+                  input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
+                  **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -151,7 +160,7 @@ class Segmenter:
                 raise WeightsError(path, f"weights only: pass architecture= ('snet' or 'vgg_unet') "
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
-                                  threshold=threshold, sha256=sha)
+                                  threshold=threshold, sha256=sha, runtime=runtime, threads=threads)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -165,9 +174,16 @@ class Segmenter:
             input_size = (h, w) if h and w else None
         return cls(model, input_size=input_size, threshold=0.5 if threshold is None else threshold,
                    batch_size=batch_size, name=path.name, weights_sha256=sha,
-                   input_scale=input_scale, logits=linear)
+                   input_scale=input_scale, logits=linear, runtime=runtime, threads=threads)
 
     # ----------------------------------------------------------------- inference
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The network's raw (n, h, w, 1) output on this Segmenter's runtime."""
+        if self._runner is None:
+            key = None if self.weights_sha256 is None else f"{self.weights_sha256}|{self.name}"
+            self._runner = runtimes.make_runner(self.model, self.runtime, self.input_size, self.threads, key)
+        return self._runner(x)
+
     def _infer(self, x: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities, in padded fixed-shape batches."""
         out = np.empty(x.shape[:3], dtype=np.float32)
@@ -177,7 +193,7 @@ class Segmenter:
             padded_n = _bucket(n, self.batch_size)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
-            y = np.asarray(self.model.predict_on_batch(chunk))[:n, ..., 0]
+            y = np.asarray(self._run(chunk))[:n, ..., 0]
             if self.logits:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y
@@ -242,4 +258,5 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
-                f"batch_size={self.batch_size}, backend={keras.backend.backend()!r}, gpu={has_gpu()})")
+                f"batch_size={self.batch_size}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
+                f"gpu={has_gpu()})")

@@ -17,6 +17,7 @@ import cv2
 from signseg.corpus import VideoJob
 from signseg.errors import SignsegError, StoreError
 from signseg.postprocess import Postprocess
+from signseg.prefetch import prefetched
 from signseg.store import MaskFile
 from signseg.video import VideoReader
 
@@ -44,6 +45,7 @@ class ModelSpec:
     threshold: float | None = None
     input_size: tuple[int, int] | None = None
     threads: int | None = None
+    runtime: str = "auto"
 
     def load(self):
         """The Segmenter for this spec, loaded once per process."""
@@ -51,7 +53,8 @@ class ModelSpec:
             if self not in _LOADED:
                 self._limit_threads()
                 from signseg.segmenter import Segmenter
-                kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size)
+                kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
+                          runtime=self.runtime, threads=self.threads)
                 _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
                                  else Segmenter.from_pretrained(self.name, **kw))
             return _LOADED[self]
@@ -82,7 +85,7 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
                 post: Postprocess = Postprocess()) -> dict[str, Any]:
     """The attributes a video's group gets (docs/format.md)."""
     return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
-            "model": segmenter.name, "weights_sha256": segmenter.weights_sha256,
+            "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
             "threshold": segmenter.threshold, "stride": stride, **post.attrs(), **job.attrs()}
 
 
@@ -97,7 +100,7 @@ def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
     video_post = post.start()
 
     def batches():
-        for frames in reader.batches(segmenter.batch_size):
+        for frames in prefetched(reader.batches(segmenter.batch_size)):  # decode overlaps inference
             out = video_post(frames, segmenter.predict(frames))
             if on_frames is not None:
                 on_frames(len(frames))

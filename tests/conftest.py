@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# ONNX exports made by the tests (the default CPU runtime) stay out of the user's ~/.cache;
+# subprocesses inherit it, so one export per model serves the whole run
+import tempfile  # noqa: E402
+os.environ.setdefault("SIGNSEG_CACHE", tempfile.mkdtemp(prefix="signseg-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SIGNSEG_SHARED", REPO.parent / "shared")) / "data"

@@ -95,10 +95,12 @@ class _TraceCounter(keras.layers.Layer):
         return x
 
 
-def test_compiled_once_per_shape_bucket(soup):
+@pytest.mark.parametrize("runtime", ["keras", "xla"])
+def test_compiled_once_per_shape_bucket(soup, runtime):
+    _TraceCounter.calls = 0
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, snet(width=0.125)(_TraceCounter()(inputs)))
-    seg = Segmenter(model, input_size=(32, 32), batch_size=8)
+    seg = Segmenter(model, input_size=(32, 32), batch_size=8, runtime=runtime)
     frames = read_video(soup)[:8]
     for n in [8, 8, 8, 5, 3, 1, 2, 7, 8, 6, 4] * 2:
         seg.predict(frames[:n])

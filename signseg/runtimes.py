@@ -1,0 +1,120 @@
+"""Where a Segmenter's network runs: Keras itself, XLA-compiled TensorFlow, or ONNX Runtime.
+
+Small U-Nets lose much of their time to per-call overhead in Keras' ``predict_on_batch``;
+the same network compiled by XLA or exported to ONNX Runtime runs the same maths faster on
+a CPU (docs/performance.md has the measurements). Every runtime takes (n, h, w, 3) float32
+and returns the network's (n, h, w, 1) output as numpy; masks agree with Keras' (the tests
+check IoU >= 0.99 on real frames).
+
+``"auto"`` picks, by those measurements: on a GPU, Keras (the backend's own compiled GPU
+path); on a CPU, ONNX Runtime (installed with signseg) under the TensorFlow backend, else XLA
+under the TensorFlow backend, else Keras.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+RUNTIMES = ("auto", "keras", "xla", "onnx")
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def cache_dir() -> Path:
+    """Where exported ONNX files are kept (``$SIGNSEG_CACHE``, default ``~/.cache/signseg``)."""
+    return Path(os.environ.get("SIGNSEG_CACHE", Path.home() / ".cache" / "signseg"))
+
+
+def cpu_threads() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def available(name: str) -> bool:
+    """Whether runtime ``name`` can run here."""
+    if name == "keras":
+        return True
+    tf_backend = keras.backend.backend() == "tensorflow"
+    if name == "xla":
+        return tf_backend
+    if name == "onnx":
+        return tf_backend and all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tf2onnx", "onnx"))
+    raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
+
+
+def resolve(name: str, gpu: bool) -> str:
+    """The concrete runtime for ``name`` (``"auto"`` chosen as the module says)."""
+    if name not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
+    if name != "auto":
+        if not available(name):
+            need = ("the TensorFlow backend" if name == "xla" else
+                    "the TensorFlow backend and onnxruntime, tf2onnx and onnx installed")
+            raise ImportError(f"runtime {name!r} needs {need}")
+        return name
+    if gpu:
+        return "keras"
+    return "onnx" if available("onnx") else "xla" if available("xla") else "keras"
+
+
+def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | None, threads: int | None = None,
+                key: str | None = None) -> Runner:
+    """A callable running ``model`` on ``name`` (a concrete runtime, see :func:`resolve`).
+
+    ``key`` (e.g. the weights' sha256) names the cached ONNX export; without one the export
+    goes to a temporary folder.
+    """
+    if name == "keras":
+        return lambda x: np.asarray(model.predict_on_batch(x))
+    if name == "xla":
+        import tensorflow as tf
+        fn = tf.function(lambda x: model(x, training=False), jit_compile=True, reduce_retracing=True)
+        return lambda x: fn(tf.constant(x)).numpy()
+    if name == "onnx":
+        return _onnx_runner(model, input_size, threads, key)
+    raise ValueError(f"not a concrete runtime: {name!r}")
+
+
+def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str | None) -> Runner:
+    import onnxruntime as ort
+    path = _onnx_file(model, input_size, key)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
+
+
+def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
+    """The model exported to ONNX, from the cache when it is there (written atomically, so
+    workers exporting at once never read half a file)."""
+    import tf2onnx
+    h, w = input_size if input_size is not None else (None, None)
+    if key is None:
+        folder = Path(tempfile.mkdtemp(prefix="signseg-onnx-"))
+        path = folder / "model.onnx"
+    else:
+        tag = hashlib.sha256(f"{key}|{h}x{w}|keras {keras.__version__}|tf2onnx {tf2onnx.__version__}".encode())
+        path = cache_dir() / "onnx" / f"{tag.hexdigest()[:24]}.onnx"
+        if path.is_file():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    spec = keras.InputSpec(shape=(None, h, w, 3), dtype="float32")
+    with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices
+        warnings.simplefilter("ignore", FutureWarning)
+        model.export(str(tmp), format="onnx", input_signature=[spec], verbose=False)
+    os.replace(tmp, path)
+    return path

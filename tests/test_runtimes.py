@@ -1,0 +1,97 @@
+"""Runtimes (Keras, XLA, ONNX Runtime): same masks on real frames, the automatic choice, the
+ONNX export cache, and the decode prefetch that overlaps them with decoding."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import SIGN, run
+from signseg import runtimes
+from signseg.data import MaskReader
+from signseg.prefetch import prefetched
+from signseg.segmenter import Segmenter
+from signseg.video import read_video
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return read_video(SIGN)[::4]  # 26 real frames, 512x288
+
+
+def iou(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+@pytest.mark.parametrize("runtime", ["xla", "onnx"])
+def test_runtime_masks_agree_with_keras_on_real_frames(frames, runtime):
+    """The shipped default model: every runtime must give Keras' masks (IoU >= 0.99)."""
+    reference = Segmenter.from_pretrained("snet-lite", runtime="keras").predict_proba(frames)
+    seg = Segmenter.from_pretrained("snet-lite", runtime=runtime)
+    assert seg.runtime == runtime
+    proba = seg.predict_proba(frames)
+    assert np.abs(proba - reference).max() < 1e-3
+    t = seg.threshold
+    assert iou(proba >= t, reference >= t) >= 0.99
+    assert (reference >= t).sum() > 1000  # there are hands and faces to agree on
+
+
+def test_auto_picks_onnx_on_a_cpu_and_unknown_runtimes_are_refused():
+    assert runtimes.resolve("auto", gpu=False) == "onnx"
+    assert runtimes.resolve("auto", gpu=True) == "keras"
+    with pytest.raises(ValueError, match="runtime"):
+        runtimes.resolve("tensorrt", gpu=False)
+
+
+def test_onnx_export_is_cached_per_weights_and_size(tmp_path, monkeypatch, frames):
+    monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path))
+    a = Segmenter.from_pretrained("snet-lite", runtime="onnx").predict(frames[:2])
+    files = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    b = Segmenter.from_pretrained("snet-lite", runtime="onnx").predict(frames[:2])
+    assert files[0].stat().st_mtime_ns == stamp  # reused, not exported again
+    np.testing.assert_array_equal(a, b)
+    Segmenter.from_pretrained("snet-lite", runtime="onnx", input_size=(160, 160)).predict(frames[:2])
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
+    assert not list((tmp_path / "onnx").glob(".*.tmp"))
+
+
+def test_the_runtime_is_recorded_and_chosen_on_the_command_line(tmp_path, soup, tiny_model_file):
+    for runtime in ("keras", "onnx"):
+        out = tmp_path / f"{runtime}.h5"
+        r = run("segment", soup, "-o", out, "--weights", tiny_model_file, "--runtime", runtime, "-q")
+        assert r.returncode == 0, r.stderr
+        with MaskReader(out) as reader:
+            assert reader["SOUP"].attrs["runtime"] == runtime
+    with MaskReader(tmp_path / "keras.h5") as k, MaskReader(tmp_path / "onnx.h5") as o:
+        assert iou(k["SOUP"].masks[()] > 0, o["SOUP"].masks[()] > 0) >= 0.99
+
+
+def test_prefetch_keeps_order_bounds_memory_and_passes_errors():
+    produced = []
+
+    def items():
+        for i in range(10):
+            produced.append(i)
+            yield i
+    it = prefetched(items(), depth=2)
+    assert next(it) == 0
+    time.sleep(0.2)
+    assert len(produced) <= 4  # one handed out, two queued, one waiting to be queued
+    assert list(it) == list(range(1, 10))
+
+    def broken():
+        yield 1
+        raise OSError("decoder died")
+    it = prefetched(broken())
+    assert next(it) == 1
+    with pytest.raises(OSError, match="decoder died"):
+        next(it)
+
+    before = threading.active_count()
+    it = prefetched(iter(range(1000)), depth=1)
+    next(it)
+    it.close()  # an abandoned run stops its thread
+    time.sleep(0.3)
+    assert threading.active_count() <= before
