@@ -68,7 +68,7 @@ def main() -> int:
                     seg.predict(v[s:s + seg.batch_size])
             return n_frames / (time.perf_counter() - t)
         model_fps = max(model_only() for _ in range(2))  # best of two: the first warms TensorFlow up
-        del videos
+        videos.clear()  # free the decoded frames before the runs
         for i, run in enumerate(args.runs):
             backend, n_jobs = ("loky", 1) if run == "inprocess" else (run.split(":")[0], int(run.split(":")[1]))
             in_driver = backend in ("inprocess", "driver") or run == "inprocess"

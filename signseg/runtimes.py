@@ -102,15 +102,21 @@ def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
     workers exporting at once never read half a file)."""
     import tf2onnx
     h, w = input_size if input_size is not None else (None, None)
-    if key is None:
-        folder = Path(tempfile.mkdtemp(prefix="signseg-onnx-"))
-        path = folder / "model.onnx"
-    else:
+    path = None
+    if key is not None:
         tag = hashlib.sha256(f"{key}|{h}x{w}|keras {keras.__version__}|tf2onnx {tf2onnx.__version__}".encode())
         path = cache_dir() / "onnx" / f"{tag.hexdigest()[:24]}.onnx"
         if path.is_file():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writable = os.access(path.parent, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:  # e.g. a read-only home: export for this process only
+            path = None
+    if path is None:
+        path = Path(tempfile.mkdtemp(prefix="signseg-onnx-")) / "model.onnx"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     spec = keras.InputSpec(shape=(None, h, w, 3), dtype="float32")
     with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices

@@ -95,3 +95,11 @@ def test_prefetch_keeps_order_bounds_memory_and_passes_errors():
     it.close()  # an abandoned run stops its thread
     time.sleep(0.3)
     assert threading.active_count() <= before
+
+
+def test_an_unusable_cache_still_runs(tmp_path, monkeypatch, frames):
+    """A cache path that cannot be a folder (here: under a file; also a read-only home)."""
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path / "a_file" / "cache"))
+    seg = Segmenter.from_pretrained("snet-lite", runtime="onnx")
+    assert seg.predict(frames[:2]).shape == (2, 288, 512)
