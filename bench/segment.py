@@ -110,6 +110,7 @@ def main() -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
+    from signseg import runtimes
     from signseg.segmenter import Segmenter
     from signseg.video import read_video
 
@@ -126,6 +127,9 @@ def main() -> int:
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
             for runtime in args.runtime:
+                if not runtimes.available(runtime):
+                    print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
+                    continue
                 for batch in args.batch_size:
                     seg = load(size, runtime, batch)
                     masks = seg.predict(frames) > 0
