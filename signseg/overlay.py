@@ -5,10 +5,14 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from signseg import labels as L
+from signseg.corpus import video_id_for
+from signseg.data import MaskReader
 from signseg.errors import SignsegError
+from signseg.video import VideoReader
 
 #: RGB colour of each label value.
 COLOURS = np.zeros((256, 3), np.uint8)
@@ -43,7 +47,6 @@ def grid(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
 
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, thickness: int = 2) -> np.ndarray:
     """Draw the part boxes (3, 4) — face, left hand, right hand; NaN rows skipped — on an RGB image."""
-    import cv2
     out = np.ascontiguousarray(image).copy()
     for box, part in zip(boxes, (L.FACE, L.LEFT_HAND, L.RIGHT_HAND)):
         if np.isnan(box).any():
@@ -60,8 +63,6 @@ def overlaid_frames(video: str | os.PathLike, masks_file: str | os.PathLike,
     A file written with ``--stride N`` has a mask for every N-th frame: the frames between
     show the mask of the last segmented frame. Streams: memory is flat in video length.
     """
-    from signseg.data import MaskReader
-    from signseg.video import VideoReader
     with MaskReader(masks_file) as reader:
         item = reader[_pick_video(reader, video, video_id)]
         stride = int(item.attrs.get("stride", 1))
@@ -82,7 +83,6 @@ def overlaid_frames(video: str | os.PathLike, masks_file: str | os.PathLike,
 
 def _pick_video(reader, video: str | os.PathLike, video_id: str | None) -> str:
     """The id to show: as given, else the one the video's name gives, else the only one."""
-    from signseg.corpus import video_id_for
     if video_id is None:
         guess = video_id_for(Path(video))
         video_id = guess if guess in reader else reader.keys()[0] if len(reader) == 1 else None
@@ -97,8 +97,6 @@ def _pick_video(reader, video: str | os.PathLike, video_id: str | None) -> str:
 def write_overlay_video(video: str | os.PathLike, masks_file: str | os.PathLike, out: str | os.PathLike,
                         video_id: str | None = None) -> int:
     """Write ``video`` with its masks drawn on as an mp4 at the video's frame rate; returns frames."""
-    import cv2
-    from signseg.video import VideoReader
     fps = VideoReader(video).fps or 25.0
     writer = None
     n = 0
@@ -121,7 +119,6 @@ def overlay_grid(video: str | os.PathLike, masks_file: str | os.PathLike, count:
                  video_id: str | None = None) -> np.ndarray:
     """``count`` evenly spaced overlaid frames of ``video`` tiled into one RGB picture (streams:
     only the picked frames are kept)."""
-    from signseg.data import MaskReader
     with MaskReader(masks_file) as reader:
         item = reader[_pick_video(reader, video, video_id)]
         total = len(item) * int(item.attrs.get("stride", 1))
