@@ -77,12 +77,15 @@ class Segmenter:
     into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
     ``runtime``: where the network runs, ``"auto"`` (the fastest here), ``"keras"``,
     ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads.
+    ``precision`` is the Keras dtype policy the model was built with (``"mixed_bfloat16"``
+    or ``"mixed_float16"`` for GPUs, see :meth:`from_pretrained`); such a model runs on Keras.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
                  threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
-                 logits: bool = False, runtime: str = "auto", threads: int | None = None):
+                 logits: bool = False, runtime: str = "auto", threads: int | None = None,
+                 precision: str = "float32"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -97,6 +100,9 @@ class Segmenter:
         self.weights_sha256 = weights_sha256
         self.input_scale = float(input_scale)
         self.logits = logits
+        self.precision = precision
+        if precision != "float32" and runtime == "auto":
+            runtime = "keras"  # the exported runtimes run float32 graphs
         self.runtime = runtimes.resolve(runtime, has_gpu())
         self.threads = threads
         self._runner: runtimes.Runner | None = None  # built on first use (an ONNX export takes seconds)
@@ -105,23 +111,35 @@ class Segmenter:
     @classmethod
     def from_pretrained(cls, name: str | None = None, *, batch_size: int = 8,
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
-                        runtime: str = "auto", threads: int | None = None) -> "Segmenter":
+                        runtime: str = "auto", threads: int | None = None,
+                        precision: str = "float32") -> "Segmenter":
         """Load shipped weights by name (``signseg.presets.PRESETS``).
 
         With no name: ``snet`` where the backend has a GPU, ``snet-lite`` otherwise.
-        ``input_size`` / ``threshold`` override the model card's values.
+        ``input_size`` / ``threshold`` override the model card's values. ``precision``
+        ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the network to compute in half
+        precision (float32 weights), for GPUs.
         """
         if name is None:
             name = presets.DEFAULT_GPU if has_gpu() else presets.DEFAULT_CPU
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
-                              threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads)
+                              threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
+                              precision=precision)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
-                   threads: int | None = None) -> "Segmenter":
-        model = build(card.architecture, **card.config)
+                   threads: int | None = None, precision: str = "float32") -> "Segmenter":
+        previous = keras.config.dtype_policy()
+        try:
+            keras.config.set_dtype_policy(precision)
+            model = build(card.architecture, **card.config)
+        except ValueError as exc:
+            raise ValueError(f"precision must be a Keras dtype policy such as 'float32' or "
+                             f"'mixed_bfloat16', got {precision!r}") from exc
+        finally:
+            keras.config.set_dtype_policy(previous)
         try:
             model.load_weights(str(weights_file))
         except Exception as exc:
@@ -129,7 +147,7 @@ class Segmenter:
         return cls(model, input_size=input_size or card.input_size,
                    threshold=card.threshold if threshold is None else threshold,
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
-                   runtime=runtime, threads=threads)
+                   runtime=runtime, threads=threads, precision=precision)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
@@ -193,7 +211,7 @@ class Segmenter:
             padded_n = _bucket(n, self.batch_size)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
-            y = np.asarray(self._run(chunk))[:n, ..., 0]
+            y = np.asarray(self._run(chunk), dtype=np.float32)[:n, ..., 0]
             if self.logits:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y

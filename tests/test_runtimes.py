@@ -103,3 +103,15 @@ def test_an_unusable_cache_still_runs(tmp_path, monkeypatch, frames):
     monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path / "a_file" / "cache"))
     seg = Segmenter.from_pretrained("snet-lite", runtime="onnx")
     assert seg.predict(frames[:2]).shape == (2, 288, 512)
+
+
+def test_mixed_precision_builds_half_precision_with_the_same_masks(frames):
+    """The GPU setting, checked on the CPU: bfloat16 compute, float32 weights, same masks."""
+    reference = Segmenter.from_pretrained("snet-lite", runtime="keras").predict(frames[:8]) > 0
+    seg = Segmenter.from_pretrained("snet-lite", precision="mixed_bfloat16")
+    assert seg.runtime == "keras" and seg.model.dtype_policy.compute_dtype == "bfloat16"
+    import keras
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+    assert iou(seg.predict(frames[:8]) > 0, reference) >= 0.99
+    with pytest.raises(ValueError, match="precision"):
+        Segmenter.from_pretrained("snet-lite", precision="float8")

@@ -1,0 +1,107 @@
+"""Benchmark for an accelerator: snet and snet-lite at their native sizes and 400x400, float32
+and mixed precision, large batches, against the device's own matmul peak.
+
+    KERAS_BACKEND=jax python bench/gpu.py [--models snet snet-lite] [--sizes native 400x400]
+                                          [--precision float32 mixed_bfloat16] [--batch-size 64 256]
+                                          [--frames 512] [--json]
+
+Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use jax). Rows:
+- ``net_fps``: the network alone (``Segmenter._infer``) on frames already resized, numpy in
+  and out, host-device copies included; ``of_peak``: its convolution arithmetic rate
+  (``conv_gflop`` per frame) over the device's practical peak in that precision, an NxN
+  matmul through ``keras.ops`` measured in the same run;
+- ``model_fps``: ``Segmenter.predict`` on decoded frames (resize in and out on the host);
+- ``mask_iou``: agreement with the float32 masks of the same model and size.
+It also runs on a CPU (slowly), which is how it was checked before any GPU was lent.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _report import report
+from segment import conv_gflop
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CLIP = REPO.parent / "shared" / "data" / "signs" / "tid-asl_hocam.mp4"
+
+
+def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul on the backend's default device, in ``dtype``."""
+    import keras
+    ops = keras.ops
+    a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).random((n, n), np.float32)), dtype)
+    sync = lambda x: ops.convert_to_numpy(x[0, 0])  # noqa: E731 - waits for the device
+    sync(ops.matmul(a, a))
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sync(ops.matmul(a, a))
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def timed(fn, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="*", default=["snet", "snet-lite"])
+    ap.add_argument("--sizes", nargs="*", default=["native", "400x400"])
+    ap.add_argument("--precision", nargs="*", default=["float32", "mixed_bfloat16"])
+    ap.add_argument("--batch-size", type=int, nargs="*", default=[64, 256])
+    ap.add_argument("--frames", type=int, default=512, help="frames per timing pass (the clip repeated)")
+    ap.add_argument("--matmul", type=int, default=8192, help="side of the peak matmul")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from signseg.segmenter import Segmenter, has_gpu
+    from signseg.video import read_video
+
+    clip = read_video(CLIP)
+    frames = np.concatenate([clip] * (-(-args.frames // len(clip))))[:args.frames]
+    peaks = {p: matmul_peak("bfloat16" if "bfloat16" in p else "float16" if "float16" in p else "float32",
+                            args.matmul) for p in args.precision}
+    rows = []
+    for name in args.models:
+        for size in args.sizes:
+            input_size = None if size == "native" else tuple(int(v) for v in size.split("x"))
+            reference = None
+            for precision in args.precision:
+                for batch in args.batch_size:
+                    seg = Segmenter.from_pretrained(name, batch_size=batch, input_size=input_size,
+                                                    precision=precision, runtime="keras")
+                    x = seg._to_input(frames)
+                    seg._infer(x[:batch])  # compile
+                    net = len(x) / timed(lambda: seg._infer(x))
+                    model = len(frames) / timed(lambda: seg.predict(frames), repeats=2)
+                    masks = seg.predict(frames[:64]) > 0
+                    if reference is None:
+                        reference = masks
+                    iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
+                    gflop = conv_gflop(seg.model, seg.input_size)
+                    rows.append({"model": name, "input": "x".join(map(str, seg.input_size)), "precision": precision,
+                                 "batch": batch, "gflop/frame": round(gflop, 2), "net_fps": round(net, 1),
+                                 "tflops": round(net * gflop / 1e3, 2), "of_peak": round(net * gflop / peaks[precision], 3),
+                                 "model_fps": round(model, 1), "mask_iou": round(float(iou), 4)})
+    import platform
+    meta = {"backend": keras.backend.backend(), "gpu": has_gpu(), "host": platform.node(),
+            **{f"peak_tflops_{p}": round(v / 1e3, 2) for p, v in peaks.items()}}
+    report(meta, rows, args.json)
+
+
+if __name__ == "__main__":
+    main()
