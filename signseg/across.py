@@ -8,7 +8,6 @@ its own shard writer, which the run adopts when the video's last chunk is throug
 """
 from __future__ import annotations
 
-import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from signseg.corpus import VideoJob
 from signseg.postprocess import Postprocess
+from signseg.prefetch import StoppableQueue
 from signseg.store import MaskFile
 from signseg.tasks import VIDEO_FAILURES, Outcome, failure_message, is_video_failure, video_attrs
 from signseg.video import VideoReader
@@ -41,23 +41,14 @@ def decoded_chunks(jobs: list[VideoJob], stride: int, chunk_frames: int, threads
     At most ``depth`` chunks wait in the queue, so memory is flat in corpus size and video
     length. Closing the iterator stops the threads.
     """
-    q: queue.Queue = queue.Queue(maxsize=depth or 4 * threads)
-    stop = threading.Event()
+    q = StoppableQueue(depth or 4 * threads)
+    put = q.put
     next_job = iter(range(len(jobs)))
     lock = threading.Lock()
     done = object()
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def work() -> None:
-        while not stop.is_set():
+        while not q.stopped.is_set():
             with lock:
                 i = next(next_job, None)
             if i is None:
@@ -86,7 +77,7 @@ def decoded_chunks(jobs: list[VideoJob], stride: int, chunk_frames: int, threads
             else:
                 yield item
     finally:
-        stop.set()
+        q.stop()
         for t in pool:
             t.join(timeout=5)
 

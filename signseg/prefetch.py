@@ -13,30 +13,45 @@ T = TypeVar("T")
 _END = object()
 
 
-def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Yield ``items`` in order, produced up to ``depth`` ahead by a thread; an exception in
-    the producer is raised here, at the item where it happened. Closing the generator stops
-    the thread."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+class StoppableQueue:
+    """A bounded queue between producer threads and one consumer; once the consumer stops,
+    a producer blocked on a full queue gives up instead of waiting for ever."""
 
-    def put(item) -> bool:
-        while not stop.is_set():
+    def __init__(self, depth: int):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+
+    def put(self, item) -> bool:
+        """Queue ``item``; False when the consumer stopped first."""
+        while not self.stopped.is_set():
             try:
-                q.put(item, timeout=0.1)
+                self._q.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
+    def get(self):
+        return self._q.get()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Yield ``items`` in order, produced up to ``depth`` ahead by a thread; an exception in
+    the producer is raised here, at the item where it happened. Closing the generator stops
+    the thread."""
+    q = StoppableQueue(depth)
+
     def produce() -> None:
         try:
             for item in items:
-                if not put((item, None)):
+                if not q.put((item, None)):
                     return
-            put((_END, None))
+            q.put((_END, None))
         except BaseException as exc:  # handed to the consumer
-            put((_END, exc))
+            q.put((_END, exc))
 
     thread = threading.Thread(target=produce, name="signseg-prefetch", daemon=True)
     thread.start()
@@ -49,5 +64,5 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
                 return
             yield item
     finally:
-        stop.set()
+        q.stop()
         thread.join(timeout=5)
