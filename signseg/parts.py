@@ -63,6 +63,15 @@ class _Blob:
     area: float
 
 
+def _face_likeness(blob: _Blob, h: int) -> float:
+    """How face-like a blob is with no face track to go on: large, high in the frame, and
+    not wider than tall (a face is about 1.3x taller than wide; skin-coloured walls and
+    ceilings that a model marks are wide bands)."""
+    x0, y0, x1, y1 = blob.box
+    tall = min(1.0, (y1 - y0) / max(x1 - x0, 1.0))
+    return blob.area * (1.0 - blob.centre[1] / h) ** 2 * tall ** 2
+
+
 class PartTracker:
     """Turns a video's binary masks, in frame order, into part masks and per-part boxes.
 
@@ -171,17 +180,27 @@ class PartTracker:
         return claims
 
     def _find_face(self, blobs: list[_Blob], h: int, diag: float) -> _Blob | None:
-        """The face: near where it was, of a like size; else the upper, larger blob."""
+        """The face: the blob over where it steadily was (it moves little, and a hand merging
+        with it must not pull it away), of a like size; else the most face-like blob."""
         if not blobs:
             return None
         t = self.tracks[L.FACE]
         if self._recent(L.FACE):
+            steady = self._steady_face()
+            cx, cy = t.centre if steady is None else ((steady[0][0] + steady[0][2]) / 2, (steady[0][1] + steady[0][3]) / 2)
+            usual = t.area if steady is None else steady[1]
             gate = 0.15 * (1 + 0.2 * min(t.missed, 5))
-            cost = [float(np.hypot(*(b.centre - t.predicted()))) / diag + 0.25 * abs(np.log(b.area / max(t.area, 1.0)))
-                    for b in blobs]
-            near = [(c, b) for c, b in zip(cost, blobs) if np.hypot(*(b.centre - t.predicted())) / diag <= gate]
-            return min(near, key=lambda cb: cb[0])[1] if near else None
-        return max(blobs, key=lambda b: b.area * (1.0 - b.centre[1] / h) ** 2)
+            best, best_cost = None, np.inf
+            for b in blobs:
+                x0, y0, x1, y1 = b.box
+                d = float(np.hypot(b.centre[0] - cx, b.centre[1] - cy)) / diag
+                over = x0 <= cx < x1 and y0 <= cy < y1 and b.area >= 0.5 * usual
+                if d <= gate or over:
+                    cost = (0.0 if over else d) + 0.25 * abs(np.log(b.area / max(usual, 1.0)))
+                    if cost < best_cost:
+                        best, best_cost = b, cost
+            return best
+        return max(blobs, key=lambda b: _face_likeness(b, h))
 
     def _side_cost(self, part: int, blob: _Blob, w: int) -> float:
         """How far a blob sits on the wrong side of the face for this hand, in face widths."""

@@ -165,3 +165,17 @@ def test_parts_are_the_same_on_workers_and_in_the_driver(tmp_path, tiny_model_fi
                         assert x.shape == y.shape and x.dtype == y.dtype, (name, vid, ds)
                         if np.array_equal(a, b):
                             np.testing.assert_array_equal(x, y, err_msg=f"{name} {vid} {ds}")
+
+
+def test_a_wide_band_at_the_top_is_not_taken_for_the_face_nor_does_a_hand_drag_the_face():
+    """What a model marks on a webcam clip: a skin-coloured ceiling band above the signer."""
+    frames = []
+    for t in range(8):  # the right hand rises to the chin and merges with the face
+        m = scene(face=(160, 80), right=(100 + 8 * t, 160 - 8 * t) if t < 6 else (148, 112))
+        m[0:20, 60:260] = L.UNASSIGNED  # the band: larger than the face, higher, 10x wider than tall
+        frames.append(m)
+    truth = np.stack(frames)
+    parts, boxes = split_parts(truth > 0)
+    assert (parts[:, :20] != L.FACE).all()  # the band is never the face
+    face_centres = (boxes[:, 0, 1] + boxes[:, 0, 3]) / 2
+    assert np.abs(face_centres - 80).max() < 12  # the face box stays on the face through the merge
