@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from _report import report
-from segment import conv_gflop
+from segment import _timed, conv_gflop
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,21 +37,8 @@ def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
     a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).random((n, n), np.float32)), dtype)
     sync = lambda x: ops.convert_to_numpy(x[0, 0])  # noqa: E731 - waits for the device
     sync(ops.matmul(a, a))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        sync(ops.matmul(a, a))
-        best = min(best, time.perf_counter() - t)
+    best = min(_timed(lambda: sync(ops.matmul(a, a))) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
-
-
-def timed(fn, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:
@@ -86,8 +72,8 @@ def main() -> None:
                                                     precision=precision, runtime="keras")
                     x = seg._to_input(frames)
                     seg._infer(x[:batch])  # compile
-                    net = len(x) / timed(lambda: seg._infer(x))
-                    model = len(frames) / timed(lambda: seg.predict(frames), repeats=2)
+                    net = len(x) / min(_timed(lambda: seg._infer(x)) for _ in range(3))
+                    model = len(frames) / min(_timed(lambda: seg.predict(frames)) for _ in range(2))
                     masks = seg.predict(frames[:64]) > 0
                     if reference is None:
                         reference = masks

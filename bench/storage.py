@@ -24,6 +24,7 @@ import numpy as np
 from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from signseg.store import chunk_frames  # noqa: E402 - chunked as signseg does
 SIGNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signs"
 
 
@@ -49,10 +50,6 @@ def real_masks(n_clips: int, size: tuple[int, int]) -> list[np.ndarray]:
     seg = Segmenter.from_pretrained()
     clips = sorted(SIGNS.glob("tid-asl_*.mp4"))[:n_clips // 2] + sorted(SIGNS.glob("startasl_*.mp4"))[:n_clips - n_clips // 2]
     return [split_parts(seg.predict(read_video(c, size=size)))[0] for c in clips]
-
-
-def chunk_frames(h: int, w: int) -> int:
-    return int(max(1, min(64, (1 << 20) // (h * w))))
 
 
 def measure(videos: list[np.ndarray], codec: dict, packed: bool) -> dict:

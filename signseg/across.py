@@ -92,8 +92,7 @@ class _Open:
         self.writer = self.store.video_writer(job.video_id)
 
     def append(self, frames: np.ndarray, masks: np.ndarray) -> None:
-        out = self.post(frames, masks)
-        self.writer.append(out.pop("masks"), out)
+        self.writer.append(self.post(frames, masks))
 
     def close(self, keep: bool) -> None:
         self.store.close()

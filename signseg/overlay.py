@@ -12,6 +12,7 @@ from signseg import labels as L
 from signseg.corpus import video_id_for
 from signseg.data import MaskReader
 from signseg.errors import SignsegError
+from signseg.parts import PARTS
 from signseg.video import VideoReader
 
 #: RGB colour of each label value.
@@ -48,7 +49,7 @@ def grid(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, thickness: int = 2) -> np.ndarray:
     """Draw the part boxes (3, 4) — face, left hand, right hand; NaN rows skipped — on an RGB image."""
     out = np.ascontiguousarray(image).copy()
-    for box, part in zip(boxes, (L.FACE, L.LEFT_HAND, L.RIGHT_HAND)):
+    for box, part in zip(boxes, PARTS):
         if np.isnan(box).any():
             continue
         x0, y0, x1, y1 = (int(round(v)) for v in box)

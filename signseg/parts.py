@@ -63,6 +63,16 @@ class _Blob:
     area: float
 
 
+def _centre(box: np.ndarray) -> tuple[float, float]:
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+def _contains(box: np.ndarray, x: float, y: float) -> bool:
+    x0, y0, x1, y1 = box
+    return x0 <= x < x1 and y0 <= y < y1
+
+
 def _face_likeness(blob: _Blob, h: int) -> float:
     """How face-like a blob is with no face track to go on: large, high in the frame, and
     not wider than tall (a face is about 1.3x taller than wide; skin-coloured walls and
@@ -115,7 +125,8 @@ class PartTracker:
                                                   stats[i, 1] + stats[i, 3]], float), float(stats[i, 4]))
                  for i in range(1, n) if stats[i, 4] >= floor]
         blobs = sorted(blobs, key=lambda b: -b.area)[:8]
-        claims = self._assign(blobs, h, w)  # part -> blob
+        steady = self._steady_face()  # as it stood before this frame
+        claims = self._assign(blobs, h, w, steady)  # part -> blob
         out = np.where(fg > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
         by_blob: dict[int, list[int]] = {}
         for part, blob in claims.items():
@@ -124,12 +135,11 @@ class PartTracker:
         for index, owners_of in by_blob.items():
             if len(owners_of) == 1:
                 owners[index] = owners_of[0]
-        if n > 1:
-            single = owners[comp]
-            out = np.where(single > 0, single, out)
+        single = owners[comp]
+        out = np.where(single > 0, single, out)
         for index, owners_of in by_blob.items():
             if len(owners_of) > 1:
-                self._share(out, comp == index, owners_of)
+                self._share(out, comp == index, owners_of, steady)
         boxes = np.full((len(PARTS), 4), np.nan, np.float32)
         for k, part in enumerate(PARTS):
             track = self.tracks[part]
@@ -138,10 +148,10 @@ class PartTracker:
                 box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float)
                 track.seen(np.array([xs.mean(), ys.mean()]), box, float(len(xs)))
                 boxes[k] = box
-                steady = self._steady_face()
-                if part == L.FACE and len(by_blob[claims[part].index]) == 1 and (
-                        steady is None or len(xs) <= 1.3 * steady[1]):
-                    self._faces.append((box, float(len(xs))))
+                if part == L.FACE and len(by_blob[claims[part].index]) == 1:
+                    now = self._steady_face()  # the face track has just been seen
+                    if now is None or len(xs) <= 1.3 * now[1]:
+                        self._faces.append((box, float(len(xs))))
             else:
                 track.lost()
         return out, boxes
@@ -150,51 +160,48 @@ class PartTracker:
         t = self.tracks[part]
         return t.centre is not None and t.missed <= (self.max_missed if frames is None else frames)
 
-    def _assign(self, blobs: list[_Blob], h: int, w: int) -> dict[int, _Blob]:
-        """Which blob each part takes this frame (two parts may share one: a merge)."""
+    def _assign(self, blobs: list[_Blob], h: int, w: int, steady) -> dict[int, _Blob]:
+        """Which blob each part takes this frame (two parts may share one: a merge).
+        ``steady``: :meth:`_steady_face` before this frame."""
         diag = float(np.hypot(h, w))
         claims: dict[int, _Blob] = {}
-        face = self._find_face(blobs, h, diag)
+        face = self._find_face(blobs, h, diag, steady)
         if face is not None:
             claims[L.FACE] = face
         claims.update(self._match_hands([b for b in blobs if b is not face], diag, w))
         # merges: a hand seen a moment ago whose predicted centre lies inside a claimed blob
         # that has grown beyond its owner's usual size
-        steady = self._steady_face()
         for part in (L.LEFT_HAND, L.RIGHT_HAND):
             if part in claims or not self._recent(part, 2):
                 continue
             x, y = self.tracks[part].predicted()
             for owner, blob in list(claims.items()):
                 usual = steady[1] if owner == L.FACE and steady is not None else self.tracks[owner].area
-                x0, y0, x1, y1 = blob.box
-                if x0 <= x < x1 and y0 <= y < y1 and blob.area > 1.2 * usual:
+                if _contains(blob.box, x, y) and blob.area > 1.2 * usual:
                     claims[part] = blob
                     break
         # a hand that reaches the face unseen: the steady face blob grows
         free_hands = [p for p in (L.LEFT_HAND, L.RIGHT_HAND) if p not in claims]
         if (face is not None and free_hands and steady is not None and face.area > 1.2 * steady[1]
                 and list(claims.values()).count(face) == 1):
-            side = L.LEFT_HAND if face.centre[0] >= (steady[0][0] + steady[0][2]) / 2 else L.RIGHT_HAND
+            side = L.LEFT_HAND if face.centre[0] >= _centre(steady[0])[0] else L.RIGHT_HAND
             claims[side if side in free_hands else free_hands[0]] = face
         return claims
 
-    def _find_face(self, blobs: list[_Blob], h: int, diag: float) -> _Blob | None:
+    def _find_face(self, blobs: list[_Blob], h: int, diag: float, steady) -> _Blob | None:
         """The face: the blob over where it steadily was (it moves little, and a hand merging
         with it must not pull it away), of a like size; else the most face-like blob."""
         if not blobs:
             return None
         t = self.tracks[L.FACE]
         if self._recent(L.FACE):
-            steady = self._steady_face()
-            cx, cy = t.centre if steady is None else ((steady[0][0] + steady[0][2]) / 2, (steady[0][1] + steady[0][3]) / 2)
+            cx, cy = t.centre if steady is None else _centre(steady[0])
             usual = t.area if steady is None else steady[1]
             gate = 0.15 * (1 + 0.2 * min(t.missed, 5))
             best, best_cost = None, np.inf
             for b in blobs:
-                x0, y0, x1, y1 = b.box
                 d = float(np.hypot(b.centre[0] - cx, b.centre[1] - cy)) / diag
-                over = x0 <= cx < x1 and y0 <= cy < y1 and b.area >= 0.5 * usual
+                over = _contains(b.box, cx, cy) and b.area >= 0.5 * usual
                 if d <= gate or over:
                     cost = (0.0 if over else d) + 0.25 * abs(np.log(b.area / max(usual, 1.0)))
                     if cost < best_cost:
@@ -239,7 +246,7 @@ class PartTracker:
                 best_cost, best = total, {hands[i]: blobs[j] for i, j in enumerate(combo) if j != _NONE}
         return best
 
-    def _share(self, out: np.ndarray, region: np.ndarray, owners: list[int]) -> None:
+    def _share(self, out: np.ndarray, region: np.ndarray, owners: list[int], steady) -> None:
         """Split a merged blob. The face keeps what lies in its steady box, and nothing outside
         it; a hand takes what lies in its last box moved by its velocity (hands pass in front
         of the face); the rest goes to the nearest owner."""
@@ -251,7 +258,6 @@ class PartTracker:
                 dist[k] = 0.15
                 continue
             if part == L.FACE:
-                steady = self._steady_face()
                 x0, y0, x1, y1 = t.box if steady is None else steady[0]
                 size = max(x1 - x0, y1 - y0, 1.0)
                 pad = 0.1 * size
@@ -286,7 +292,7 @@ def crop_parts(frames: np.ndarray, boxes: np.ndarray, size: int, margin: float =
             box = boxes[i, k]
             if np.isnan(box).any():
                 continue
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            cx, cy = _centre(box)
             side = max(box[2] - box[0], box[3] - box[1], 8.0) * (1 + 2 * margin)
             # the affine map that takes the square onto size x size pixels
             s = size / side

@@ -29,6 +29,11 @@ def sample_indices(n: int, frames: int) -> np.ndarray:
     return np.concatenate([np.arange(n), np.full(frames - n, -1)])
 
 
+def _part_of(source: str) -> str:
+    """``"left_hand_crops"`` -> ``"left_hand"``."""
+    return source[:-len("_crops")]
+
+
 def _take(ds, frames: np.ndarray) -> np.ndarray:
     """Frames of a dataset, one read each: 10-20x faster than h5py's fancy indexing
     (``ds[[i, j, ...]]``) on chunked, compressed data (bench/readers.py)."""
@@ -60,8 +65,7 @@ class ClipDataset:
                 raise ValueError(f"source must be among {', '.join(SOURCES)}, got {s!r}")
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
-        self.path, self.source, self.frames, self.size = os.fspath(path), source, frames, size
-        self.filters = filters
+        self.path, self.frames, self.size = os.fspath(path), frames, size
         with MaskReader(path, **filters) as reader:
             self.video_ids = reader.keys()
             if not self.video_ids:
@@ -80,7 +84,7 @@ class ClipDataset:
             if item.boxes is None:
                 raise ValueError(f"{self.path}: no boxes stored (segment with --parts)")
             return (3, 4)
-        part = source[:-len("_crops")]
+        part = _part_of(source)
         if part not in item.crops:
             raise ValueError(f"{self.path}: no {source} stored (segment with --crops SIZE)")
         return item.crops[part].shape[1:]
@@ -117,7 +121,7 @@ class ClipDataset:
             data = _take(item.boxes, wanted)[where] / np.array([w, h, w, h], np.float32)
             data = np.nan_to_num(data, nan=0.0)
         else:
-            data = _take(item.crops[source[:-len("_crops")]], wanted)[where]
+            data = _take(item.crops[_part_of(source)], wanted)[where]
         out = np.zeros(self.shapes[source], self.dtype_of(source))
         out[:len(data)] = data
         return out

@@ -52,8 +52,9 @@ def available(name: str) -> bool:
     raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
 
 
-def resolve(name: str, gpu: bool) -> str:
-    """The concrete runtime for ``name`` (``"auto"`` chosen as the module says)."""
+def resolve(name: str, gpu: bool, precision: str = "float32") -> str:
+    """The concrete runtime for ``name`` (``"auto"`` chosen as the module says; a mixed
+    ``precision`` model runs on Keras, as the exported runtimes run float32 graphs)."""
     if name not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
     if name != "auto":
@@ -62,7 +63,7 @@ def resolve(name: str, gpu: bool) -> str:
                     "the TensorFlow backend and onnxruntime, tf2onnx and onnx installed")
             raise ImportError(f"runtime {name!r} needs {need}")
         return name
-    if gpu:
+    if gpu or precision != "float32":
         return "keras"
     return "onnx" if available("onnx") else "xla" if available("xla") else "keras"
 

@@ -101,9 +101,7 @@ class Segmenter:
         self.input_scale = float(input_scale)
         self.logits = logits
         self.precision = precision
-        if precision != "float32" and runtime == "auto":
-            runtime = "keras"  # the exported runtimes run float32 graphs
-        self.runtime = runtimes.resolve(runtime, has_gpu())
+        self.runtime = runtimes.resolve(runtime, has_gpu(), precision)
         self.threads = threads
         self._runner: runtimes.Runner | None = None  # built on first use (an ONNX export takes seconds)
 
@@ -134,10 +132,11 @@ class Segmenter:
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
-            model = build(card.architecture, **card.config)
         except ValueError as exc:
             raise ValueError(f"precision must be a Keras dtype policy such as 'float32' or "
                              f"'mixed_bfloat16', got {precision!r}") from exc
+        try:
+            model = build(card.architecture, **card.config)
         finally:
             keras.config.set_dtype_policy(previous)
         try:
@@ -253,21 +252,23 @@ class Segmenter:
         chunks = [_check_frames(c) for c in chunks]
         x = [self._to_input(c) for c in chunks if len(c)]
         proba = self._infer(np.concatenate(x)) if x else np.zeros((0, *self.input_size), np.float32)
-        t = self.threshold if threshold is None else threshold
         out, start = [], 0
         for c in chunks:
-            p = self._to_source(proba[start:start + len(c)], *c.shape[1:3])
+            out.append(self._masks(self._to_source(proba[start:start + len(c)], *c.shape[1:3]), threshold))
             start += len(c)
-            out.append(np.where(p >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8))
         return out
+
+    def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
+        """Probabilities -> uint8 masks (:data:`labels.UNASSIGNED` where hand or face)."""
+        t = self.threshold if threshold is None else threshold
+        return np.where(proba >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8)
 
     def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8 masks: 0 background, 4 hand/face.
 
         Values follow :mod:`signseg.labels`; use ``mask > 0`` for a binary mask.
         """
-        t = self.threshold if threshold is None else threshold
-        return np.where(self.predict_proba(frames) >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8)
+        return self._masks(self.predict_proba(frames), threshold)
 
     def segment_video(self, path: str | os.PathLike, stride: int = 1) -> Iterator[np.ndarray]:
         """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat)."""

@@ -280,10 +280,7 @@ class MaskFile:
         writer = self.video_writer(video_id, overwrite)
         with self._rollback(video_id):
             for batch in masks:
-                if isinstance(batch, dict):
-                    writer.append(batch["masks"], {k: v for k, v in batch.items() if k != "masks"})
-                else:
-                    writer.append(batch)
+                writer.append(batch)
             return writer.commit(attrs)
 
     def video_writer(self, video_id: str, overwrite: bool = False) -> "VideoWriter":
@@ -362,9 +359,12 @@ class VideoWriter:
         self.extras: dict[str, h5py.Dataset] = {}
         self.n = 0
 
-    def append(self, batch: np.ndarray, extras: dict[str, np.ndarray] | None = None) -> None:
+    def append(self, batch: np.ndarray | dict[str, np.ndarray], extras: dict[str, np.ndarray] | None = None) -> None:
         """Add (n, H, W) uint8 masks and, optionally, per-frame arrays of the same n frames
-        (``{"boxes": (n, 3, 4) float32, "crops/face": (n, S, S, 3) uint8, ...}``)."""
+        (``{"boxes": (n, 3, 4) float32, "crops/face": (n, S, S, 3) uint8, ...}``). ``batch`` may
+        also be one dict holding ``masks`` and the extras, as a post-processing step makes it."""
+        if isinstance(batch, dict):
+            batch, extras = batch["masks"], {k: v for k, v in batch.items() if k != "masks"}
         batch = np.asarray(batch)
         if batch.dtype != np.uint8 or batch.ndim != 3:
             raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
@@ -374,16 +374,14 @@ class VideoWriter:
         for name, arr in extras.items():
             if len(arr) != len(batch):
                 raise ValueError(f"{name}: {len(arr)} rows for {len(batch)} masks")
-            if self.n and name not in self.extras:
-                raise ValueError(f"{name}: new dataset after the first batch")
+        if self.ds is not None and set(extras) != set(self.extras):
+            raise ValueError(f"batch has datasets {sorted(extras)}, the video has {sorted(self.extras)}")
         self.store.ensure_room(batch.nbytes + sum(a.nbytes for a in extras.values()) + ROOM_MARGIN)
         with self.store._writing():
             if self.ds is None:
                 self.ds = self._create("masks", batch)
                 for name, arr in extras.items():
                     self.extras[name] = self._create(name, arr)
-            if set(extras) != set(self.extras):
-                raise ValueError(f"batch has datasets {sorted(extras)}, the video has {sorted(self.extras)}")
             for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
                 ds.resize(self.n + len(arr), axis=0)
                 ds[self.n:self.n + len(arr)] = arr

@@ -35,8 +35,8 @@ def is_video_failure(exc: BaseException) -> bool:
 class ModelSpec:
     """How to load a Segmenter in a worker: a shipped model name or a model file path.
 
-    ``threads`` caps the TensorFlow threads of each worker so n workers share the cores
-    instead of each taking them all.
+    ``threads`` caps the CPU threads of each worker's runtime (TensorFlow's pools, ONNX
+    Runtime's) so n workers share the cores instead of each taking them all.
     """
 
     name: str | None = None
