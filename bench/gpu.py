@@ -10,8 +10,10 @@ Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use j
   and out, host-device copies included; ``of_peak``: its convolution arithmetic rate
   (``conv_gflop`` per frame) over the device's practical peak in that precision, an NxN
   matmul through ``keras.ops`` measured in the same run;
-- ``model_fps``: ``Segmenter.predict`` on decoded frames (resize in and out on the host);
-- ``mask_iou``: agreement with the float32 masks of the same model and size.
+- ``host_fps`` / ``device_fps``: ``Segmenter.predict`` on decoded frames with the resizes in and
+  out on the host (OpenCV) or inside the compiled graph (``resize="device"``, the GPU default:
+  uint8 frames go to the device as decoded);
+- ``mask_iou``: agreement with the float32 host-resized masks of the same model and size.
 It also runs on a CPU (slowly), which is how it was checked before any GPU was lent.
 """
 from __future__ import annotations
@@ -68,12 +70,15 @@ def main() -> None:
             reference = None
             for precision in args.precision:
                 for batch in args.batch_size:
-                    seg = Segmenter.from_pretrained(name, batch_size=batch, input_size=input_size,
-                                                    precision=precision, runtime="keras")
+                    seg, dev = (Segmenter.from_pretrained(name, batch_size=batch, input_size=input_size,
+                                                          precision=precision, runtime="keras", resize=where)
+                                for where in ("host", "device"))
                     x = seg._to_input(frames)
                     seg._infer(x[:batch])  # compile
                     net = len(x) / min(_timed(lambda: seg._infer(x)) for _ in range(3))
-                    model = len(frames) / min(_timed(lambda: seg.predict(frames)) for _ in range(2))
+                    dev.predict(frames[:batch])  # compile
+                    host_fps, device_fps = (len(frames) / min(_timed(lambda: s.predict(frames)) for _ in range(2))
+                                            for s in (seg, dev))
                     masks = seg.predict(frames[:64]) > 0
                     if reference is None:
                         reference = masks
@@ -82,7 +87,8 @@ def main() -> None:
                     rows.append({"model": name, "input": "x".join(map(str, seg.input_size)), "precision": precision,
                                  "batch": batch, "gflop/frame": round(gflop, 2), "net_fps": round(net, 1),
                                  "tflops": round(net * gflop / 1e3, 2), "of_peak": round(net * gflop / peaks[precision], 3),
-                                 "model_fps": round(model, 1), "mask_iou": round(float(iou), 4)})
+                                 "host_fps": round(host_fps, 1), "device_fps": round(device_fps, 1),
+                                 "mask_iou": round(float(iou), 4)})
     import platform
     meta = {"backend": keras.backend.backend(), "gpu": has_gpu(), "host": platform.node(),
             **{f"peak_tflops_{p}": round(v / 1e3, 2) for p, v in peaks.items()}}

@@ -34,6 +34,27 @@ def _conv_pair(x, filters: int, kernel: int, dropout: float, name: str):
     return _conv(x, filters, kernel, f"{name}_conv2")
 
 
+@keras.saving.register_keras_serializable(package="signseg")
+class Upsample2x(layers.Layer):
+    """Nearest-neighbour 2x upsampling, the same values as ``UpSampling2D(2)``.
+
+    Written as an image resize (where the size is known when traced) rather than
+    ``UpSampling2D``'s two repeats so that exported graphs get one ``Resize`` node, which ONNX Runtime runs in its blocked (NCHWc) layout
+    alongside the convolutions instead of as tiles, transposes and layout copies
+    (docs/performance.md).
+    """
+
+    def call(self, x):
+        h, w = x.shape[1], x.shape[2]
+        if h is None or w is None:  # size known only when run (a graph traced for any size)
+            return keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+        return keras.ops.image.resize(x, (2 * h, 2 * w), interpolation="nearest")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return n, None if h is None else 2 * h, None if w is None else 2 * w, c
+
+
 def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, name: str = "snet") -> keras.Model:
     """The paper's SNet U-Net: 3 levels of 32/64/128 filters and a 256-filter 5x5 centre.
 
@@ -50,7 +71,7 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, name: str = "
     c = _conv_pair(layers.MaxPooling2D(2, name="pool3")(e3), f(256), 5, 0.5, "centre")
     x = c
     for level, (skip, n, drop) in enumerate(((e3, 128, 0.4), (e2, 64, 0.0), (e1, 32, 0.0)), start=1):
-        x = layers.UpSampling2D(2, name=f"up{level}")(x)
+        x = Upsample2x(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"cat{level}")([x, skip])
         x = _conv_pair(x, f(n), 3, drop, f"dec{level}")
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
@@ -105,7 +126,7 @@ def vgg_unet(input_shape: tuple = (None, None, 3), encoder_weights: str | os.Pat
     s1, s2, s3, bottom = encoder(VGGPreprocess(name="vgg_preprocess")(inputs))
     x = bottom
     for level, (skip, n, drop) in enumerate(((s3, 256, 0.2), (s2, 128, 0.2), (s1, 64, 0.0)), start=1):
-        x = layers.UpSampling2D(2, name=f"up{level}")(x)
+        x = Upsample2x(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"cat{level}")([x, skip])
         x = _conv_pair(x, n, 3, drop, f"dec{level}")
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)

@@ -24,6 +24,8 @@ import keras
 import numpy as np
 
 RUNTIMES = ("auto", "keras", "xla", "onnx")
+#: Bumped whenever the exported ONNX graph changes, so that cached exports are redone.
+_GRAPH_REVISION = 2
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
@@ -93,6 +95,9 @@ def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str |
     options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle ORT threads sleep instead of spinning: the decode and write threads share the cores
+    # (end-to-end 2-4% faster on 2 cores, the network alone unchanged; docs/performance.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
@@ -105,7 +110,8 @@ def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
     h, w = input_size if input_size is not None else (None, None)
     path = None
     if key is not None:
-        tag = hashlib.sha256(f"{key}|{h}x{w}|keras {keras.__version__}|tf2onnx {tf2onnx.__version__}".encode())
+        tag = hashlib.sha256(f"{key}|{h}x{w}|keras {keras.__version__}|tf2onnx {tf2onnx.__version__}"
+                             f"|graph {_GRAPH_REVISION}".encode())
         path = cache_dir() / "onnx" / f"{tag.hexdigest()[:24]}.onnx"
         if path.is_file():
             return path
@@ -123,5 +129,38 @@ def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
     with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
         model.export(str(tmp), format="onnx", input_signature=[spec], verbose=False)
+    _blocked_upsampling(tmp)
     os.replace(tmp, path)
     return path
+
+
+def _blocked_upsampling(path: Path) -> None:
+    """Rewrite the export's nearest 2x ``Resize`` nodes to the "asymmetric" convention.
+
+    TensorFlow's nearest resize becomes ``Resize(coordinate_transformation_mode=
+    "tf_half_pixel_for_nn")``, which ONNX Runtime leaves in plain NCHW, paying a layout copy
+    around every skip connection. For integer scales floor((x + 0.5) / s) == floor(x / s),
+    so "asymmetric" gives the same pixels, and ONNX Runtime then keeps the upsampling and
+    the concatenation in its blocked layout (about 20% faster on snet-lite; same outputs).
+    """
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(str(path))
+    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    changed = False
+    for node in model.graph.node:
+        if node.op_type != "Resize":
+            continue
+        text = {a.name: a.s for a in node.attribute if a.type == onnx.AttributeProto.STRING}
+        if (text.get("mode"), text.get("coordinate_transformation_mode"), text.get("nearest_mode")) != (
+                b"nearest", b"tf_half_pixel_for_nn", b"floor"):
+            continue
+        scales = constants.get(node.input[2]) if len(node.input) > 2 else None
+        if scales is None or scales.size == 0 or np.any(scales < 1) or np.any(scales != np.round(scales)):
+            continue
+        for a in node.attribute:
+            if a.name == "coordinate_transformation_mode":
+                a.s = b"asymmetric"
+        changed = True
+    if changed:
+        onnx.save(model, str(path))

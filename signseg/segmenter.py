@@ -68,6 +68,79 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+RESIZES = ("auto", "host", "device")
+
+
+def resolve_resize(resize: str, runtime: str, gpu: bool, input_size: tuple[int, int] | None) -> str:
+    """Where a Segmenter resizes (see :class:`Segmenter`): device resizing runs inside the
+    Keras graph, so it needs the Keras runtime and a fixed ``input_size``."""
+    if resize not in RESIZES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZES)}, got {resize!r}")
+    possible = runtime == "keras" and input_size is not None
+    if resize == "auto":
+        return "device" if gpu and possible else "host"
+    if resize == "device" and not possible:
+        raise ValueError(f"resize='device' needs runtime='keras' and a fixed input_size "
+                         f"(got runtime={runtime!r}, input_size={input_size})")
+    return resize
+
+
+def _axis_weights(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resampling one axis from ``n_src`` to ``n_dst`` samples as (n_dst, k) source indices
+    and weights: OpenCV's area weights when shrinking, bilinear (half-pixel) when enlarging."""
+    if n_dst < n_src:
+        scale = n_src / n_dst
+        k = int(np.ceil(scale)) + 1
+        start = np.floor(np.arange(n_dst) * scale).astype(int)
+        idx = np.minimum(start[:, None] + np.arange(k), n_src - 1)
+        lo, hi = np.arange(n_dst)[:, None] * scale, (np.arange(n_dst)[:, None] + 1) * scale
+        cover = np.clip(np.minimum(start[:, None] + np.arange(k) + 1, hi) - np.maximum(start[:, None] + np.arange(k), lo),
+                        0, None)
+        cover[start[:, None] + np.arange(k) >= n_src] = 0
+        return idx.astype("int32"), (cover / scale).astype("float32")
+    pos = np.clip((np.arange(n_dst) + 0.5) * n_src / n_dst - 0.5, 0, n_src - 1)
+    left = np.floor(pos).astype(int)
+    frac = pos - left
+    idx = np.stack([left, np.minimum(left + 1, n_src - 1)], axis=1)
+    return idx.astype("int32"), np.stack([1 - frac, frac], axis=1).astype("float32")
+
+
+def _resample(x, size: tuple[int, int]):
+    """Resize a float (n, H, W, c) tensor to ``size`` in the graph with the host's weights
+    (area when shrinking, as OpenCV, training and the host path do): per axis, a gather of
+    a few neighbours and a weighted sum, cheap on a GPU."""
+    ops = keras.ops
+    for axis, n_dst in ((1, size[0]), (2, size[1])):
+        n_src = x.shape[axis]
+        if n_src == n_dst:
+            continue
+        idx, w = _axis_weights(n_src, n_dst)
+        taken = ops.take(x, ops.convert_to_tensor(idx.reshape(-1)), axis=axis)  # neighbours side by side
+        shape = [-1, *x.shape[1:]]
+        shape[axis:axis + 1] = [n_dst, idx.shape[1]]
+        wshape = [1] * 5
+        wshape[axis:axis + 2] = idx.shape
+        x = ops.sum(ops.reshape(taken, shape) * ops.convert_to_tensor(w.reshape(wshape)), axis=axis + 1)
+    return x
+
+
+def device_resize_model(model: keras.Model, source: tuple[int, int], input_size: tuple[int, int],
+                        scale: float, logits: bool) -> keras.Model:
+    """``model`` wrapped for uint8 frames of size ``source``: scaled and resized to
+    ``input_size``, the network, then probabilities resized back to ``source`` (bilinear,
+    as on the host) -> (n, H, W) float32."""
+    ops = keras.ops
+    frames = keras.Input(shape=(*source, 3), dtype="uint8", name="frames")
+    x = keras.layers.Lambda(lambda f: _resample(ops.cast(f, "float32") * scale, input_size),
+                            dtype="float32", name="to_input")(frames)
+    y = ops.cast(model(x), "float32")
+    if logits:
+        y = ops.sigmoid(y)
+    y = keras.layers.Lambda(lambda p: ops.image.resize(p, source, interpolation="bilinear")[..., 0],
+                            dtype="float32", name="to_source")(y)
+    return keras.Model(frames, y, name=f"{model.name}_on_device")
+
+
 class Segmenter:
     """Hand/face segmentation with a Keras model.
 
@@ -79,13 +152,16 @@ class Segmenter:
     ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads.
     ``precision`` is the Keras dtype policy the model was built with (``"mixed_bfloat16"``
     or ``"mixed_float16"`` for GPUs, see :meth:`from_pretrained`); such a model runs on Keras.
+    ``resize``: where frames are resized to the input size and probabilities back, ``"host"``
+    (OpenCV, in numpy) or ``"device"`` (inside the compiled Keras graph, so uint8 frames go to
+    the GPU as they are decoded); ``"auto"`` is ``"device"`` on a GPU, ``"host"`` otherwise.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
                  threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
-                 precision: str = "float32"):
+                 precision: str = "float32", resize: str = "auto"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -101,16 +177,19 @@ class Segmenter:
         self.input_scale = float(input_scale)
         self.logits = logits
         self.precision = precision
-        self.runtime = runtimes.resolve(runtime, has_gpu(), precision)
+        gpu = has_gpu()
+        self.runtime = runtimes.resolve(runtime, gpu, precision)
+        self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
         self.threads = threads
         self._runner: runtimes.Runner | None = None  # built on first use (an ONNX export takes seconds)
+        self._device_runners: dict[tuple[int, int], runtimes.Runner] = {}  # per source (H, W)
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(cls, name: str | None = None, *, batch_size: int = 8,
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
                         runtime: str = "auto", threads: int | None = None,
-                        precision: str = "float32") -> "Segmenter":
+                        precision: str = "float32", resize: str = "auto") -> "Segmenter":
         """Load shipped weights by name (``signseg.presets.PRESETS``).
 
         With no name: ``snet`` where the backend has a GPU, ``snet-lite`` otherwise.
@@ -123,12 +202,12 @@ class Segmenter:
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
                               threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
-                              precision=precision)
+                              precision=precision, resize=resize)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
-                   threads: int | None = None, precision: str = "float32") -> "Segmenter":
+                   threads: int | None = None, precision: str = "float32", resize: str = "auto") -> "Segmenter":
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
@@ -146,13 +225,13 @@ class Segmenter:
         return cls(model, input_size=input_size or card.input_size,
                    threshold=card.threshold if threshold is None else threshold,
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
-                   runtime=runtime, threads=threads, precision=precision)
+                   runtime=runtime, threads=threads, precision=precision, resize=resize)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
-                  **config) -> "Segmenter":
+                  resize: str = "auto", **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -177,7 +256,7 @@ class Segmenter:
                 raise WeightsError(path, f"weights only: pass architecture= ('snet' or 'vgg_unet') "
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
-                                  threshold=threshold, sha256=sha, runtime=runtime, threads=threads)
+                                  threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -191,7 +270,7 @@ class Segmenter:
             input_size = (h, w) if h and w else None
         return cls(model, input_size=input_size, threshold=0.5 if threshold is None else threshold,
                    batch_size=batch_size, name=path.name, weights_sha256=sha,
-                   input_scale=input_scale, logits=linear, runtime=runtime, threads=threads)
+                   input_scale=input_scale, logits=linear, runtime=runtime, threads=threads, resize=resize)
 
     # ----------------------------------------------------------------- inference
     def _run(self, x: np.ndarray) -> np.ndarray:
@@ -203,6 +282,10 @@ class Segmenter:
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities, in padded fixed-shape batches."""
+        return self._batched(x, self._run, sigmoid=self.logits)
+
+    def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False) -> np.ndarray:
+        """``run`` over ``x`` in batches padded to few fixed shapes -> (n, h, w) float32."""
         out = np.empty(x.shape[:3], dtype=np.float32)
         for start in range(0, len(x), self.batch_size):
             chunk = x[start:start + self.batch_size]
@@ -210,11 +293,20 @@ class Segmenter:
             padded_n = _bucket(n, self.batch_size)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
-            y = np.asarray(self._run(chunk), dtype=np.float32)[:n, ..., 0]
-            if self.logits:
+            y = np.asarray(run(chunk), dtype=np.float32)[:n]
+            if y.ndim == 4:
+                y = y[..., 0]
+            if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y
         return out
+
+    def _device_runner(self, h: int, w: int) -> runtimes.Runner:
+        """The network wrapped with its resizes, for uint8 frames of source size (h, w)."""
+        if (h, w) not in self._device_runners:
+            model = device_resize_model(self.model, (h, w), self.input_size, self.input_scale, self.logits)
+            self._device_runners[(h, w)] = lambda x: np.asarray(model.predict_on_batch(x))
+        return self._device_runners[(h, w)]
 
     def _to_input(self, frames: np.ndarray) -> np.ndarray:
         """(n, H, W, 3) uint8 -> (n, h, w, 3) float32 at the model's input size, scaled."""
@@ -242,6 +334,8 @@ class Segmenter:
         n, h, w = frames.shape[:3]
         if n == 0:
             return np.zeros((0, h, w), np.float32)
+        if self.resize == "device":
+            return self._batched(frames, self._device_runner(h, w))
         return self._to_source(self._infer(self._to_input(frames)), h, w)
 
     def predict_many(self, chunks: list[np.ndarray], threshold: float | None = None) -> list[np.ndarray]:
@@ -250,12 +344,26 @@ class Segmenter:
         if self.input_size is None:
             raise ValueError("predict_many needs a fixed input_size to batch frames of different sizes")
         chunks = [_check_frames(c) for c in chunks]
+        if self.resize == "device":
+            return self._predict_many_on_device(chunks, threshold)
         x = [self._to_input(c) for c in chunks if len(c)]
         proba = self._infer(np.concatenate(x)) if x else np.zeros((0, *self.input_size), np.float32)
         out, start = [], 0
         for c in chunks:
             out.append(self._masks(self._to_source(proba[start:start + len(c)], *c.shape[1:3]), threshold))
             start += len(c)
+        return out
+
+    def _predict_many_on_device(self, chunks: list[np.ndarray], threshold: float | None) -> list[np.ndarray]:
+        """predict_many with device resizing: chunks of one source size are batched together."""
+        out: list[np.ndarray | None] = [None] * len(chunks)
+        for size in dict.fromkeys(c.shape[1:3] for c in chunks):
+            members = [i for i, c in enumerate(chunks) if c.shape[1:3] == size]
+            proba = self.predict_proba(np.concatenate([chunks[i] for i in members]))
+            start = 0
+            for i in members:
+                out[i] = self._masks(proba[start:start + len(chunks[i])], threshold)
+                start += len(chunks[i])
         return out
 
     def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from signseg.models import VGG16_NOTOP_FILE, build, snet, vgg_unet
+from signseg.models import VGG16_NOTOP_FILE, Upsample2x, build, snet, vgg_unet
 
 
 def _convs(model):
@@ -82,3 +82,12 @@ def test_build_by_name():
     assert build("snet", width=0.125).name == "snet"
     with pytest.raises(ValueError, match="unknown architecture"):
         build("resnet")
+
+
+@pytest.mark.parametrize("hw", [(4, 4), (3, 5), (25, 14)])
+def test_upsample2x_repeats_every_pixel_twice(hw):
+    """The resize-based upsampling must give UpSampling2D's values exactly."""
+    x = np.random.default_rng(1).random((2, *hw, 3)).astype("float32")
+    expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(np.asarray(Upsample2x()(x)), expected)
+    np.testing.assert_array_equal(np.asarray(keras.layers.UpSampling2D(2)(x)), expected)

@@ -57,6 +57,23 @@ def test_onnx_export_is_cached_per_weights_and_size(tmp_path, monkeypatch, frame
     assert not list((tmp_path / "onnx").glob(".*.tmp"))
 
 
+def test_onnx_upsampling_is_one_blocked_resize(tmp_path, monkeypatch, frames):
+    """The export upsamples with Resize in the "asymmetric" convention (which ONNX Runtime
+    keeps in its blocked layout), with no tiles or transposes left from the upsampling."""
+    import onnx
+    monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path))
+    Segmenter.from_pretrained("snet-lite", runtime="onnx").predict(frames[:1])
+    (path,) = (tmp_path / "onnx").glob("*.onnx")
+    nodes = onnx.load(str(path)).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("Resize") == 3 and "Tile" not in ops
+    assert ops.count("Transpose") <= 1  # the NHWC input, nothing else
+    for n in nodes:
+        if n.op_type == "Resize":
+            modes = {a.name: a.s for a in n.attribute}
+            assert modes["coordinate_transformation_mode"] == b"asymmetric" and modes["mode"] == b"nearest"
+
+
 def test_the_runtime_is_recorded_and_chosen_on_the_command_line(tmp_path, soup, tiny_model_file):
     for runtime in ("keras", "onnx"):
         out = tmp_path / f"{runtime}.h5"
