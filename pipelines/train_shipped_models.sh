@@ -13,3 +13,8 @@ signseg train "$labels" -o "$out/snet-lite" --name snet-lite --width 0.25 --inpu
 signseg train "$labels" -o "$out/snet" --name snet --width 1.0 --input-size 400x400 --crop-size 224x224 \
     --batch-size 8 --steps 60 --epochs 100 --lr 1e-3 --dice --val-fraction 0.1 --holdout $holdout \
     --max-val-frames 96 --patience 10 --max-minutes 55 -q
+# snet, continued (second session): from the run above at half the learning rate; stopped by hand
+# after 5 epochs (60 min); the shipped weights are its best validation epoch (the first)
+signseg train "$labels" -o "$out/snet-continued" --name snet --init "$out/snet/snet.weights.h5" \
+    --input-size 400x400 --crop-size 224x224 --batch-size 8 --steps 60 --epochs 100 --lr 5e-4 --dice \
+    --val-fraction 0.1 --holdout $holdout --max-val-frames 96 --patience 8 --max-minutes 120 -q

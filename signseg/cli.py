@@ -120,7 +120,8 @@ def cmd_label(args) -> int:
 
 def cmd_train(args) -> int:
     from signseg.train import train
-    config = {"width": args.width} if args.architecture == "snet" else {"encoder_weights": args.encoder_weights}
+    config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
+              else {"encoder_weights": args.encoder_weights})
     card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
                  input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,
                  batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
@@ -208,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="fine-tune from a shipped model name or a .weights.h5")
     t.add_argument("--architecture", default="snet", choices=("snet", "vgg_unet"))
     t.add_argument("--width", type=float, default=1.0, help="snet width multiplier")
+    t.add_argument("--stem", type=int, default=1, choices=(1, 2),
+                   help="snet: 2 runs the U-Net at half resolution behind a stride-2 stem (CPU-friendly)")
     t.add_argument("--encoder-weights", default=None, help="vgg_unet: path to the ImageNet VGG16 notop .h5")
     t.add_argument("--input-size", type=_size, default=None, help="HxW (default 224x224, or the --init model's)")
     t.add_argument("--epochs", type=_positive_int, default=50)

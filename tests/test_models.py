@@ -28,6 +28,17 @@ def test_snet_is_fully_convolutional(hw):
     assert np.all((y >= 0) & (y <= 1))
 
 
+@pytest.mark.parametrize("hw", [(224, 224), (64, 96), (16, 16)])
+def test_stem2_snet_keeps_the_input_size_and_has_no_thin_layers(hw):
+    m = snet(width=0.5, stem=2)
+    y = m.predict_on_batch(np.zeros((2, *hw, 3), np.float32))
+    assert y.shape == (2, *hw, 1) and np.all((y >= 0) & (y <= 1))
+    assert min(c.filters for c in _convs(m) if c.name != "mask") == 16
+    assert m.get_layer("stem").strides == (2, 2)
+    with pytest.raises(ValueError, match="stem"):
+        snet(stem=4)
+
+
 def test_width_scales_every_layer():
     assert [c.filters for c in _convs(snet(width=0.25))][:9] == [8, 8, 16, 16, 32, 32, 64, 64, 32]
     with pytest.raises(ValueError, match="width"):
