@@ -19,7 +19,7 @@ from signseg.errors import WeightsError
 #: Every name the registry knows, with what it is for.
 PRESETS: dict[str, str] = {
     "snet": "The paper's SNet U-Net (32-256 filters) at its native 400x400; best on a GPU.",
-    "snet-lite": "SNet at a quarter of the width and a smaller input, for CPU throughput.",
+    "snet-lite": "SNet at half width behind a stride-2 stem, 224x224 input: for CPU throughput.",
 }
 #: Chosen by ``from_pretrained()`` with no name: the heavy model only where a GPU runs it.
 DEFAULT_GPU, DEFAULT_CPU = "snet", "snet-lite"

@@ -229,6 +229,23 @@ class FrameBatches(keras.utils.PyDataset):
 
 
 # --------------------------------------------------------------------------- training
+class _Clock(keras.callbacks.Callback):
+    """Training minutes summed over resumes: each epoch end records the total in ``clock.json``."""
+
+    def __init__(self, model_dir: Path, resuming: bool):
+        super().__init__()
+        self.file = model_dir / "clock.json"
+        self.before = json.loads(self.file.read_text())["minutes"] if resuming and self.file.is_file() else 0.0
+        self.t0 = time.time()
+
+    @property
+    def minutes(self) -> float:
+        return self.before + (time.time() - self.t0) / 60
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.file.write_text(json.dumps({"minutes": self.minutes}))
+
+
 class _TimeBudget(keras.callbacks.Callback):
     """Stop after ``minutes`` of wall-clock time (checked at epoch ends)."""
 
@@ -304,6 +321,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
+    clock = _Clock(model_dir, resuming=(model_dir / "backup").is_dir())
     callbacks = [
         keras.callbacks.BackupAndRestore(str(model_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(best_file), monitor="val_iou_m", mode="max", save_best_only=True,
@@ -314,7 +332,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ]
     if max_minutes:
         callbacks.append(_TimeBudget(max_minutes))
-    t0 = time.time()
+    callbacks.append(clock)
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if best_file.is_file():
         model.load_weights(str(best_file))
@@ -335,10 +353,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
             "train_frames": len(train_data), "val_frames": len(val_data),
             "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
-            "holdout_videos": sorted(holdout), "epochs_run": len(history.history.get("loss", [])),
+            "holdout_videos": sorted(holdout), "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
             "crop_size": None if crop_size is None else list(crop_size),
-            "loss": "bce+dice" if dice else "bce", "minutes": round((time.time() - t0) / 60, 1),
+            "loss": "bce+dice" if dice else "bce", "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_iou": round(val_iou, 4)}})
     card.save(model_dir / f"{name}.json")

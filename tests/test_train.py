@@ -93,8 +93,32 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
         assert "optimizer" not in f  # the shipped file carries no training state
     frames = np.stack([next(iter(__import__("signseg").video.VideoReader(soup)))])
     assert not np.allclose(before.predict_proba(frames), after.predict_proba(frames))  # it learned something
-    # an interrupted run resumes from its backup instead of starting over
-    assert (tmp_path / "model" / "history.csv").read_text().count("\n") == 3
+    assert (tmp_path / "model" / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+
+
+def test_a_killed_run_resumes_and_its_card_counts_every_epoch(tmp_path, soup_labels, tiny_model_file, monkeypatch):
+    import signseg.train as tr
+    real = tr._Clock.on_epoch_end
+
+    def dies_after_epoch_one(self, epoch, logs=None):  # fault injection: killed once epoch 1 is backed up and logged
+        real(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated death after epoch 1")
+
+    args = dict(name="ft", init=tiny_model_file, epochs=3, steps_per_epoch=2, batch_size=2, val_fraction=0.0,
+                verbose=0)
+    monkeypatch.setattr(tr._Clock, "on_epoch_end", dies_after_epoch_one)
+    with pytest.raises(RuntimeError, match="simulated death"):
+        train([soup_labels], tmp_path / "m", **args)
+    assert (tmp_path / "m" / "backup").is_dir() and not (tmp_path / "m" / "ft.json").exists()
+    minutes_before = json.loads((tmp_path / "m" / "clock.json").read_text())["minutes"]
+    monkeypatch.setattr(tr._Clock, "on_epoch_end", real)
+    card = train([soup_labels], tmp_path / "m", **args)
+    rows = (tmp_path / "m" / "history.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # no epoch trained twice
+    assert card.extra["training"]["epochs_run"] == 3 and card.extra["training"]["minutes"] >= round(minutes_before, 1)
+    assert json.loads((tmp_path / "m" / "clock.json").read_text())["minutes"] > minutes_before  # summed
+    assert not (tmp_path / "m" / "backup").exists()
 
 
 def test_train_cli_from_scratch(tmp_path, soup_labels):
