@@ -10,7 +10,7 @@ from test_teacher import LANDMARKS
 
 # Measured in docs/model_card.md; the tests keep a margin below the measurement so that a
 # regression (broken weights, preprocessing drift) fails while float noise does not.
-MIN_SOUP_IOU = {"snet-lite": 0.55, "snet": 0.55}  # measured 0.641 and 0.606 (docs/model_card.md)
+MIN_SOUP_IOU = {"snet-lite": 0.7, "snet": 0.55}  # measured 0.773 and 0.606 (docs/model_card.md)
 
 
 @pytest.fixture(scope="module")
