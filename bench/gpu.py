@@ -39,8 +39,7 @@ def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
     a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).random((n, n), np.float32)), dtype)
     sync = lambda x: ops.convert_to_numpy(x[0, 0])  # noqa: E731 - waits for the device
     sync(ops.matmul(a, a))
-    best = min(_timed(lambda: sync(ops.matmul(a, a))) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n ** 3 / _timed(lambda: sync(ops.matmul(a, a)), repeats) / 1e9
 
 
 def main() -> None:
@@ -75,9 +74,9 @@ def main() -> None:
                                 for where in ("host", "device"))
                     x = seg._to_input(frames)
                     seg._infer(x[:batch])  # compile
-                    net = len(x) / min(_timed(lambda: seg._infer(x)) for _ in range(3))
+                    net = len(x) / _timed(lambda: seg._infer(x), 3)
                     dev.predict(frames[:batch])  # compile
-                    host_fps, device_fps = (len(frames) / min(_timed(lambda: s.predict(frames)) for _ in range(2))
+                    host_fps, device_fps = (len(frames) / _timed(lambda: s.predict(frames), 2)
                                             for s in (seg, dev))
                     masks = seg.predict(frames[:64]) > 0
                     if reference is None:

@@ -39,27 +39,29 @@ def matmul_gflops(n: int = 2048, repeats: int = 8) -> float:
     """Practical float32 peak of this CPU: best of a few n x n matmuls."""
     a = np.random.default_rng(0).random((n, n), np.float32)
     a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n ** 3 / _timed(lambda: a @ a, repeats) / 1e9
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def _timed(fn, repeats: int = 1) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn``."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 def model_only(seg, frames: np.ndarray, repeats: int = 3) -> float:
     seg.predict(frames[: seg.batch_size])  # compile
-    best = min(_timed(lambda: seg.predict(frames)) for _ in range(repeats))
-    return len(frames) / best
+    return len(frames) / _timed(lambda: seg.predict(frames), repeats)
 
 
 def network_fps(seg, frames: np.ndarray, repeats: int = 3) -> float:
     """Frames/s of the runtime alone on inputs already resized, in the Segmenter's batches."""
     x = seg._to_input(frames)
     seg._infer(x[: seg.batch_size])
-    return len(x) / min(_timed(lambda: seg._infer(x)) for _ in range(repeats))
+    return len(x) / _timed(lambda: seg._infer(x), repeats)
 
 
 def conv_gflop(model, size: tuple[int, int]) -> float:
@@ -77,13 +79,11 @@ def conv_gflop(model, size: tuple[int, int]) -> float:
 def end_to_end(seg, clip: Path, repeats: int = 3) -> tuple[float, int]:
     """Best of ``repeats`` runs of the pipeline into a fresh HDF5 file, as model-only is timed."""
     from signseg.pipeline import segment_videos
-    best, frames = float("inf"), 0
-    for i in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            t = time.perf_counter()
-            frames = segment_videos([clip], Path(tmp) / "bench.h5", seg, progress=False).frames
-            best = min(best, time.perf_counter() - t)
-    return frames / best, frames
+    frames: list[int] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        best = _timed(lambda: frames.append(
+            segment_videos([clip], Path(tmp) / f"bench{len(frames)}.h5", seg, progress=False).frames), repeats)
+    return frames[-1] / best, frames[-1]
 
 
 def holistic_fps(teacher_python: str, clip: Path) -> float | None:

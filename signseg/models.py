@@ -39,9 +39,9 @@ class Upsample2x(layers.Layer):
     """Nearest-neighbour 2x upsampling, the same values as ``UpSampling2D(2)``.
 
     Written as an image resize (where the size is known when traced) rather than
-    ``UpSampling2D``'s two repeats so that exported graphs get one ``Resize`` node, which ONNX Runtime runs in its blocked (NCHWc) layout
-    alongside the convolutions instead of as tiles, transposes and layout copies
-    (docs/performance.md).
+    ``UpSampling2D``'s two repeats so that exported graphs get one ``Resize`` node, which
+    ONNX Runtime runs in its blocked (NCHWc) layout alongside the convolutions instead of as
+    tiles, transposes and layout copies (docs/performance.md).
     """
 
     def call(self, x):
@@ -63,8 +63,9 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     ``stem=2`` wraps the U-Net in a learned 2x2 stride-2 input convolution and a 2x2
     stride-2 transposed output convolution: the U-Net runs at half resolution, so width 0.5
     costs what width 0.25 does at full resolution, with no 8-channel layers, which a CPU runs
-    at under half its peak (docs/performance.md); the shipped ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
-    ``input_shape`` leaves H and W free (multiples of 8, or 16 with ``stem=2``).
+    at under half its peak (docs/performance.md); the shipped ``snet-lite`` is width 0.5,
+    stem 2. Native input is 400x400x3; the default ``input_shape`` leaves H and W free
+    (multiples of 8, or 16 with ``stem=2``).
     """
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")

@@ -85,19 +85,22 @@ def resolve_resize(resize: str, runtime: str, gpu: bool, input_size: tuple[int, 
     return resize
 
 
+def _split_like(stacked: np.ndarray, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """``stacked`` (the chunks' frames concatenated, or results for them) cut back per chunk."""
+    return np.split(stacked, np.cumsum([len(c) for c in chunks])[:-1])
+
+
 def _axis_weights(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
     """Resampling one axis from ``n_src`` to ``n_dst`` samples as (n_dst, k) source indices
     and weights: OpenCV's area weights when shrinking, bilinear (half-pixel) when enlarging."""
     if n_dst < n_src:
         scale = n_src / n_dst
         k = int(np.ceil(scale)) + 1
-        start = np.floor(np.arange(n_dst) * scale).astype(int)
-        idx = np.minimum(start[:, None] + np.arange(k), n_src - 1)
+        src = np.floor(np.arange(n_dst) * scale).astype(int)[:, None] + np.arange(k)  # (n_dst, k) pixels
         lo, hi = np.arange(n_dst)[:, None] * scale, (np.arange(n_dst)[:, None] + 1) * scale
-        cover = np.clip(np.minimum(start[:, None] + np.arange(k) + 1, hi) - np.maximum(start[:, None] + np.arange(k), lo),
-                        0, None)
-        cover[start[:, None] + np.arange(k) >= n_src] = 0
-        return idx.astype("int32"), (cover / scale).astype("float32")
+        cover = np.clip(np.minimum(src + 1, hi) - np.maximum(src, lo), 0, None)  # overlap with [lo, hi)
+        cover[src >= n_src] = 0
+        return np.minimum(src, n_src - 1).astype("int32"), (cover / scale).astype("float32")
     pos = np.clip((np.arange(n_dst) + 0.5) * n_src / n_dst - 0.5, 0, n_src - 1)
     left = np.floor(pos).astype(int)
     frac = pos - left
@@ -282,10 +285,11 @@ class Segmenter:
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities, in padded fixed-shape batches."""
-        return self._batched(x, self._run, sigmoid=self.logits)
+        return self._batched(x, lambda chunk: self._run(chunk)[..., 0], sigmoid=self.logits)
 
     def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False) -> np.ndarray:
-        """``run`` over ``x`` in batches padded to few fixed shapes -> (n, h, w) float32."""
+        """``run`` ((b, ...) -> (b, h, w)) over ``x`` in batches padded to few fixed shapes
+        -> (n, h, w) float32."""
         out = np.empty(x.shape[:3], dtype=np.float32)
         for start in range(0, len(x), self.batch_size):
             chunk = x[start:start + self.batch_size]
@@ -294,8 +298,6 @@ class Segmenter:
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
             y = np.asarray(run(chunk), dtype=np.float32)[:n]
-            if y.ndim == 4:
-                y = y[..., 0]
             if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y
@@ -348,22 +350,17 @@ class Segmenter:
             return self._predict_many_on_device(chunks, threshold)
         x = [self._to_input(c) for c in chunks if len(c)]
         proba = self._infer(np.concatenate(x)) if x else np.zeros((0, *self.input_size), np.float32)
-        out, start = [], 0
-        for c in chunks:
-            out.append(self._masks(self._to_source(proba[start:start + len(c)], *c.shape[1:3]), threshold))
-            start += len(c)
-        return out
+        return [self._masks(self._to_source(p, *c.shape[1:3]), threshold)
+                for p, c in zip(_split_like(proba, chunks), chunks)]
 
     def _predict_many_on_device(self, chunks: list[np.ndarray], threshold: float | None) -> list[np.ndarray]:
         """predict_many with device resizing: chunks of one source size are batched together."""
         out: list[np.ndarray | None] = [None] * len(chunks)
         for size in dict.fromkeys(c.shape[1:3] for c in chunks):
             members = [i for i, c in enumerate(chunks) if c.shape[1:3] == size]
-            proba = self.predict_proba(np.concatenate([chunks[i] for i in members]))
-            start = 0
-            for i in members:
-                out[i] = self._masks(proba[start:start + len(chunks[i])], threshold)
-                start += len(chunks[i])
+            group = [chunks[i] for i in members]
+            for i, p in zip(members, _split_like(self.predict_proba(np.concatenate(group)), group)):
+                out[i] = self._masks(p, threshold)
         return out
 
     def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
