@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -68,6 +69,21 @@ def resolve(name: str, gpu: bool, precision: str = "float32") -> str:
     if gpu or precision != "float32":
         return "keras"
     return "onnx" if available("onnx") else "xla" if available("xla") else "keras"
+
+
+def lanes(name: str, threads: int | None, gpu: bool) -> int:
+    """How many single-threaded calls of runtime ``name`` should run at once on this
+    machine's ``threads`` (None: all its cores), each on its own frames.
+
+    ONNX Runtime on a CPU: one per thread. A small U-Net's layers are too short to share
+    out across cores without idling them at every layer's barrier, and one session runs
+    concurrent calls: whole frames per core ran the network at 0.86-1.00 of the matmul
+    peak on 2 cores, against 0.71-0.76 for one 2-thread call (docs/performance.md).
+    Keras and XLA share one thread pool per process: 1.
+    """
+    if name != "onnx" or gpu:
+        return 1
+    return max(1, threads or cpu_threads())
 
 
 def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | None, threads: int | None = None,
@@ -124,7 +140,7 @@ def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
             path = None
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="signseg-onnx-")) / "model.onnx"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     spec = keras.InputSpec(shape=(None, h, w, 3), dtype="float32")
     with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices
         warnings.simplefilter("ignore", FutureWarning)

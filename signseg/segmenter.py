@@ -2,13 +2,18 @@
 
 Data flows one way: frames (any size) -> resize to the model's input -> batched inference
 -> resize probabilities back to the source size -> threshold. The GPU is used when the
-Keras backend sees one, the CPU otherwise.
+Keras backend sees one, the CPU otherwise. On a CPU with ONNX Runtime, frames go to one
+single-threaded *lane* per core (:func:`signseg.runtimes.lanes`), each doing all of that for
+its own frames; :meth:`Segmenter.stream` keeps the lanes fed batch after batch.
 """
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import keras
@@ -18,12 +23,9 @@ from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
 from signseg.image import resize
 from signseg.metrics import CUSTOM_OBJECTS
+from signseg.prefetch import prefetched
 from signseg.models import build
 from signseg.video import VideoReader
-
-#: cv2.resize handles at most this many channels at once (CV_CN_MAX).
-_CV_MAX_CHANNELS = 512
-
 
 def has_gpu() -> bool:
     """True when the active Keras backend can run on a GPU."""
@@ -69,6 +71,11 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 RESIZES = ("auto", "host", "device")
+#: Batches :meth:`Segmenter.stream` keeps queued on its lanes while the caller handles one.
+_STREAM_AHEAD = 3
+#: Frames per network call on a lane: two frames' activations stay near the core's caches
+#: (2 lanes on 2 cores: 0.86-1.00 of the matmul peak at 2 frames a call, 0.81-0.90 at 8).
+LANE_BATCH = 2
 
 
 def resolve_resize(resize: str, runtime: str, gpu: bool, input_size: tuple[int, int] | None) -> str:
@@ -152,7 +159,8 @@ class Segmenter:
     each batch's own size rounded to a multiple of 8. ``threshold`` turns probabilities
     into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
     ``runtime``: where the network runs, ``"auto"`` (the fastest here), ``"keras"``,
-    ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads.
+    ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads
+    (and ONNX Runtime's lanes).
     ``precision`` is the Keras dtype policy the model was built with (``"mixed_bfloat16"``
     or ``"mixed_float16"`` for GPUs, see :meth:`from_pretrained`); such a model runs on Keras.
     ``resize``: where frames are resized to the input size and probabilities back, ``"host"``
@@ -184,7 +192,10 @@ class Segmenter:
         self.runtime = runtimes.resolve(runtime, gpu, precision)
         self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
         self.threads = threads
-        self._runner: runtimes.Runner | None = None  # built on first use (an ONNX export takes seconds)
+        self._lanes = runtimes.lanes(self.runtime, threads, gpu)
+        self._pool: ThreadPoolExecutor | None = None  # the extra lanes' threads, started on first use
+        self._runners: dict[int | None, runtimes.Runner] = {}  # per thread count
+        self._building = threading.Lock()
         self._device_runners: dict[tuple[int, int], runtimes.Runner] = {}  # per source (H, W)
 
     # ----------------------------------------------------------------- construction
@@ -276,25 +287,37 @@ class Segmenter:
                    input_scale=input_scale, logits=linear, runtime=runtime, threads=threads, resize=resize)
 
     # ----------------------------------------------------------------- inference
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        """The network's raw (n, h, w, 1) output on this Segmenter's runtime."""
-        if self._runner is None:
-            key = None if self.weights_sha256 is None else f"{self.weights_sha256}|{self.name}"
-            self._runner = runtimes.make_runner(self.model, self.runtime, self.input_size, self.threads, key)
-        return self._runner(x)
+    def _run(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """The network's raw (n, h, w, 1) output on this Segmenter's runtime, with at most
+        ``threads`` CPU threads (None: the runtime's default)."""
+        if threads not in self._runners:  # built on first use (an ONNX export takes seconds)
+            with self._building:  # lanes start at once: one builds, the others wait for it
+                if threads not in self._runners:
+                    key = None if self.weights_sha256 is None else f"{self.weights_sha256}|{self.name}"
+                    self._runners[threads] = runtimes.make_runner(self.model, self.runtime, self.input_size,
+                                                                  threads, key)
+        return self._runners[threads](x)
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
-        """(n, h, w, 3) float32 -> (n, h, w) probabilities, in padded fixed-shape batches."""
-        return self._batched(x, lambda chunk: self._run(chunk)[..., 0], sigmoid=self.logits)
+        """(n, h, w, 3) float32 -> (n, h, w) probabilities, on all lanes."""
+        return self._across_lanes(self._network, x)
 
-    def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False) -> np.ndarray:
-        """``run`` ((b, ...) -> (b, h, w)) over ``x`` in batches padded to few fixed shapes
-        -> (n, h, w) float32."""
+    def _network(self, x: np.ndarray, lane: bool) -> np.ndarray:
+        """(n, h, w, 3) float32 -> (n, h, w) probabilities in padded fixed-shape batches; on a
+        lane single-threaded, in calls of at most :data:`LANE_BATCH` frames."""
+        threads, batch = (1, min(self.batch_size, LANE_BATCH)) if lane else (self.threads, self.batch_size)
+        return self._batched(x, lambda chunk: self._run(chunk, threads)[..., 0], sigmoid=self.logits, batch=batch)
+
+    def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False,
+                 batch: int | None = None) -> np.ndarray:
+        """``run`` ((b, ...) -> (b, h, w)) over ``x`` in batches of ``batch`` (default: the
+        batch size) padded to few fixed shapes -> (n, h, w) float32."""
+        batch = batch or self.batch_size
         out = np.empty(x.shape[:3], dtype=np.float32)
-        for start in range(0, len(x), self.batch_size):
-            chunk = x[start:start + self.batch_size]
+        for start in range(0, len(x), batch):
+            chunk = x[start:start + batch]
             n = len(chunk)
-            padded_n = _bucket(n, self.batch_size)
+            padded_n = _bucket(n, batch)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
             y = np.asarray(run(chunk), dtype=np.float32)[:n]
@@ -319,15 +342,13 @@ class Segmenter:
 
     @staticmethod
     def _to_source(proba: np.ndarray, h: int, w: int) -> np.ndarray:
-        """(n, h', w') probabilities -> (n, h, w), resized all at once (cv2 takes the batch as channels)."""
-        n = len(proba)
+        """(n, h', w') probabilities -> (n, h, w), bilinear, frame by frame into one array
+        (10x faster than stacking the batch as channels, which costs two transposed copies)."""
         if proba.shape[1:] == (h, w):
             return proba
-        out = np.empty((n, h, w), np.float32)
-        for s in range(0, n, _CV_MAX_CHANNELS):
-            block = np.ascontiguousarray(proba[s:s + _CV_MAX_CHANNELS].transpose(1, 2, 0))
-            r = cv2.resize(block, (w, h), interpolation=cv2.INTER_LINEAR)
-            out[s:s + _CV_MAX_CHANNELS] = r.reshape(h, w, -1).transpose(2, 0, 1)
+        out = np.empty((len(proba), h, w), np.float32)
+        for p, o in zip(proba, out):
+            cv2.resize(p, (w, h), dst=o, interpolation=cv2.INTER_LINEAR)
         return out
 
     def predict_proba(self, frames: np.ndarray) -> np.ndarray:
@@ -338,7 +359,66 @@ class Segmenter:
             return np.zeros((0, h, w), np.float32)
         if self.resize == "device":
             return self._batched(frames, self._device_runner(h, w))
-        return self._to_source(self._infer(self._to_input(frames)), h, w)
+        return self._across_lanes(self._proba_part, frames)
+
+    def _proba_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
+        """The host path on some frames: resize in, the network, resize back."""
+        return self._to_source(self._network(self._to_input(frames), lane), *frames.shape[1:3])
+
+    def _across_lanes(self, fn, x: np.ndarray) -> np.ndarray:
+        """``fn(part, lane=True)`` over ``x`` split into one part per lane (:func:`runtimes.lanes`),
+        the parts run at once and joined; with one lane, or fewer frames than lanes,
+        ``fn(x, lane=False)`` (the runtime's own threads)."""
+        if self._lanes == 1 or len(x) < self._lanes:
+            return fn(x, False)
+        parts = np.array_split(x, self._lanes)
+        others = [self._lane_pool().submit(fn, part, True) for part in parts[1:]]
+        first = fn(parts[0], True)  # this thread is a lane too
+        return np.concatenate([first, *(f.result() for f in others)])
+
+    def _lane_pool(self) -> ThreadPoolExecutor:
+        """One thread per lane, started on first use."""
+        with self._building:  # callers on several threads share one pool
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="signseg-lane")
+        return self._pool
+
+    def _lane_predict(self, frames: np.ndarray, threshold: float | None) -> np.ndarray:
+        """:meth:`predict` on one lane (single-threaded)."""
+        frames = _check_frames(frames)
+        if not len(frames):
+            return np.zeros(frames.shape[:3], np.uint8)
+        return self._masks(self._proba_part(frames, True), threshold)
+
+    def stream(self, batches: Iterable[np.ndarray], threshold: float | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(frames, masks)`` for each (n, H, W, 3) uint8 batch of ``batches``, in order.
+
+        With several lanes, each batch is split into one part per lane and the lanes work
+        through the parts of up to three batches queued ahead: they never wait for each
+        other, and keep working while the caller handles the masks (writes them, say).
+        Pulling ``batches`` (decoding) happens in the caller's thread; wrap it in
+        :func:`signseg.prefetch.prefetched` to overlap that too.
+        """
+        if self._lanes == 1 or self.resize == "device":
+            for frames in batches:
+                yield frames, self.predict(frames, threshold)
+            return
+        pending: deque = deque()
+        try:
+            for frames in batches:
+                parts = np.array_split(frames, self._lanes) if len(frames) >= self._lanes else [frames]
+                pending.append((frames, [self._lane_pool().submit(self._lane_predict, p, threshold) for p in parts]))
+                if len(pending) > _STREAM_AHEAD:
+                    frames, masks = pending.popleft()
+                    yield frames, np.concatenate([m.result() for m in masks])
+            while pending:
+                frames, masks = pending.popleft()
+                yield frames, np.concatenate([m.result() for m in masks])
+        finally:  # the caller stopped early or a batch failed: drop what has not started
+            for _, masks in pending:
+                for m in masks:
+                    m.cancel()
 
     def predict_many(self, chunks: list[np.ndarray], threshold: float | None = None) -> list[np.ndarray]:
         """Masks for several frame stacks of any sizes (e.g. from different videos), inferred
@@ -364,9 +444,10 @@ class Segmenter:
         return out
 
     def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
-        """Probabilities -> uint8 masks (:data:`labels.UNASSIGNED` where hand or face)."""
+        """Probabilities -> uint8 masks (:data:`labels.UNASSIGNED` where hand or face, else
+        :data:`labels.BACKGROUND`, which is 0)."""
         t = self.threshold if threshold is None else threshold
-        return np.where(proba >= t, labels.UNASSIGNED, labels.BACKGROUND).astype(np.uint8)
+        return (proba >= t).view(np.uint8) * np.uint8(labels.UNASSIGNED)
 
     def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8 masks: 0 background, 4 hand/face.
@@ -376,9 +457,11 @@ class Segmenter:
         return self._masks(self.predict_proba(frames), threshold)
 
     def segment_video(self, path: str | os.PathLike, stride: int = 1) -> Iterator[np.ndarray]:
-        """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat)."""
-        for batch in VideoReader(path, stride=stride).batches(self.batch_size):
-            yield self.predict(batch)
+        """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat;
+        decoding runs a batch ahead in a thread, inference on every lane)."""
+        batches = prefetched(VideoReader(path, stride=stride).batches(self.batch_size))
+        for _, masks in self.stream(batches):
+            yield masks
 
     def __repr__(self) -> str:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "

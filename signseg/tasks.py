@@ -100,8 +100,9 @@ def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,
     video_post = post.start()
 
     def batches():
-        for frames in prefetched(reader.batches(segmenter.batch_size)):  # decode overlaps inference
-            out = video_post(frames, segmenter.predict(frames))
+        decoded = prefetched(reader.batches(segmenter.batch_size))  # decoding overlaps inference
+        for frames, masks in segmenter.stream(decoded):
+            out = video_post(frames, masks)
             if on_frames is not None:
                 on_frames(len(frames))
             yield out

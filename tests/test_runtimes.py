@@ -45,7 +45,8 @@ def test_auto_picks_onnx_on_a_cpu_and_unknown_runtimes_are_refused():
 
 def test_onnx_export_is_cached_per_weights_and_size(tmp_path, monkeypatch, frames):
     monkeypatch.setenv("SIGNSEG_CACHE", str(tmp_path))
-    a = Segmenter.from_pretrained("snet-lite", runtime="onnx").predict(frames[:2])
+    # two lanes: both ask for the not yet exported model at once; it is exported once
+    a = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=2).predict(frames[:2])
     files = list((tmp_path / "onnx").glob("*.onnx"))
     assert len(files) == 1
     stamp = files[0].stat().st_mtime_ns
@@ -132,3 +133,42 @@ def test_mixed_precision_builds_half_precision_with_the_same_masks(frames):
     assert iou(seg.predict(frames[:8]) > 0, reference) >= 0.99
     with pytest.raises(ValueError, match="precision"):
         Segmenter.from_pretrained("snet-lite", precision="float8")
+
+
+def test_lanes_split_frames_across_cores_only_for_onnx_on_a_cpu():
+    assert runtimes.lanes("onnx", threads=3, gpu=False) == 3
+    assert runtimes.lanes("onnx", threads=None, gpu=False) == runtimes.cpu_threads()
+    assert runtimes.lanes("onnx", threads=2, gpu=True) == 1
+    assert runtimes.lanes("keras", threads=2, gpu=False) == 1
+    assert runtimes.lanes("xla", threads=None, gpu=False) == 1
+
+
+def test_onnx_lanes_give_one_lanes_masks_and_stream_keeps_order(frames):
+    """Two single-threaded lanes (frames split between them) against one two-threaded call."""
+    one = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=1)
+    two = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=2)
+    assert (one._lanes, two._lanes) == (1, 2)
+    reference = one.predict_proba(frames)
+    np.testing.assert_allclose(two.predict_proba(frames), reference, atol=1e-5)
+    # uneven batches, one smaller than the lanes: (frames, masks) in order, same masks
+    sizes = [8, 8, 1, 5, 4]
+    batches = np.split(frames, np.cumsum(sizes)[:-1])
+    out = list(two.stream(iter(batches)))
+    assert [len(f) for f, _ in out] == sizes
+    for (f, masks), batch in zip(out, batches):
+        assert f is batch and masks.shape == batch.shape[:3] and masks.dtype == np.uint8
+    np.testing.assert_array_equal(np.concatenate([m for _, m in out]), one.predict(frames))
+
+
+def test_stream_passes_a_bad_batch_on_in_order_and_stops_cleanly(frames):
+    seg = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=2)
+    batches = [frames[:4], frames[4:8], frames[8:12].astype(np.float32), frames[12:16]]
+    got = []
+    with pytest.raises(ValueError, match="uint8"):
+        for f, _ in seg.stream(iter(batches)):
+            got.append(len(f))
+    assert got == [4, 4]  # the good batches before the bad one came out first
+    early = seg.stream(iter([frames[:4]] * 20))
+    next(early)
+    early.close()  # the caller stops: queued batches are dropped, nothing hangs
+    assert len(seg.predict(frames[:4])) == 4  # and the lanes still work
