@@ -77,8 +77,8 @@ def lanes(name: str, threads: int | None, gpu: bool) -> int:
 
     ONNX Runtime on a CPU: one per thread. A small U-Net's layers are too short to share
     out across cores without idling them at every layer's barrier, and one session runs
-    concurrent calls: whole frames per core ran the network at 0.86-1.00 of the matmul
-    peak on 2 cores, against 0.71-0.76 for one 2-thread call (docs/performance.md).
+    concurrent calls: whole frames per core ran the network at a median 0.80 of the matmul
+    peak on 2 cores, against 0.70-0.77 for one 2-thread session (bench/lanes.py).
     Keras and XLA share one thread pool per process: 1.
     """
     if name != "onnx" or gpu:

@@ -73,8 +73,8 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 RESIZES = ("auto", "host", "device")
 #: Batches :meth:`Segmenter.stream` keeps queued on its lanes while the caller handles one.
 _STREAM_AHEAD = 3
-#: Frames per network call on a lane: two frames' activations stay near the core's caches
-#: (2 lanes on 2 cores: 0.86-1.00 of the matmul peak at 2 frames a call, 0.81-0.90 at 8).
+#: Frames per network call on a lane: a few frames' activations stay near the core's caches
+#: (bench/lanes.py, 2 lanes on 2 cores: 1-4 frames a call alike, 8 a little slower).
 LANE_BATCH = 2
 
 
