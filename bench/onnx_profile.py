@@ -1,6 +1,6 @@
 """Where ONNX Runtime spends the network's time: per operator type and per convolution.
 
-    python bench/onnx_profile.py [--model snet-lite] [--batch-size 8] [--runs 10] [--json]
+    python bench/onnx_profile.py [--model snet-lite] [--batch-size 8] [--runs 10] [--threads N] [--json]
 
 Runs the Segmenter's own ONNX export (the graph ``runtime="onnx"`` runs) on random
 frames at the model's input size with ONNX Runtime's profiler, and prints each operator
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -24,11 +25,27 @@ from _report import report
 from segment import matmul_gflops
 
 
+def matmul_peak(threads: int) -> float:
+    """The matmul peak on ``threads`` BLAS threads: in this process for all cores, else in a
+    child whose OpenBLAS is limited to them (its thread count is fixed when numpy loads)."""
+    from signseg import runtimes
+    if threads >= runtimes.cpu_threads():
+        return matmul_gflops()
+    env = {**os.environ, **{v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+    code = "from segment import matmul_gflops; print(matmul_gflops())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=os.path.dirname(os.path.abspath(__file__)),
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="snet-lite")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None,
+                   help="ONNX Runtime threads (default: all cores; 1 with --batch-size 2 profiles one lane "
+                        "against a one-thread matmul)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -38,11 +55,12 @@ def main() -> int:
     from signseg.segmenter import Segmenter
 
     seg = Segmenter.from_pretrained(args.model, runtime="onnx", batch_size=args.batch_size)
+    threads = args.threads or runtimes.cpu_threads()
     path = runtimes._onnx_file(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
     x = np.random.default_rng(0).random((args.batch_size, *seg.input_size, 3), np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = runtimes.cpu_threads()
+        options.intra_op_num_threads = threads
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(tmp, "ort")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -52,7 +70,7 @@ def main() -> int:
             session.run(None, {name: x})
         with open(session.end_profiling()) as f:
             events = [e for e in json.load(f) if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
-    peak = max(matmul_gflops(), matmul_gflops())
+    peak = max(matmul_peak(threads), matmul_peak(threads))
 
     calls = defaultdict(list)  # node -> per-run microseconds, the warm-up dropped
     for e in events:
