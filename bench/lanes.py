@@ -40,13 +40,8 @@ def main() -> int:
     cores = runtimes.cpu_threads()
     x = np.random.default_rng(0).random((args.frames, *seg.input_size, 3), np.float32)
 
-    def session(threads: int):
-        o = ort.SessionOptions()
-        o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
-        o.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
-
-    wide, single = session(cores), session(1)
+    wide, single = (ort.InferenceSession(str(path), runtimes.onnx_options(t), providers=["CPUExecutionProvider"])
+                    for t in (cores, 1))
     name = single.get_inputs()[0].name
     pool = ThreadPoolExecutor(cores)
 

@@ -59,8 +59,7 @@ def main() -> int:
     path = runtimes._onnx_file(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
     x = np.random.default_rng(0).random((args.batch_size, *seg.input_size, 3), np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options = runtimes.onnx_options(threads)  # as the Segmenter runs it
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(tmp, "ort")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -25,6 +25,7 @@ One row per clip x input size x runtime x batch size:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import resource
@@ -91,13 +92,13 @@ def conv_gflop(model, size: tuple[int, int]) -> float:
 def end_to_end(seg, clip: Path, tmp: Path):
     """One pass of the pipeline over ``clip`` into a fresh HDF5 file: a function returning frames."""
     from signseg.pipeline import segment_videos
-    runs = iter(range(10 ** 6))
+    runs = itertools.count()
     return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False).frames
 
 
 def holistic_fps(teacher_python: str, clip: Path) -> float | None:
     """Frames/s of MediaPipe Holistic on ``clip``, timed inside the teacher process: best of 3
-    passes, each with a fresh tracker, as the other columns are best-of-3."""
+    passes, each with a fresh tracker (the other columns are best-of-rounds too)."""
     code = (
         "import sys,time,cv2,mediapipe as mp\n"
         "cap=cv2.VideoCapture(sys.argv[1]);fr=[]\n"

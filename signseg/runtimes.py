@@ -104,9 +104,10 @@ def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | Non
     raise ValueError(f"not a concrete runtime: {name!r}")
 
 
-def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str | None) -> Runner:
+def onnx_options(threads: int | None = None):
+    """ONNX Runtime session options as signseg runs its export: ``threads`` intra-op threads
+    (None: all cores), all graph optimisations, idle threads sleeping."""
     import onnxruntime as ort
-    path = _onnx_file(model, input_size, key)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
@@ -114,7 +115,13 @@ def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str |
     # Idle ORT threads sleep instead of spinning: the decode and write threads share the cores
     # (end-to-end 2-4% faster on 2 cores, the network alone unchanged; docs/performance.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return options
+
+
+def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str | None) -> Runner:
+    import onnxruntime as ort
+    path = _onnx_file(model, input_size, key)
+    session = ort.InferenceSession(str(path), onnx_options(threads), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
 

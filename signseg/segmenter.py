@@ -23,9 +23,10 @@ from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
 from signseg.image import resize
 from signseg.metrics import CUSTOM_OBJECTS
-from signseg.prefetch import prefetched
 from signseg.models import build
+from signseg.prefetch import prefetched
 from signseg.video import VideoReader
+
 
 def has_gpu() -> bool:
     """True when the active Keras backend can run on a GPU."""
@@ -369,12 +370,16 @@ class Segmenter:
         """``fn(part, lane=True)`` over ``x`` split into one part per lane (:func:`runtimes.lanes`),
         the parts run at once and joined; with one lane, or fewer frames than lanes,
         ``fn(x, lane=False)`` (the runtime's own threads)."""
-        if self._lanes == 1 or len(x) < self._lanes:
+        parts = self._lane_parts(x)
+        if len(parts) == 1:
             return fn(x, False)
-        parts = np.array_split(x, self._lanes)
         others = [self._lane_pool().submit(fn, part, True) for part in parts[1:]]
         first = fn(parts[0], True)  # this thread is a lane too
         return np.concatenate([first, *(f.result() for f in others)])
+
+    def _lane_parts(self, x: np.ndarray) -> list[np.ndarray]:
+        """``x`` split into one part per lane, or whole where it has fewer frames than lanes."""
+        return np.array_split(x, self._lanes) if self._lanes > 1 and len(x) >= self._lanes else [x]
 
     def _lane_pool(self) -> ThreadPoolExecutor:
         """One thread per lane, started on first use."""
@@ -404,11 +409,10 @@ class Segmenter:
             for frames in batches:
                 yield frames, self.predict(frames, threshold)
             return
-        pending: deque = deque()
+        pool, pending = self._lane_pool(), deque()
         try:
             for frames in batches:
-                parts = np.array_split(frames, self._lanes) if len(frames) >= self._lanes else [frames]
-                pending.append((frames, [self._lane_pool().submit(self._lane_predict, p, threshold) for p in parts]))
+                pending.append((frames, [pool.submit(self._lane_predict, p, threshold) for p in self._lane_parts(frames)]))
                 if len(pending) > _STREAM_AHEAD:
                     frames, masks = pending.popleft()
                     yield frames, np.concatenate([m.result() for m in masks])
