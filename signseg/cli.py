@@ -209,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="fine-tune from a shipped model name or a .weights.h5")
     t.add_argument("--architecture", default="snet", choices=("snet", "vgg_unet"))
     t.add_argument("--width", type=float, default=1.0, help="snet width multiplier")
-    t.add_argument("--stem", type=int, default=1, choices=(1, 2),
-                   help="snet: 2 runs the U-Net at half resolution behind a stride-2 stem (CPU-friendly)")
+    t.add_argument("--stem", type=int, default=1, choices=(1, 2, 4),
+                   help="snet: 2 or 4 runs the U-Net at 1/2 or 1/4 resolution behind a strided stem (CPU-friendly)")
     t.add_argument("--encoder-weights", default=None, help="vgg_unet: path to the ImageNet VGG16 notop .h5")
     t.add_argument("--input-size", type=_size, default=None, help="HxW (default 224x224, or the --init model's)")
     t.add_argument("--epochs", type=_positive_int, default=50)

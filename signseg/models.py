@@ -60,22 +60,22 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     """The paper's SNet U-Net: 3 levels of 32/64/128 filters and a 256-filter 5x5 centre.
 
     ``width`` scales every filter count (0.25 gives an 8/16/32/64 network for CPU use).
-    ``stem=2`` wraps the U-Net in a learned 2x2 stride-2 input convolution and a 2x2
-    stride-2 transposed output convolution: the U-Net runs at half resolution, so width 0.5
-    costs what width 0.25 does at full resolution, with no 8-channel layers, which a CPU runs
-    at under half its peak (docs/performance.md); the shipped ``snet-lite`` is width 0.5,
-    stem 2. Native input is 400x400x3; the default ``input_shape`` leaves H and W free
-    (multiples of 8, or 16 with ``stem=2``).
+    ``stem`` of 2 or 4 wraps the U-Net in a learned stem x stem, stride-``stem`` input
+    convolution and a matching transposed output convolution: the U-Net runs at 1/stem of
+    the resolution, so it can be wider for the same arithmetic, with no thin (8-16 channel)
+    layers, which a CPU runs well under its peak (docs/performance.md). The shipped
+    ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
+    ``input_shape`` leaves H and W free (multiples of 8 x stem).
     """
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")
-    if stem not in (1, 2):
-        raise ValueError(f"stem must be 1 or 2, got {stem}")
+    if stem not in (1, 2, 4):
+        raise ValueError(f"stem must be 1, 2 or 4, got {stem}")
     f = lambda n: _filters(n, width)  # noqa: E731
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    if stem == 2:
-        x = layers.Conv2D(f(32), 2, strides=2, activation="relu", name="stem")(x)
+    if stem > 1:
+        x = layers.Conv2D(f(32), stem, strides=stem, activation="relu", name="stem")(x)
     e1 = _conv_pair(x, f(32), 3, 0.0, "enc1")
     e2 = _conv_pair(layers.MaxPooling2D(2, name="pool1")(e1), f(64), 3, 0.0, "enc2")
     e3 = _conv_pair(layers.MaxPooling2D(2, name="pool2")(e2), f(128), 3, 0.4, "enc3")
@@ -85,8 +85,8 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
         x = Upsample2x(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"cat{level}")([x, skip])
         x = _conv_pair(x, f(n), 3, drop, f"dec{level}")
-    if stem == 2:
-        outputs = layers.Conv2DTranspose(1, 2, strides=2, activation="sigmoid", name="mask")(x)
+    if stem > 1:
+        outputs = layers.Conv2DTranspose(1, stem, strides=stem, activation="sigmoid", name="mask")(x)
     else:
         outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
     return keras.Model(inputs, outputs, name=name)

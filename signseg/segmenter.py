@@ -21,7 +21,7 @@ import numpy as np
 
 from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
-from signseg.image import resize
+from signseg.image import opencv_single_threaded, resize
 from signseg.metrics import CUSTOM_OBJECTS
 from signseg.models import build
 from signseg.prefetch import prefetched
@@ -401,7 +401,8 @@ class Segmenter:
 
         With several lanes, each batch is split into one part per lane and the lanes work
         through the parts of up to three batches queued ahead: they never wait for each
-        other, and keep working while the caller handles the masks (writes them, say).
+        other, and keep working while the caller handles the masks (writes them, say);
+        meanwhile OpenCV runs single-threaded (:func:`signseg.image.opencv_single_threaded`).
         Pulling ``batches`` (decoding) happens in the caller's thread; wrap it in
         :func:`signseg.prefetch.prefetched` to overlap that too.
         """
@@ -410,19 +411,21 @@ class Segmenter:
                 yield frames, self.predict(frames, threshold)
             return
         pool, pending = self._lane_pool(), deque()
-        try:
-            for frames in batches:
-                pending.append((frames, [pool.submit(self._lane_predict, p, threshold) for p in self._lane_parts(frames)]))
-                if len(pending) > _STREAM_AHEAD:
+        with opencv_single_threaded():  # the lanes are the parallelism: no OpenCV workers
+            try:
+                for frames in batches:
+                    parts = self._lane_parts(frames)
+                    pending.append((frames, [pool.submit(self._lane_predict, p, threshold) for p in parts]))
+                    if len(pending) > _STREAM_AHEAD:
+                        frames, masks = pending.popleft()
+                        yield frames, np.concatenate([m.result() for m in masks])
+                while pending:
                     frames, masks = pending.popleft()
                     yield frames, np.concatenate([m.result() for m in masks])
-            while pending:
-                frames, masks = pending.popleft()
-                yield frames, np.concatenate([m.result() for m in masks])
-        finally:  # the caller stopped early or a batch failed: drop what has not started
-            for _, masks in pending:
-                for m in masks:
-                    m.cancel()
+            finally:  # the caller stopped early or a batch failed: drop what has not started
+                for _, masks in pending:
+                    for m in masks:
+                        m.cancel()
 
     def predict_many(self, chunks: list[np.ndarray], threshold: float | None = None) -> list[np.ndarray]:
         """Masks for several frame stacks of any sizes (e.g. from different videos), inferred

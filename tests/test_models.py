@@ -28,15 +28,18 @@ def test_snet_is_fully_convolutional(hw):
     assert np.all((y >= 0) & (y <= 1))
 
 
-@pytest.mark.parametrize("hw", [(224, 224), (64, 96), (16, 16)])
-def test_stem2_snet_keeps_the_input_size_and_has_no_thin_layers(hw):
-    m = snet(width=0.5, stem=2)
+@pytest.mark.parametrize("stem, width, thinnest, hw", [(2, 0.5, 16, (224, 224)), (2, 0.5, 16, (64, 96)),
+                                                      (2, 0.5, 16, (16, 16)), (4, 0.75, 24, (224, 224)),
+                                                      (4, 0.75, 24, (32, 64))])
+def test_strided_stem_snet_keeps_the_input_size_and_has_no_thin_layers(stem, width, thinnest, hw):
+    m = snet(width=width, stem=stem)
     y = m.predict_on_batch(np.zeros((2, *hw, 3), np.float32))
     assert y.shape == (2, *hw, 1) and np.all((y >= 0) & (y <= 1))
-    assert min(c.filters for c in _convs(m) if c.name != "mask") == 16
-    assert m.get_layer("stem").strides == (2, 2)
+    assert min(c.filters for c in _convs(m) if c.name != "mask") == thinnest
+    assert m.get_layer("stem").strides == (stem, stem)
+    assert m.get_layer("enc1_conv1").output.shape[1:3] == (None, None)
     with pytest.raises(ValueError, match="stem"):
-        snet(stem=4)
+        snet(stem=3)
 
 
 def test_width_scales_every_layer():

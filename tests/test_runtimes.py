@@ -3,6 +3,7 @@ ONNX export cache, and the decode prefetch that overlaps them with decoding."""
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -153,7 +154,12 @@ def test_onnx_lanes_give_one_lanes_masks_and_stream_keeps_order(frames):
     # uneven batches, one smaller than the lanes: (frames, masks) in order, same masks
     sizes = [8, 8, 1, 5, 4]
     batches = np.split(frames, np.cumsum(sizes)[:-1])
-    out = list(two.stream(iter(batches)))
+    before = cv2.getNumThreads()
+    out = []
+    for item in two.stream(iter(batches)):
+        assert cv2.getNumThreads() == 1  # the lanes are the parallelism while it streams
+        out.append(item)
+    assert cv2.getNumThreads() == before  # and OpenCV's setting comes back
     assert [len(f) for f, _ in out] == sizes
     for (f, masks), batch in zip(out, batches):
         assert f is batch and masks.shape == batch.shape[:3] and masks.dtype == np.uint8
@@ -162,6 +168,7 @@ def test_onnx_lanes_give_one_lanes_masks_and_stream_keeps_order(frames):
 
 def test_stream_passes_a_bad_batch_on_in_order_and_stops_cleanly(frames):
     seg = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=2)
+    before = cv2.getNumThreads()
     batches = [frames[:4], frames[4:8], frames[8:12].astype(np.float32), frames[12:16]]
     got = []
     with pytest.raises(ValueError, match="uint8"):
@@ -172,3 +179,28 @@ def test_stream_passes_a_bad_batch_on_in_order_and_stops_cleanly(frames):
     next(early)
     early.close()  # the caller stops: queued batches are dropped, nothing hangs
     assert len(seg.predict(frames[:4])) == 4  # and the lanes still work
+    assert cv2.getNumThreads() == before
+
+
+def test_opencv_single_threaded_counts_nested_and_concurrent_users():
+    from signseg.image import opencv_single_threaded
+    before = cv2.getNumThreads()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_user():
+        with opencv_single_threaded():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=other_user)
+    with opencv_single_threaded():
+        t.start()
+        assert inside.wait(5)
+        with opencv_single_threaded():
+            assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == 1  # the inner block left, two users remain
+    assert cv2.getNumThreads() == 1  # the other thread is still inside
+    release.set()
+    t.join(5)
+    assert cv2.getNumThreads() == before
