@@ -191,16 +191,23 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(n_jobs, small_corpus, tmp
     assert not shard_dir_for(out).exists()
 
 
-def test_sigint_stops_cleanly_and_keeps_complete_videos(small_corpus, tmp_path, tiny_model_file):
-    jobs, _, clean = small_corpus
-    clean = clean["1"]
+def test_sigint_stops_cleanly_and_keeps_complete_videos(tmp_path, tiny_model_file):
+    """SIGINT while a long video streams through the lanes: the finished one is kept."""
+    import cv2
+    from signseg.video import read_video
+    frames = read_video(SOUP)
+    long_clip = tmp_path / "long.mp4"  # SOUP played back and forth, 1230 frames: seconds of work
+    writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, frames.shape[2:0:-1])
+    for f in np.concatenate([frames, frames[::-1]] * 15):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    train = make_autsl(tmp_path / "corpus", [SOUP, long_clip])
     out = tmp_path / "out.h5"
-    p, err = _run_until(["corpus", jobs[0].path.parent, "-o", out, "--weights", tiny_model_file], 1,
-                        signal.SIGINT)
-    assert p.returncode == 130 and "interrupted" in err and "--resume" in err
+    p, err = _run_until(["corpus", train, "-o", out, "--weights", tiny_model_file], 1, signal.SIGINT)
+    assert p.returncode == 130 and "interrupted" in err and "--resume" in err, err[-2000:]
     with MaskFile(out) as f:
-        assert 1 <= len(f.video_ids()) <= len(clean)
-        assert all(f.index()[f.index()["video_id"] == v]["status"][0] == COMPLETE for v in f.video_ids())
+        assert f.video_ids() == ["signer0_sample1"]  # SOUP, whole; the long one not claimed
+        assert f.index()[f.index()["video_id"] == "signer0_sample1"]["status"][0] == COMPLETE
 
 
 def test_driver_inference_batches_across_videos(small_corpus, tmp_path, tiny_model_file, damaged):
