@@ -141,7 +141,10 @@ def test_backends_give_the_same_masks(backend, small_corpus, tmp_path):
 
 def _run_until(args, done: int, sig: int):
     """Start the CLI, wait until its progress bar shows ``done`` videos, send ``sig``."""
-    p = subprocess.Popen(signseg_command(*args), stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)
+    # Ctrl-C's default action for the child, even where this run inherited SIGINT ignored (a
+    # background job of a non-interactive shell): Python keeps an ignored SIGINT ignored.
+    p = subprocess.Popen(signseg_command(*args), stderr=subprocess.PIPE, cwd=REPO, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     while not re.search(rb"\b(%d|[%d-9])/\d+ \[" % (done, done), seen):
         chunk = os.read(p.stderr.fileno(), 4096)
