@@ -53,6 +53,18 @@ def make_autsl(root, clips):
     return train
 
 
+def write_video(path, frames, fps=25.0, fourcc="MJPG", color=True):
+    """Write RGB (or gray) frames with OpenCV; returns the path."""
+    import cv2
+    h, w = frames.shape[1:3]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h), isColor=color)
+    assert out.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
+    for f in frames:
+        out.write(f if not color else cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    out.release()
+    return path
+
+
 def pytest_configure(config):
     if not SOUP.is_file():
         raise pytest.UsageError(f"test data missing: {SOUP} (the shared/ folder beside the repo)")

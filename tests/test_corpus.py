@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import HD, REPO, SHARED, SOUP, make_autsl, run, signseg_command
+from conftest import HD, REPO, SHARED, SOUP, make_autsl, run, signseg_command, write_video
 from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
 from signseg.errors import LabelsError
 from signseg.pipeline import process, shard_dir_for
@@ -196,14 +196,10 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(n_jobs, small_corpus, tmp
 
 def test_sigint_stops_cleanly_and_keeps_complete_videos(tmp_path, tiny_model_file):
     """SIGINT while a long video streams through the lanes: the finished one is kept."""
-    import cv2
     from signseg.video import read_video
     frames = read_video(SOUP)
-    long_clip = tmp_path / "long.mp4"  # SOUP played back and forth, 1230 frames: seconds of work
-    writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, frames.shape[2:0:-1])
-    for f in np.concatenate([frames, frames[::-1]] * 15):
-        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    writer.release()
+    long_clip = write_video(tmp_path / "long.mp4", np.concatenate([frames, frames[::-1]] * 15), fps=30.0,
+                            fourcc="mp4v")  # SOUP played back and forth, 1230 frames: seconds of work
     train = make_autsl(tmp_path / "corpus", [SOUP, long_clip])
     out = tmp_path / "out.h5"
     p, err = _run_until(["corpus", train, "-o", out, "--weights", tiny_model_file], 1, signal.SIGINT)

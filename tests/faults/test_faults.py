@@ -16,20 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO, SOUP, run, signseg_command
+from conftest import REPO, SOUP, run, signseg_command, write_video
 from signseg.store import COMPLETE, FAILED, MaskFile
 from signseg.video import VideoReader, read_video
-
-
-def write_video(path, frames, fps=25.0, fourcc="MJPG", color=True):
-    """Write RGB (or gray) frames with OpenCV; returns the path."""
-    h, w = frames.shape[1:3]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h), isColor=color)
-    assert out.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
-    for f in frames:
-        out.write(f if not color else cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    out.release()
-    return path
 
 
 @pytest.fixture(scope="module")
