@@ -113,3 +113,10 @@ def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm):
     fresh = np.load(tmp_path / "SOUP.npz")
     assert np.isfinite(fresh["face"][:, 0, 0]).all()
     np.testing.assert_allclose(fresh["face"], soup_lm["face"], atol=2.0)
+    # the person segmentation that training pastes signers with: one mask per frame, the
+    # signer inside it (every face centre), the grey studio outside it (most of the frame)
+    person = fresh["person"]
+    assert person.dtype == np.uint8 and person.shape == (len(fresh["frame_index"]), 240, 320)
+    cx, cy = np.nanmean(fresh["face"], axis=1).round().astype(int).T
+    assert (person[np.arange(len(person)), cy, cx] > 200).all()
+    assert 0.05 < (person > 128).mean() < 0.6

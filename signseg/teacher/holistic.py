@@ -8,7 +8,9 @@ library, numpy and OpenCV, and is started as a subprocess by :mod:`signseg.teach
 
 Each ``DIR/<stem>.npz`` holds pixel coordinates (NaN where the teacher saw nothing):
 ``frame_index`` (T,), ``face`` (T, 468, 2), ``left_hand`` (T, 21, 2), ``right_hand``
-(T, 21, 2), ``pose`` (T, 33, 3: x, y, visibility), plus ``width``, ``height``, ``fps``.
+(T, 21, 2), ``pose`` (T, 33, 3: x, y, visibility), plus ``width``, ``height``, ``fps``, and
+``person`` (T, h, w) uint8, Holistic's person segmentation (0-255, longest side at most
+``PERSON_SIDE``): what training cuts the signer out with to paste onto other backgrounds.
 ``left_hand`` is the signer's own left hand (MediaPipe Holistic's convention, checked
 against the pose's LEFT_WRIST).
 """
@@ -22,6 +24,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+#: Longest side of the stored person masks (the labels keep frames at most 320 px wide).
+PERSON_SIDE = 320
 
 
 def _points(landmarks, n: int, width: int, height: int, with_visibility: bool = False) -> np.ndarray:
@@ -37,20 +42,31 @@ def _points(landmarks, n: int, width: int, height: int, with_visibility: bool = 
     return out
 
 
+def _person(mask, width: int, height: int) -> np.ndarray:
+    """Holistic's person probability as uint8 at most ``PERSON_SIDE`` px on its longest side."""
+    scale = min(1.0, PERSON_SIDE / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if mask is None:
+        return np.zeros(size[::-1], np.uint8)
+    small = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_AREA)
+    return np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int = 1) -> Path:
-    """Write ``out_dir/<stem>.npz`` with Holistic landmarks for every ``stride``-th frame."""
+    """Write ``out_dir/<stem>.npz`` with Holistic landmarks and person masks for every
+    ``stride``-th frame."""
     import mediapipe as mp  # only in the teacher environment
 
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise RuntimeError(f"{video}: cannot open video")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    idx, face, left, right, pose = [], [], [], [], []
+    idx, face, left, right, pose, person = [], [], [], [], [], []
     width = height = 0
     # Tracking mode (static_image_mode=False) needs consecutive frames, so every frame is
     # decoded and processed; ``stride`` only thins what is saved.
     with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
-                                        refine_face_landmarks=False) as holistic:
+                                        refine_face_landmarks=False, enable_segmentation=True) as holistic:
         i = 0
         while True:
             ok, bgr = cap.read()
@@ -64,6 +80,7 @@ def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int =
                 left.append(_points(res.left_hand_landmarks, 21, width, height))
                 right.append(_points(res.right_hand_landmarks, 21, width, height))
                 pose.append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
+                person.append(_person(res.segmentation_mask, width, height))
             i += 1
     cap.release()
     if not idx:
@@ -73,6 +90,7 @@ def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int =
     tmp = out_dir / f".{video.stem}.tmp.npz"
     np.savez_compressed(tmp, frame_index=np.asarray(idx, np.int32), face=np.stack(face),
                         left_hand=np.stack(left), right_hand=np.stack(right), pose=np.stack(pose),
+                        person=np.stack(person),
                         width=width, height=height, fps=fps, source=str(video))
     os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
     return target

@@ -6,6 +6,9 @@ Layout of a labels file (``format = "signseg-labels"``)::
     /videos/<video_id>/labels   uint8 (T, h, w): 0 bg, 1 face, 2 left hand, 3 right hand
     /videos/<video_id>/flags    uint8 (T, 5): face found, left found, right found,
                                 left missed, right missed (pose sees a wrist, hand model not)
+    /videos/<video_id>/person   uint8 (T, h, w): the teacher's person segmentation, 0-255
+                                (where its landmarks file has one): training cuts the
+                                signer out with it to paste onto other backgrounds
     attrs: source, fps, frame_index (source frame numbers), complete
 
 The landmarks come from :mod:`signseg.teacher.holistic`, run in the teacher environment by
@@ -92,6 +95,9 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     sample = rows[:: max(1, len(rows) // 16)]
     skin = fit_skin_model([frames[rows.index(r)] for r in sample], [face[r] for r in sample])
     masks = np.stack([part_mask(f, face[r], left[r], right[r], skin) for f, r in zip(frames, rows)])
+    person = None
+    if "person" in lm.files:  # landmarks made before the teacher saved segmentation have none
+        person = np.stack([resize(lm["person"][r], (h, w)) for r in rows])
     flags = np.array([[np.isfinite(face[r]).all(), np.isfinite(left[r]).all(), np.isfinite(right[r]).all(),
                        hand_missed(left[r], pose[r], POSE_LEFT_WRIST, (h, w)),
                        hand_missed(right[r], pose[r], POSE_RIGHT_WRIST, (h, w))] for r in rows], np.uint8)
@@ -103,6 +109,8 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     g.create_dataset("frames", data=np.stack(frames), chunks=(1, h, w, 3), compression="gzip", compression_opts=1)
     g.create_dataset("labels", data=masks, chunks=(1, h, w), compression="gzip", compression_opts=1)
     g.create_dataset("flags", data=flags)
+    if person is not None:
+        g.create_dataset("person", data=person, chunks=(1, h, w), compression="gzip", compression_opts=1)
     g.attrs.update(source=os.fspath(video), fps=reader.info.fps, frame_index=np.asarray(idx, np.int32),
                    skin_model=skin is not None, flag_names=list(FLAG_NAMES))
     labels_file.flush()
