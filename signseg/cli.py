@@ -119,7 +119,7 @@ def cmd_label(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from signseg.train import train
+    from signseg.train import read_groups, train
     config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
               else {"encoder_weights": args.encoder_weights})
     card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
@@ -127,6 +127,7 @@ def cmd_train(args) -> int:
                  batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
                  holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
                  crop_size=args.crop_size, max_val_frames=args.max_val_frames,
+                 groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto")
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
@@ -220,13 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dice", action="store_true", help="add a soft Dice term to the BCE loss")
     t.add_argument("--val-fraction", type=float, default=0.15, help="share of videos held for validation")
     t.add_argument("--holdout", nargs="*", default=[], help="video ids kept out of training and validation")
+    t.add_argument("--groups", type=Path, default=None,
+                   help="TSV of video<TAB>signer: validation takes whole signers, not single clips")
     t.add_argument("--patience", type=_positive_int, default=8)
     t.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall-clock time")
     t.add_argument("--crop-size", type=_size, default=None,
                    help="train on random HxW windows of the input-size view (cheaper for large inputs)")
     t.add_argument("--max-val-frames", type=_positive_int, default=None, help="validate on at most N frames")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("-q", "--quiet", action="store_true", help="one line per epoch")
+    t.add_argument("-q", "--quiet", action="store_true",
+                   help="one line per epoch (the default when output is not a terminal)")
     t.set_defaults(func=cmd_train)
 
     o = sub.add_parser("overlay", help="draw a mask file's masks and part boxes on its video (mp4 and/or png grid)")

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from signseg import labels as L
-from signseg.image import resize
+from signseg.augment import Backgrounds, augment
 from signseg.metrics import dice_loss, f1_m, iou_m, iou
 from signseg.models import build
 from signseg.presets import ModelCard, sha256_of
@@ -33,12 +33,20 @@ from signseg.teacher.labelset import usable_frames
 # --------------------------------------------------------------------------- data
 @dataclass
 class LabelledFrames:
-    """Frames (RGB uint8, each its own size), label masks (uint8, signseg.labels values) and
-    the group (video) each frame came from."""
+    """Frames (RGB uint8, each its own size), label masks (uint8, signseg.labels values), the
+    teacher's person masks (uint8 0-255, or None where the source has none) and the group
+    (video) each frame came from."""
 
     images: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    persons: list[np.ndarray | None] = field(default_factory=list)
+
+    def add(self, image: np.ndarray, mask: np.ndarray, group: str, person: np.ndarray | None = None) -> None:
+        self.images.append(image)
+        self.masks.append(mask)
+        self.groups.append(group)
+        self.persons.append(person)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -47,11 +55,12 @@ class LabelledFrames:
         self.images += other.images
         self.masks += other.masks
         self.groups += other.groups
+        self.persons += other.persons
 
     def subset(self, keep: Sequence[bool]) -> "LabelledFrames":
         idx = [i for i, k in enumerate(keep) if k]
         return LabelledFrames([self.images[i] for i in idx], [self.masks[i] for i in idx],
-                              [self.groups[i] for i in idx])
+                              [self.groups[i] for i in idx], [self.persons[i] for i in idx])
 
 
 def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> LabelledFrames:
@@ -71,10 +80,9 @@ def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> Label
             if not keep.any():
                 continue
             frames, masks = g["frames"][:], g["labels"][:]
+            persons = g["person"][:] if "person" in g else None
             for i in np.flatnonzero(keep):
-                out.images.append(frames[i])
-                out.masks.append(masks[i])
-                out.groups.append(vid)
+                out.add(frames[i], masks[i], vid, None if persons is None else persons[i])
     return out
 
 
@@ -90,9 +98,8 @@ def load_pairs_folder(path: str | os.PathLike) -> LabelledFrames:
         mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
         if bgr is None or mask is None:
             raise ValueError(f"{img_file if bgr is None else mask_file}: cannot be read as an image")
-        out.images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        out.masks.append(np.where(mask > 0, L.UNASSIGNED, 0).astype(np.uint8))
-        out.groups.append(f"{root.name}/{img_file.stem}")
+        out.add(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.where(mask > 0, L.UNASSIGNED, 0).astype(np.uint8),
+                f"{root.name}/{img_file.stem}")
     return out
 
 
@@ -106,9 +113,8 @@ def load_npy_pair(images: str | os.PathLike, masks: str | os.PathLike) -> Labell
     y = y.reshape(y.shape[:3])
     out = LabelledFrames()
     for i in range(len(x)):
-        out.images.append(x[i])
-        out.masks.append(np.where(y[i] > 0.5 if y.dtype.kind == "f" else y[i] > 0, L.UNASSIGNED, 0).astype(np.uint8))
-        out.groups.append(f"{Path(images).stem}/{i}")
+        out.add(x[i], np.where(y[i] > 0.5 if y.dtype.kind == "f" else y[i] > 0, L.UNASSIGNED, 0).astype(np.uint8),
+                f"{Path(images).stem}/{i}")
     return out
 
 
@@ -130,75 +136,31 @@ def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
     return data
 
 
-def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence[str] = ()) -> np.ndarray:
+def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence[str] = (),
+                   signer_of: dict[str, str] | None = None) -> np.ndarray:
     """Boolean 'is validation' per frame: whole groups (videos) go to one side.
 
-    A group is in validation when a stable hash of its name falls under ``val_fraction``,
-    or when it is named in ``holdout`` (kept out of training entirely).
+    A video is in validation when a stable hash of its signer (``signer_of[video]``, else the
+    video's own name) falls under ``val_fraction`` -- so one signer's clips never sit on both
+    sides -- or when it is named in ``holdout`` (kept out of training entirely).
     """
     def h(g: str) -> float:
         return int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    held = set(holdout)
-    return np.array([g in held or h(g) < val_fraction for g in groups])
+    held, signer_of = set(holdout), signer_of or {}
+    return np.array([g in held or h(signer_of.get(g, g)) < val_fraction for g in groups])
 
 
-# --------------------------------------------------------------------------- augmentation
-_SWAP_LR = np.arange(256, dtype=np.uint8)
-_SWAP_LR[L.LEFT_HAND], _SWAP_LR[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND
-
-
-def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
-            strength: float = 1.0, crop: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One random training view at ``size``: the inference geometry (whole frame stretched to
-    ``size``) jittered in scale, position and rotation, flipped with left/right hands swapped,
-    and varied in colour, white balance, lighting and sharpness. ``crop`` then cuts a random window of that
-    size, so a large-input model trains at its inference scale for less compute."""
-    h, w = size
-    img = resize(image, size)
-    msk = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
-    if strength > 0:
-        if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
-            img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
-        # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
-        # wide scale jitter plus an independent aspect-ratio jitter
-        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
-        centre = np.array([w / 2, h / 2])
-        fg = np.argwhere(msk > 0)
-        if len(fg) and rng.random() < 0.35 * strength:
-            # close-ups (webcams, AUTSL) show hands and face up to ~4x larger than a
-            # full-body studio shot: zoom in around a hand or face pixel
-            scale = math.exp(rng.uniform(0.5, 1.4))
-            centre = fg[rng.integers(len(fg))][::-1].astype(float)
-        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
-        angle = rng.uniform(-12, 12) * strength
-        tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
-        m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
-        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
-        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
-        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6) * strength) % 180
-        hsv[..., 1] *= 1 + rng.uniform(-0.3, 0.3) * strength
-        hsv[..., 2] = hsv[..., 2] * (1 + rng.uniform(-0.35, 0.35) * strength) + rng.uniform(-20, 20) * strength
-        img = cv2.cvtColor(np.clip(hsv, 0, [179, 255, 255]).astype(np.uint8), cv2.COLOR_HSV2RGB)
-        # white balance: cameras differ in per-channel gain (a bluish studio turns skin grey);
-        # without this the model keys on one studio's absolute skin colour
-        gains = np.exp(rng.uniform(-0.35, 0.35, 3) * strength)
-        img = np.clip(img.astype(np.float32) * (gains / gains.mean()), 0, 255).astype(np.uint8)
-        if rng.random() < 0.25 * strength:
-            k = int(rng.choice([3, 5]))
-            img = cv2.GaussianBlur(img, (k, k), 0)
-    if crop is not None and tuple(crop) != (h, w):
-        ch, cw = crop
-        fg = np.argwhere(msk > 0)
-        if len(fg) and rng.random() < 0.8:  # mostly windows around hands/face: they are small
-            cy, cx = fg[rng.integers(len(fg))]
-            y0, x0 = int(np.clip(cy - rng.integers(ch), 0, h - ch)), int(np.clip(cx - rng.integers(cw), 0, w - cw))
-        else:
-            y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
-        img, msk = img[y0:y0 + ch, x0:x0 + cw], msk[y0:y0 + ch, x0:x0 + cw]
-    return np.ascontiguousarray(img), np.ascontiguousarray(msk)
+def read_groups(path: str | os.PathLike) -> dict[str, str]:
+    """``video<TAB>signer`` lines (a header line starting with ``video`` is skipped) as a dict."""
+    out = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or (n == 1 and line.startswith("video")):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise ValueError(f"{path}:{n}: expected 'video<TAB>signer', got {line!r}")
+        out[parts[0]] = parts[1]
+    return out
 
 
 class FrameBatches(keras.utils.PyDataset):
@@ -210,6 +172,8 @@ class FrameBatches(keras.utils.PyDataset):
         self.data, self.size, self.batch_size, self.train, self.crop = data, size, batch_size, train, crop
         self.steps = steps or math.ceil(len(data) / batch_size)
         self.rng = np.random.default_rng(seed)
+        # the training clips' own rooms, signer painted out, are one kind of background
+        self.backgrounds = Backgrounds.from_clips(data.images, data.persons, data.groups) if train else None
         if not train:  # validation views are fixed: resize once
             self._fixed = [augment(i, m, size, self.rng, strength=0.0) for i, m in zip(data.images, data.masks)]
 
@@ -219,8 +183,8 @@ class FrameBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         if self.train:
             picks = self.rng.integers(0, len(self.data), self.batch_size)
-            views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng, crop=self.crop)
-                     for i in picks]
+            views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng, crop=self.crop,
+                             person=self.data.persons[i], backgrounds=self.backgrounds) for i in picks]
         else:
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
         x = np.stack([v[0] for v in views]).astype(np.float32) / 255.0
@@ -244,6 +208,34 @@ class _Clock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.file.write_text(json.dumps({"minutes": self.minutes}))
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One plain line per epoch (for logs: the progress bar writes thousands of backspaces into
+    a file): losses and metrics, the learning rate, training and validation seconds, and the
+    training images per second (validation time not counted)."""
+
+    def __init__(self, epochs: int, images_per_epoch: int, stream=None):
+        super().__init__()
+        self.epochs, self.images, self.stream = epochs, images_per_epoch, stream
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.time()
+        self.t_val = None
+
+    def on_test_begin(self, logs=None):  # fit's validation pass starts: training time ends here
+        if getattr(self, "t_val", 0) is None:
+            self.t_val = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import sys
+        now = time.time()
+        train_s = (self.t_val or now) - self.t0
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        cols = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if k != "learning_rate")
+        print(f"epoch {epoch + 1}/{self.epochs}  {cols}  lr {lr:.2e}  train {train_s:.0f} s  "
+              f"val {now - (self.t_val or now):.0f} s  {self.images / max(train_s, 1e-9):.1f} img/s",
+              file=self.stream or sys.stdout, flush=True)
 
 
 class _TimeBudget(keras.callbacks.Callback):
@@ -277,7 +269,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           batch_size: int = 8, learning_rate: float = 1e-3, dice: bool = False, val_fraction: float = 0.15,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
-          seed: int = 0, verbose: int | str = "auto") -> ModelCard:
+          groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto") -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -286,12 +278,15 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     resume from ``model_dir/backup`` when called again with the same arguments.
     ``crop_size`` trains on random windows of the ``input_size`` view (the model still runs
     on whole ``input_size`` frames); ``max_val_frames`` validates on an evenly spaced subset.
+    ``groups`` maps video ids to signers: validation then takes whole signers.
+    ``verbose="auto"`` shows Keras's progress bar on a terminal and one line per epoch
+    (:class:`EpochLog`) anywhere else.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
     data = load_sources(sources)
-    is_val = split_by_group(data.groups, val_fraction, holdout)
+    is_val = split_by_group(data.groups, val_fraction, holdout, signer_of=groups)
     train_data = data.subset(~is_val)
     val_data = data.subset(is_val & ~np.isin(data.groups, list(holdout)))
     if not len(train_data):
@@ -318,6 +313,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         else keras.losses.BinaryCrossentropy()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
 
+    # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
+    # step and the thread fighting for them (bench/train.py, docs/performance.md)
     train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
@@ -333,6 +330,12 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     if max_minutes:
         callbacks.append(_TimeBudget(max_minutes))
     callbacks.append(clock)
+    if verbose == "auto":
+        import sys
+        verbose = "auto" if sys.stdout.isatty() else 0
+    if verbose in (0, 2):  # one plain line per epoch
+        callbacks.append(EpochLog(epochs, steps_per_epoch * batch_size))
+        verbose = 0
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if best_file.is_file():
         model.load_weights(str(best_file))
@@ -353,6 +356,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
             "train_frames": len(train_data), "val_frames": len(val_data),
             "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
+            "composited_frames": sum(p is not None for p in train_data.persons),
             "holdout_videos": sorted(holdout),
             "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,  # counts epochs before a resume
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,

@@ -8,7 +8,8 @@ import pytest
 from signseg.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
-from signseg.train import augment, load_sources, split_by_group, train
+from signseg.augment import augment
+from signseg.train import load_sources, split_by_group, train
 from test_teacher import LANDMARKS
 
 
@@ -166,3 +167,57 @@ def test_augment_varies_white_balance():
         m = x.reshape(-1, 3).mean(0) + 1
         ratios.append(m[2] / m[0])
     assert min(ratios) < 0.8 and max(ratios) > 1.25  # blue/red balance moves both ways
+
+
+def test_validation_takes_whole_signers(tmp_path):
+    from signseg.train import read_groups
+    (tmp_path / "g.tsv").write_text("video\tsigner\tsetting\tsplit\n" +
+                                    "".join(f"clip{i}\tsigner{i % 7}\thome\ttrain\n" for i in range(60)))
+    signer_of = read_groups(tmp_path / "g.tsv")
+    assert signer_of["clip8"] == "signer1" and len(signer_of) == 60
+    groups = [f"clip{i % 60}" for i in range(600)]
+    val = split_by_group(groups, 0.3, signer_of=signer_of)
+    for s in range(7):
+        sides = {bool(v) for v, g in zip(val, groups) if signer_of[g] == f"signer{s}"}
+        assert len(sides) == 1  # every clip of one signer on the same side
+    assert 0 < val.mean() < 1
+    (tmp_path / "bad.tsv").write_text("video\tsigner\nclip0 signer0\n")
+    with pytest.raises(ValueError, match="bad.tsv:2"):
+        read_groups(tmp_path / "bad.tsv")
+
+
+def test_training_log_is_one_plain_line_per_epoch(tmp_path, soup_labels):
+    """Output that is not a terminal (a log file, CI) gets one line per epoch, no progress bar."""
+    import subprocess
+    from conftest import signseg_command
+    log = tmp_path / "train.log"
+    with open(log, "w") as out:
+        rc = subprocess.run(signseg_command("train", soup_labels, "-o", tmp_path / "m", "--width", "0.125",
+                                            "--input-size", "32x32", "--epochs", "3", "--steps", "2",
+                                            "--batch-size", "2", "--val-fraction", "0"),
+                            stdout=out, stderr=subprocess.PIPE, text=True, timeout=300).returncode
+    text = log.read_text()
+    assert rc == 0 and "\b" not in text and "\r" not in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert all("val_iou_m" in ln and "img/s" in ln for ln in lines)
+    assert len(text.splitlines()) == 3
+
+
+def test_person_masks_travel_from_landmarks_to_training_frames(tmp_path, soup):
+    """A landmarks file with the teacher's person segmentation gives labels with a ``person``
+    dataset at the stored frame size, and training frames that carry it (for compositing)."""
+    import h5py
+    lm = dict(np.load(LANDMARKS))
+    person = np.zeros((len(lm["frame_index"]), 240, 320), np.uint8)
+    person[:, 30:240, 80:240] = 255
+    np.savez(tmp_path / "SOUP.npz", **lm, person=person)
+    out = tmp_path / "labels.h5"
+    assert not label_videos([soup], out, teacher_python=None, landmarks_dir=tmp_path, max_side=160, every=4,
+                            progress=False)
+    with h5py.File(out, "r") as f:
+        g = f["videos/SOUP"]
+        assert g["person"].shape == g["labels"].shape == (11, 120, 160)
+        assert g["person"][0, 60, 80] == 255 and g["person"][0, 5, 5] == 0
+    data = load_sources([out])
+    assert len(data) and all(p is not None and p.shape == m.shape for p, m in zip(data.persons, data.masks))

@@ -1,0 +1,103 @@
+"""Benchmark: training images/s on this machine -- the input pipeline alone and whole fit steps.
+
+    python bench/train.py LABELS.h5 [--model snet-lite] [--batch-size 8] [--steps 20] [--rounds 2] [--json]
+
+Run it with ``PYTHONPATH`` at an older checkout to time that version's pipeline on the same data.
+
+Rows:
+- ``augment``: training views made per second by ``FrameBatches`` alone (one thread), with and
+  without the signer pasted onto new backgrounds (frames that carry a person mask);
+- ``fit``: images per second through ``model.fit`` (augmentation, forward, backward, update),
+  the second and later epochs of ``--steps`` steps timed (the first compiles), best of
+  ``--rounds``, for each way of running it: eager Keras steps or XLA-compiled ones
+  (``jit_compile``), and the views made on the training thread or by a feeder thread
+  (``PyDataset(workers=1)``) while the step runs. ``signseg train`` uses eager steps on the
+  same thread, the best row on the 2-core machine (docs/performance.md). Numbers are
+  printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from _report import report  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("labels")
+    p.add_argument("--model", default="snet-lite")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+
+    import keras
+    from signseg.metrics import dice_loss, f1_m, iou_m
+    from signseg.models import build
+    from signseg.presets import resolve
+    from signseg.train import FrameBatches, load_sources
+
+    card, _ = resolve(args.model)
+    size = tuple(card.input_size)
+    data = load_sources([args.labels])
+    rows = []
+    variants = [("as loaded", data)]
+    if hasattr(data, "persons"):  # an older signseg (no compositing) can be timed by the same script
+        plain = data.subset([True] * len(data))
+        plain.persons = [None] * len(plain)
+        variants = [("no person masks", plain), ("pasted onto backgrounds", data)]
+    for name, d in variants:
+        ds = FrameBatches(d, size, args.batch_size, steps=args.steps, seed=0)
+        ds[0]
+        t = time.perf_counter()
+        for i in range(args.steps):
+            ds[i]
+        rate = args.steps * args.batch_size / (time.perf_counter() - t)
+        rows.append({"what": "augment", "how": name, "images_per_s": round(rate, 1)})
+
+    def loss(yt, yp):
+        return keras.losses.binary_crossentropy(yt, yp) + dice_loss(yt, yp)
+
+    for jit in (False, True):
+        for workers in (0, 1):
+            keras.utils.set_random_seed(0)
+            model = build(card.architecture, **card.config)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=[f1_m, iou_m], jit_compile=jit)
+            kw = {"workers": workers, "use_multiprocessing": False, "max_queue_size": 4} if workers else {}
+            ds = FrameBatches(data, size, args.batch_size, steps=args.steps, seed=0, **kw)
+            times = []
+
+            class Timer(keras.callbacks.Callback):
+                def on_epoch_begin(self, epoch, logs=None):
+                    self.t = time.perf_counter()
+
+                def on_epoch_end(self, epoch, logs=None):
+                    times.append(time.perf_counter() - self.t)
+
+            how = f"{'xla' if jit else 'eager'} steps, {'feeder thread' if workers else 'same thread'}"
+            try:
+                model.fit(ds, epochs=1 + args.rounds, verbose=0, callbacks=[Timer()])
+            except Exception as exc:  # e.g. an op XLA cannot compile on this backend and device
+                why = str(exc).split("Detected unsupported operations")[-1].split("{{")[0].strip()[:90]
+                rows.append({"what": "fit", "how": how, "images_per_s": f"failed: {why}"})
+                continue
+            rate = args.steps * args.batch_size / min(times[1:])
+            rows.append({"what": "fit", "how": how, "images_per_s": round(rate, 1)})
+            print(rows[-1], file=sys.stderr, flush=True)
+    base = next(r["images_per_s"] for r in rows if r["how"] == "eager steps, same thread")
+    for r in rows:
+        ok = r["what"] == "fit" and not isinstance(r["images_per_s"], str)
+        r["vs_eager_same_thread"] = round(r["images_per_s"] / base, 2) if ok else "-"
+    report({"model": args.model, "input": f"{size[0]}x{size[1]}", "batch": args.batch_size,
+            "backend": keras.backend.backend(), "frames": len(data)}, rows, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

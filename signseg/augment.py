@@ -1,0 +1,266 @@
+"""Random training views of labelled frames: new framing, new backgrounds, new clothes, new cameras.
+
+A model trained on a few studios learns their look (a grey wall, dark sleeves) instead of
+hands and faces, and then marks a beige wall or a white shirt as skin. Each view here takes
+those shortcuts away: the signer is cut out with the teacher's person mask and pasted onto
+another clip's room, a flat colour anywhere round the hue circle (skin tones, white, green,
+black included), a gradient or a texture; clothing is recoloured (light shirts, white robes);
+white balance, exposure, contrast, blur, noise and compression vary; the framing goes from
+full body to a close-up and is mirrored with left and right hands swapped.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from signseg import labels as L
+from signseg.image import resize
+
+_SWAP_LR = np.arange(256, dtype=np.uint8)
+_SWAP_LR[L.LEFT_HAND], _SWAP_LR[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND
+
+#: Chances of each step of a training view (at strength 1).
+P_COMPOSITE = 0.6   # paste the signer onto another background (frames that have a person mask)
+P_CLOTHES = 0.45    # recolour the clothing (frames that have a person mask)
+P_CLUTTER = 0.5     # scatter objects over a pasted background (desks, shelves, boxes, paper)
+P_CLOSE_UP = 0.35   # zoom in around a hand or the face (webcam / selfie framing)
+P_BLUR, P_NOISE, P_JPEG = 0.25, 0.25, 0.3
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
+def fill_person(frame: np.ndarray, person: np.ndarray, work_side: int = 96) -> np.ndarray:
+    """The frame's room with the signer painted out (inpainted at a small size, so the hole is a
+    smooth blur of the surroundings): a real background that contains no hand or face."""
+    h, w = frame.shape[:2]
+    hole = cv2.dilate((person > 64).astype(np.uint8), _disc(max(2, round(0.03 * max(h, w)))))
+    scale = min(1.0, work_side / max(h, w))
+    small = (max(8, round(h * scale)), max(8, round(w * scale)))
+    filled = cv2.inpaint(resize(frame, small), cv2.dilate(resize(hole, small), _disc(1)), 5, cv2.INPAINT_TELEA)
+    filled = cv2.GaussianBlur(resize(filled, (h, w)), (0, 0), 0.02 * max(h, w))
+    return np.where(hole[..., None] > 0, filled, frame)
+
+
+class Backgrounds:
+    """Backgrounds to paste signers onto: real rooms (``plates``, signer painted out) and
+    procedural pictures (flat colours round the hue circle, gradients, textures)."""
+
+    def __init__(self, plates: Sequence[np.ndarray] = ()):
+        self.plates = list(plates)
+
+    @classmethod
+    def from_clips(cls, frames: Sequence[np.ndarray], persons: Sequence[np.ndarray | None],
+                   groups: Sequence[str]) -> "Backgrounds":
+        """One plate per clip (``groups``): its first frame that has a person mask, signer painted out."""
+        seen, plates = set(), []
+        for frame, person, group in zip(frames, persons, groups):
+            if group in seen or person is None:
+                continue
+            seen.add(group)
+            plates.append(fill_person(frame, person))
+        return cls(plates)
+
+    def draw(self, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        """One random (h, w, 3) uint8 RGB background."""
+        h, w = size
+        r = rng.random()
+        if self.plates and r < 0.45:
+            plate = self.plates[rng.integers(len(self.plates))]
+            ph, pw = plate.shape[:2]
+            zoom = rng.uniform(1.0, 1.8)  # a window of the room, mirrored at random
+            ch, cw = max(8, int(ph / zoom)), max(8, int(pw / zoom))
+            y0, x0 = rng.integers(ph - ch + 1), rng.integers(pw - cw + 1)
+            out = resize(plate[y0:y0 + ch, x0:x0 + cw], (h, w))
+            return np.ascontiguousarray(out[:, ::-1]) if rng.random() < 0.5 else out
+        colours = _random_colours(2, rng)
+        if r < 0.75:  # a flat wall, lit a little unevenly
+            base = np.broadcast_to(colours[0], (h, w, 3)).astype(np.float32)
+            light = _gradient(size, rng) * rng.uniform(0.0, 0.35) + (1 - 0.175)
+            img = base * light[..., None]
+        elif r < 0.9:  # a two-colour gradient
+            t = _gradient(size, rng)[..., None]
+            img = colours[0] * (1 - t) + colours[1] * t
+        else:  # a texture: coloured low-frequency noise
+            cells = int(rng.integers(3, 24))
+            noise = rng.random((cells, max(2, cells * w // h), 3)).astype(np.float32)
+            t = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+            img = colours[0] * (1 - t) + colours[1] * t
+        img = img + rng.normal(0, rng.uniform(0, 6), img.shape)
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+    def draw_cluttered(self, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        """:meth:`draw` with objects scattered over it: boxes, sheets and blobs in skin tones,
+        white and other colours, the things of an office or a home that a colour model takes
+        for a hand or a face."""
+        img = self.draw(size, rng)
+        h, w = size
+        for _ in range(int(rng.integers(2, 12))):
+            colour = tuple(float(c) for c in _random_colours(1, rng)[0])
+            cx, cy = int(rng.integers(w)), int(rng.integers(h))
+            ax, ay = (int(v) for v in rng.uniform(0.03, 0.2, 2) * np.array([w, h]))
+            if rng.random() < 0.5:
+                cv2.rectangle(img, (cx - ax, cy - ay), (cx + ax, cy + ay), colour, -1)
+            else:
+                cv2.ellipse(img, (cx, cy), (max(1, ax), max(1, ay)), float(rng.uniform(0, 180)), 0, 360, colour, -1)
+        return cv2.GaussianBlur(img, (3, 3), 0) if rng.random() < 0.5 else img
+
+
+def _gradient(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A linear ramp 0..1 across the picture in a random direction."""
+    h, w = size
+    a = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = math.cos(a) * xx / w + math.sin(a) * yy / h
+    return (ramp - ramp.min()) / max(1e-6, float(ramp.max() - ramp.min()))
+
+
+def _random_colours(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` RGB colours: a third skin-like (the hardest walls), the rest anywhere round the hue
+    circle, with white, greys and black among them."""
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.3:  # skin tones: beige, peach, tan, brown
+            hsv = (rng.uniform(4, 22), rng.uniform(40, 170), rng.uniform(70, 245))
+        elif r < 0.5:  # white, greys, black
+            hsv = (0, rng.uniform(0, 20), rng.choice([rng.uniform(200, 255), rng.uniform(20, 200), rng.uniform(0, 30)]))
+        else:
+            hsv = (rng.uniform(0, 180), rng.uniform(30, 255), rng.uniform(40, 255))
+        hsv8 = np.uint8([[np.clip(hsv, 0, [179, 255, 255])]])
+        out.append(cv2.cvtColor(hsv8, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32))
+    return np.array(out)
+
+
+def composite(image: np.ndarray, mask: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The signer (``person`` 0-255, soft) over ``background``; labelled hand/face pixels are
+    always kept, so a hand the person mask clipped is never pasted away from its label."""
+    # Holistic's person mask is coarse (a soft rim of the old background around the signer):
+    # a steep ramp over its middle keeps that rim from pasting a halo round every hand
+    alpha = np.clip((person.astype(np.float32) / 255.0 - 0.35) / 0.4, 0.0, 1.0)
+    keep = cv2.dilate((mask > 0).astype(np.uint8), _disc(1)).astype(np.float32)
+    alpha = cv2.GaussianBlur(np.maximum(alpha, keep), (3, 3), 0)[..., None]
+    return (image * alpha + background * (1 - alpha) + 0.5).astype(np.uint8)
+
+
+def recolour_clothes(image: np.ndarray, mask: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Give the signer other clothes: the person's pixels away from hands and face take a new
+    colour with their shading kept -- mostly white or skin-coloured, the shirts and robes that a
+    colour model takes for skin -- and often short sleeves: the body round each hand takes the
+    hand's own colour (a bare forearm), so a hand is not just skin at the end of a dark sleeve."""
+    body = (person > 128) & (mask == 0)
+    if body.sum() < 50:
+        return image
+    r = rng.random()
+    if r < 0.4:  # white and near-white: shirts, robes
+        colour = np.array([rng.uniform(200, 255)] * 3) * rng.uniform(0.9, 1.0, 3)
+    elif r < 0.7:  # skin-coloured: beige, peach, orange, tan tops
+        hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
+        colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    else:
+        colour = _random_colours(1, rng)[0]
+    out = _paint(image, body, colour, rng, keep=mask > 0)
+    hands = np.isin(mask, (L.LEFT_HAND, L.RIGHT_HAND))
+    if hands.sum() >= 20 and rng.random() < 0.5:
+        # short sleeves: a forearm's length of the body round each hand in that hand's colour
+        reach = max(3, round(0.12 * max(image.shape[:2])))
+        arms = body & cv2.dilate(hands.astype(np.uint8), _disc(reach)).astype(bool)
+        if arms.sum() >= 20:
+            skin = np.median(image[hands].astype(np.float32), axis=0)
+            out = _paint(out, arms, skin * rng.uniform(0.85, 1.1), rng, keep=mask > 0, texture=0.3)
+    return out
+
+
+def _paint(image: np.ndarray, region: np.ndarray, colour: np.ndarray, rng: np.random.Generator,
+           keep: np.ndarray, texture: float | None = None) -> np.ndarray:
+    """``region`` in ``colour``, keeping a share (``texture``, random if None) of its shading;
+    the soft edge never reaches the ``keep`` pixels (the labelled hands and face)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    shade = grey / max(1.0, float(np.median(grey[region])))
+    shade = 1 + (shade - 1) * (rng.uniform(0.3, 0.8) if texture is None else texture)
+    new = np.clip(colour * shade[..., None], 0, 255)
+    a = (cv2.GaussianBlur(region.astype(np.float32), (5, 5), 0) * ~keep)[..., None]
+    return (image * (1 - a) + new * a + 0.5).astype(np.uint8)
+
+
+def _camera(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Colour, white balance, exposure, contrast, then blur, sensor noise and compression."""
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6) * strength) % 180
+    hsv[..., 1] *= 1 + rng.uniform(-0.35, 0.35) * strength
+    hsv[..., 2] = hsv[..., 2] * (1 + rng.uniform(-0.35, 0.35) * strength) + rng.uniform(-25, 25) * strength
+    img = cv2.cvtColor(np.clip(hsv, 0, [179, 255, 255]).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    # white balance: cameras differ in per-channel gain (a bluish studio turns skin grey)
+    gains = np.exp(rng.uniform(-0.35, 0.35, 3) * strength)
+    img *= gains / gains.mean()
+    contrast = math.exp(rng.uniform(-0.3, 0.3) * strength)
+    img = (img - img.mean()) * contrast + img.mean()
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < P_BLUR * strength:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    if rng.random() < P_NOISE * strength:
+        img = np.clip(img + rng.normal(0, rng.uniform(2, 9), img.shape), 0, 255).astype(np.uint8)
+    if rng.random() < P_JPEG * strength:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
+        if ok:
+            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return img
+
+
+def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+            strength: float = 1.0, crop: tuple[int, int] | None = None, person: np.ndarray | None = None,
+            backgrounds: Backgrounds | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One random training view at ``size``: the inference geometry (whole frame stretched to
+    ``size``), the signer on another background and in other clothes (where ``person`` is
+    given), jittered in scale, position and rotation, flipped with left/right hands swapped,
+    and varied in colour and camera. ``crop`` then cuts a random window of that size, so a
+    large-input model trains at its inference scale for less compute. ``strength`` 0 gives
+    the plain inference view (validation)."""
+    h, w = size
+    img = resize(image, size)
+    msk = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+    if strength > 0:
+        if person is not None:
+            per = resize(person, size)
+            if rng.random() < P_CLOTHES * strength:
+                img = recolour_clothes(img, msk, per, rng)
+            if rng.random() < P_COMPOSITE * strength:
+                pool = backgrounds or Backgrounds()
+                bg = pool.draw_cluttered(size, rng) if rng.random() < P_CLUTTER else pool.draw(size, rng)
+                img = composite(img, msk, per, bg)
+        if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
+            img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
+        # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
+        # wide scale jitter plus an independent aspect-ratio jitter
+        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
+        centre = np.array([w / 2, h / 2])
+        fg = np.argwhere(msk > 0)
+        if len(fg) and rng.random() < P_CLOSE_UP * strength:
+            # close-ups (webcams, selfies, AUTSL) show hands and face up to ~4x larger than a
+            # full-body studio shot: zoom in around a hand or face pixel
+            scale = math.exp(rng.uniform(0.5, 1.4))
+            centre = fg[rng.integers(len(fg))][::-1].astype(float)
+        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
+        angle = rng.uniform(-12, 12) * strength
+        tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
+        m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
+        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        img = _camera(img, rng, strength)
+    if crop is not None and tuple(crop) != (h, w):
+        ch, cw = crop
+        fg = np.argwhere(msk > 0)
+        if len(fg) and rng.random() < 0.8:  # mostly windows around hands/face: they are small
+            cy, cx = fg[rng.integers(len(fg))]
+            y0, x0 = int(np.clip(cy - rng.integers(ch), 0, h - ch)), int(np.clip(cx - rng.integers(cw), 0, w - cw))
+        else:
+            y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
+        img, msk = img[y0:y0 + ch, x0:x0 + cw], msk[y0:y0 + ch, x0:x0 + cw]
+    return np.ascontiguousarray(img), np.ascontiguousarray(msk)

@@ -1,0 +1,95 @@
+"""Training views: signers pasted onto new backgrounds, new clothes, painted-out rooms."""
+import numpy as np
+import pytest
+
+from signseg import labels as L
+from signseg.augment import Backgrounds, augment, composite, fill_person, recolour_clothes
+from signseg.video import VideoReader
+
+
+@pytest.fixture(scope="module")
+def soup_frame(soup):
+    frame = next(iter(VideoReader(soup)))
+    person = np.zeros(frame.shape[:2], np.uint8)
+    person[40:240, 90:230] = 255  # the signer's rough silhouette in SOUP's first frame
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    mask[60:110, 130:180] = L.FACE
+    mask[150:180, 100:125] = L.LEFT_HAND
+    return frame, person, mask
+
+
+def test_composite_keeps_the_person_and_every_labelled_pixel(soup_frame):
+    frame, person, mask = soup_frame
+    person = person.copy()
+    person[150:180, 100:125] = 0  # the person mask clipped a hand: its pixels must still come along
+    bg = np.zeros_like(frame)
+    bg[..., 1] = 255
+    out = composite(frame, mask, person, bg)
+    labelled = mask > 0
+    assert np.abs(out[labelled].astype(int) - frame[labelled]).max() <= 1
+    assert (out[:20, :60] == (0, 255, 0)).all()  # far from the person: the new background
+    assert np.abs(out[60:230, 100:220].astype(int) - frame[60:230, 100:220]).mean() < 2
+
+
+def test_recoloured_clothes_leave_hands_and_face_alone(soup_frame):
+    frame, person, mask = soup_frame
+    import cv2
+    rng = np.random.default_rng(0)
+    outside = cv2.dilate(person, np.ones((7, 7), np.uint8)) == 0  # the edge is feathered by 2 px
+    changed = 0
+    for _ in range(6):
+        out = recolour_clothes(frame, mask, person, rng)
+        assert (out[mask > 0] == frame[mask > 0]).all()
+        assert (out[outside] == frame[outside]).all()
+        changed += np.abs(out[200:230, 140:200].astype(int) - frame[200:230, 140:200]).mean() > 10
+    assert changed >= 4  # the body (dark sleeves in SOUP) really takes other colours
+
+
+def test_fill_person_paints_the_signer_out_and_keeps_the_room(soup_frame):
+    frame, person, _ = soup_frame
+    plate = fill_person(frame, person)
+    assert plate.shape == frame.shape and plate.dtype == np.uint8
+    assert (plate[:, :60] == frame[:, :60]).all()  # far from the signer: untouched
+    # the face (skin) is gone: the hole now holds colours of the grey studio around it
+    room = frame[:, :60].reshape(-1, 3).mean(0)
+    after = np.abs(plate[60:110, 130:180].reshape(-1, 3).mean(0) - room).max()
+    before = np.abs(frame[60:110, 130:180].reshape(-1, 3).mean(0) - room).max()
+    assert before > 60 and after < 0.35 * before
+
+
+def test_backgrounds_cover_the_hue_circle_and_the_rooms(soup_frame):
+    frame, person, _ = soup_frame
+    pool = Backgrounds.from_clips([frame, frame], [person, person], ["a", "a"])
+    assert len(pool.plates) == 1  # one plate per clip
+    rng = np.random.default_rng(2)
+    import cv2
+    hues, means = [], []
+    for _ in range(200):
+        bg = pool.draw((48, 64), rng)
+        assert bg.shape == (48, 64, 3) and bg.dtype == np.uint8
+        hsv = cv2.cvtColor(bg, cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        if hsv[:, 1].mean() > 60:
+            hues.append(np.median(hsv[:, 0]))
+        means.append(bg.mean())
+    assert np.histogram(hues, bins=6, range=(0, 180))[0].min() > 0  # every sixth of the hue circle
+    assert min(means) < 40 and max(means) > 200  # near-black and near-white walls too
+    assert sum(10 <= h <= 25 for h in hues) > 10  # skin-coloured walls: the hardest case
+
+
+def test_augment_pastes_onto_new_backgrounds_only_with_a_person_mask(soup_frame, monkeypatch):
+    """SOUP's wall is grey: a strongly saturated corner means the view was pasted elsewhere."""
+    import cv2
+    import signseg.augment as aug
+    monkeypatch.setattr(aug, "P_COMPOSITE", 1.0)
+    frame, person, mask = soup_frame
+    rng = np.random.default_rng(0)
+
+    def saturated_corners(**kw):
+        views = [augment(frame, mask, (120, 160), rng, **kw) for _ in range(100)]
+        for x, y in views:
+            assert x.shape == (120, 160, 3) and y.shape == (120, 160)
+            assert set(np.unique(y)) <= {0, L.FACE, L.LEFT_HAND, L.RIGHT_HAND}
+        return np.mean([cv2.cvtColor(x[:10, :10].copy(), cv2.COLOR_RGB2HSV)[..., 1].mean() > 150 for x, _ in views])
+
+    assert saturated_corners() <= 0.06  # colour jitter alone keeps a grey wall greyish
+    assert saturated_corners(person=person, backgrounds=Backgrounds()) >= 0.15
