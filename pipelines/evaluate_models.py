@@ -1,14 +1,18 @@
-"""Score the shipped models against teacher labels of held-out clips and draw overlays.
+"""Score models against teacher labels of held-out clips, per clip and per setting, and draw overlays.
 
-    python pipelines/evaluate_models.py LABELS.h5 --videos SOUP test_video video \
-        [--models snet-lite snet] [--json docs/model_eval.json] [--images docs/images]
+    python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
+        [--models snet-lite snet runs/x/model.weights.h5] [--json docs/model_eval.json] [--images docs/images]
 
-Prints a table; writes the scores as JSON and, per model, an overlay grid of real frames
-(model masks on top, teacher masks below) for each video. Numbers come from this run.
+``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
+settings; ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
+per-clip IoU and the worst clip); writes the scores as JSON and, per model, an overlay grid of
+real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
+this run.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -19,52 +23,85 @@ import h5py
 import numpy as np
 
 
+def _segmenter(spec: str):
+    from signseg.presets import PRESETS
+    from signseg.segmenter import Segmenter
+    return Segmenter.from_pretrained(spec) if spec in PRESETS else Segmenter.from_file(spec)
+
+
+def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
+    from signseg.overlay import grid, overlay
+    with h5py.File(labels, "r") as f:
+        g = f[f"videos/{vid}"]
+        idx = np.linspace(0, len(g["frames"]) - 1, per_row).round().astype(int)
+        frames, truth = g["frames"][:][idx], g["labels"][:][idx]
+    pred = seg.predict(frames)
+    tiles = [overlay(fr, m) for fr, m in zip(frames, pred)] + [overlay(fr, t) for fr, t in zip(frames, truth)]
+    cv2.imwrite(str(out), cv2.cvtColor(grid(tiles, per_row), cv2.COLOR_RGB2BGR))
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("labels", type=Path)
-    p.add_argument("--videos", nargs="+", required=True)
-    p.add_argument("--models", nargs="+", default=None, help="preset names (default: every installed one)")
+    p.add_argument("labels", type=Path, nargs="+", help="teacher labels files holding the clips")
+    p.add_argument("--groups", type=Path, default=None, help="signers.tsv: test clips and their settings")
+    p.add_argument("--videos", nargs="+", default=None, help="clips to score (default: the test clips of --groups)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="preset names or .weights.h5 files (default: every installed preset)")
     p.add_argument("--json", type=Path, default=None)
-    p.add_argument("--images", type=Path, default=None)
+    p.add_argument("--images", type=Path, default=None, help="folder for overlays of each model's worst clips")
+    p.add_argument("--worst", type=int, default=2, help="overlays of this many worst clips per model")
     p.add_argument("--frames-per-row", type=int, default=4)
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from signseg.evaluate import evaluate
-    from signseg.overlay import grid, overlay
+    from signseg.evaluate import by_setting, evaluate
     from signseg.presets import list_presets
-    from signseg.segmenter import Segmenter
+
+    setting_of, videos = {}, args.videos
+    if args.groups:
+        with open(args.groups, encoding="utf-8") as f:
+            table = list(csv.DictReader(f, delimiter="\t"))
+        setting_of = {r["video"]: r["setting"] for r in table}
+        videos = videos or [r["video"] for r in table if r["split"] == "test"]
+    if not videos:
+        p.error("name --videos or give --groups with test clips")
+    where = {}  # clip -> the labels file that holds it
+    for path in args.labels:
+        with h5py.File(path, "r") as f:
+            where.update({v: path for v in videos if v not in where and f"videos/{v}" in f})
+    missing = [v for v in videos if v not in where]
+    if missing:
+        print(f"note: in no labels file, skipped: {', '.join(missing)}", file=sys.stderr)
 
     names = args.models or [n for n, e in list_presets().items() if e["available"]]
     results = {}
     for name in names:
-        seg = Segmenter.from_pretrained(name)
-        results[name] = {
-            "all_frames": {k: v.as_dict() for k, v in evaluate(seg, args.labels, args.videos).items()},
-            "clean_frames": {k: v.as_dict() for k, v in evaluate(seg, args.labels, args.videos, clean_only=True).items()},
-        }
+        seg = _segmenter(name)
+        scores = {}
+        for path in args.labels:
+            part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
+            scores.update({k: v for k, v in part.items() if k != "all"})
+        label = Path(name).stem.replace(".weights", "") if name.endswith(".h5") else name
+        results[label] = {"clips": {k: v.as_dict() for k, v in scores.items()},
+                          "settings": by_setting(scores, setting_of)}
         if args.images:
             args.images.mkdir(parents=True, exist_ok=True)
-            with h5py.File(args.labels, "r") as f:
-                for vid in args.videos:
-                    g = f[f"videos/{vid}"]
-                    idx = np.linspace(0, len(g["frames"]) - 1, args.frames_per_row).round().astype(int)
-                    frames, truth = g["frames"][:][idx], g["labels"][:][idx]
-                    pred = seg.predict(frames)
-                    tiles = [overlay(fr, m) for fr, m in zip(frames, pred)] + \
-                            [overlay(fr, t) for fr, t in zip(frames, truth)]
-                    out = args.images / f"{vid}_{name}_vs_teacher.png"
-                    cv2.imwrite(str(out), cv2.cvtColor(grid(tiles, args.frames_per_row), cv2.COLOR_RGB2BGR))
-                    print(f"wrote {out}", file=sys.stderr)
+            ranked = sorted((v for v in scores if v != "all"), key=lambda v: scores[v].iou)
+            for vid in ranked[:args.worst]:
+                _draw(seg, where[vid], vid, args.images / f"{vid}_{label}_vs_teacher.png", args.frames_per_row)
 
-    print(f"{'model':10s} {'video':12s} {'frames':>6s} {'IoU':>6s} {'Dice':>6s} {'face':>6s} {'left':>6s} {'right':>6s}  (clean-frame IoU)")
+    fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
+    print(f"{'model':14s} {'clip':34s} {'frames':>6s} {'IoU':>6s} {'prec':>6s} {'face':>6s} {'left':>6s} {'right':>6s}  setting")
     for name, r in results.items():
-        for vid, s in r["all_frames"].items():
+        for vid, s in sorted(r["clips"].items(), key=lambda kv: kv[1]["iou"]):
             c = s["coverage"]
-            clean = r["clean_frames"].get(vid, {}).get("iou")
-            fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
-            print(f"{name:10s} {vid:12s} {s['frames']:6d} {s['iou']:6.3f} {s['dice']:6.3f} {fmt(c['face'])} "
-                  f"{fmt(c['left_hand'])} {fmt(c['right_hand'])}  ({clean})")
+            print(f"{name:14s} {vid[:34]:34s} {s['frames']:6d} {s['iou']:6.3f} {s['precision']:6.3f} {fmt(c['face'])} "
+                  f"{fmt(c['left_hand'])} {fmt(c['right_hand'])}  {setting_of.get(vid, '')}")
+    print(f"\n{'model':14s} {'setting':22s} {'clips':>5s} {'mean IoU':>8s} {'worst':>6s}  worst clip")
+    for name, r in results.items():
+        for key, s in sorted(r["settings"].items(), key=lambda kv: (kv[0] == "all clips", kv[0])):
+            print(f"{name:14s} {key[:22]:22s} {s['clips']:5d} {s['mean_iou']:8.3f} {s['worst_iou']:6.3f}  {s['worst_clip']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

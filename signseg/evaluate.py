@@ -48,6 +48,11 @@ class Score:
         return self.inter / self.union if self.union else 1.0
 
     @property
+    def precision(self) -> float:
+        """Share of the predicted pixels that the teacher marks hand or face."""
+        return self.inter / self.pred if self.pred else 1.0
+
+    @property
     def dice(self) -> float:
         return 2 * self.inter / (self.pred + self.true) if self.pred + self.true else 1.0
 
@@ -56,7 +61,7 @@ class Score:
 
     def as_dict(self) -> dict:
         return {"frames": self.frames, "iou": round(self.iou, 4), "dice": round(self.dice, 4),
-                "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
+                "precision": round(self.precision, 4), "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
 
 
 def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Sequence[str] | None = None,
@@ -83,6 +88,25 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
             scores[vid].add(pred, truth)
             scores["all"].add(pred, truth)
     return scores
+
+
+def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str, dict]:
+    """Per setting, and over ``"all clips"``: clip count, mean per-clip IoU and the worst clip.
+
+    Clips weigh the same whatever their length: one good long clip must not hide a bad one.
+    """
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for vid, score in scores.items():
+        if vid == "all":
+            continue
+        for key in (setting_of.get(vid, "unknown"), "all clips"):
+            groups.setdefault(key, []).append((vid, score.iou))
+    out = {}
+    for key, clips in groups.items():
+        worst = min(clips, key=lambda c: c[1])
+        out[key] = {"clips": len(clips), "mean_iou": round(float(np.mean([c[1] for c in clips])), 4),
+                    "worst_iou": round(worst[1], 4), "worst_clip": worst[0]}
+    return out
 
 
 @dataclass

@@ -37,3 +37,21 @@ def test_numpy_metrics(pair):
 
 def test_custom_objects_use_the_paper_names():
     assert {"precision_m", "recall_m", "f1_m"} <= set(metrics.CUSTOM_OBJECTS)
+
+
+def test_scores_by_setting_weigh_clips_alike_and_name_the_worst():
+    import numpy as np
+    from signseg.evaluate import Score, by_setting
+    scores = {"all": Score()}
+    for vid, hit in (("a", 90), ("b", 50), ("c", 10)):
+        s = Score()
+        truth = np.zeros((1, 10, 10), np.uint8)
+        truth[0, :, :] = 1
+        pred = np.zeros_like(truth)
+        pred.reshape(-1)[:hit] = 4
+        s.add(pred, truth)
+        scores[vid] = s
+    table = by_setting(scores, {"a": "studio", "b": "studio", "c": "home"})
+    assert table["studio"] == {"clips": 2, "mean_iou": 0.7, "worst_iou": 0.5, "worst_clip": "b"}
+    assert table["all clips"]["mean_iou"] == 0.5 and table["all clips"]["worst_clip"] == "c"
+    assert scores["a"].precision == 1.0
