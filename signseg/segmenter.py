@@ -207,7 +207,8 @@ class Segmenter:
                         precision: str = "float32", resize: str = "auto") -> "Segmenter":
         """Load shipped weights by name (``signseg.presets.PRESETS``).
 
-        With no name: ``snet`` where the backend has a GPU, ``snet-lite`` otherwise.
+        With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
+        otherwise (both ``snet-lite`` until ``snet`` is retrained: docs/model_card.md).
         ``input_size`` / ``threshold`` override the model card's values. ``precision``
         ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the network to compute in half
         precision (float32 weights), for GPUs.

@@ -29,7 +29,8 @@ def test_shipped_weights_are_installed_and_verified(name):
     import h5py
     with h5py.File(weights, "r") as f:
         assert "optimizer" not in f  # inference weights only
-    assert card.extra["training"]["holdout_videos"] == ["SOUP", "test_video", "video"]
+    # the pose-repo clips are held out of every shipped model's training and validation
+    assert {"SOUP", "test_video", "video"} <= set(card.extra["training"]["holdout_videos"])
 
 
 def test_default_model_on_this_cpu_is_snet_lite():

@@ -1,0 +1,54 @@
+"""Quality floors of the shipped weights on held-out signers of several settings.
+
+None of these clips, nor any clip of their signers, was used to train or to pick a checkpoint
+(``pipelines/signers.tsv``, split ``test``). Their teacher landmarks (every 4th frame) are
+committed in ``tests/data/heldout/``; the masks are built from them here as ``signseg label``
+does. Floors sit a margin below the IoU measured for docs/model_card.md, so a regression
+(weights, preprocessing, resizing) fails while float noise does not.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED
+from signseg.evaluate import by_setting, evaluate
+from signseg.segmenter import Segmenter
+from signseg.teacher.labelset import label_videos
+
+HELDOUT = Path(__file__).parent / "data" / "heldout"
+#: clip -> (folder under shared/data, setting)
+CLIPS = {
+    "test_video": ("videos", "home webcam"),
+    "Andrea12004__ls_como_estas": ("signs2", "home"),
+    "lameburger__asl_thankyou": ("signs2", "selfie / close-up"),
+    "klyct__lsm_energia": ("signs2", "skin-coloured wall"),
+    "google__Jsl_example": ("signs2", "skin-coloured wall"),
+    "google__Hksl_lemon": ("signs2", "light clothing"),
+    "google__Jsl_swim": ("signs2", "white wall"),
+    "Noct1z__asl_goodbye": ("signs2", "coloured studio"),
+}
+#: model -> (floor of the mean per-clip IoU, floor of every clip). snet is not held to these: it is
+#: undertrained and no default (docs/model_card.md); the snet-lite shipped before scored 0.260 / 0.014.
+FLOORS = {"snet-lite": (0.48, 0.22)}  # measured 0.524 mean, worst 0.263 (google__Hksl_lemon)
+
+
+@pytest.fixture(scope="module")
+def heldout_labels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("heldout") / "labels.h5"
+    videos = [SHARED / folder / f"{clip}.mp4" for clip, (folder, _) in CLIPS.items()]
+    assert not label_videos(videos, out, teacher_python=None, landmarks_dir=HELDOUT, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_quality_on_held_out_signers_and_settings(name, heldout_labels):
+    scores = evaluate(Segmenter.from_pretrained(name), heldout_labels, list(CLIPS))
+    table = by_setting(scores, {clip: setting for clip, (_, setting) in CLIPS.items()})
+    overall = table["all clips"]
+    mean_floor, clip_floor = FLOORS[name]
+    detail = ", ".join(f"{c} {scores[c].iou:.3f}" for c in CLIPS)
+    assert overall["clips"] == len(CLIPS)
+    assert overall["mean_iou"] >= mean_floor, f"{name}: mean IoU {overall['mean_iou']} ({detail})"
+    assert overall["worst_iou"] >= clip_floor, f"{name}: worst clip {overall['worst_clip']} ({detail})"
+    assert np.mean([scores[c].precision for c in CLIPS]) >= 0.6  # what it marks is mostly hand or face
