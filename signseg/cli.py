@@ -41,8 +41,7 @@ def _size(s: str) -> tuple[int, int]:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=None, help="shipped model name (default: snet on a GPU, snet-lite on CPU); "
-                                                  "see `signseg models`")
+    g.add_argument("--model", default=None, help="shipped model name (default: snet-lite); see `signseg models`")
     g.add_argument("--weights", type=Path, default=None,
                    help="a model file instead: .keras, .weights.h5 with its .json card, or a legacy Keras-2 .h5")
     g.add_argument("--batch-size", type=_positive_int, default=8, help="frames per inference batch (default 8)")
@@ -166,15 +165,22 @@ def cmd_models(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="signseg", description="Hand and face masks for sign-language video.")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show TensorFlow's start-up messages (hidden by default)")
+    # every verb takes -v too, after its name; SUPPRESS keeps the top-level value when absent
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="show TensorFlow's start-up messages (hidden by default)")
     p.add_argument("--version", action="version", version=f"signseg {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("segment", help="segment videos into an HDF5 mask file")
+    s = sub.add_parser("segment", parents=[verbose], help="segment videos into an HDF5 mask file")
     s.add_argument("videos", nargs="+", type=Path, help="video files")
     _add_run_args(s)
     s.set_defaults(func=cmd_segment)
 
-    c = sub.add_parser("corpus", help="segment every video of a corpus folder (AUTSL layout or any tree)")
+    c = sub.add_parser("corpus", parents=[verbose],
+                       help="segment every video of a corpus folder (AUTSL layout or any tree)")
     c.add_argument("root", type=Path, help="corpus folder (e.g. AUTSL's train/)")
     c.add_argument("--labels", type=Path, default=None, help="CSV of video_id,label (AUTSL train_labels.csv)")
     c.add_argument("--class-map", type=Path, default=None,
@@ -191,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(c)
     c.set_defaults(func=cmd_corpus)
 
-    lab = sub.add_parser("label", help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")
+    lab = sub.add_parser("label", parents=[verbose],
+                         help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")
     lab.add_argument("videos", nargs="+", type=Path)
     lab.add_argument("-o", "--output", required=True, type=Path, help="labels HDF5 file (created or added to)")
     lab.add_argument("--teacher-python", default=os.environ.get("SIGNSEG_TEACHER_PYTHON"),
@@ -203,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("-q", "--quiet", action="store_true")
     lab.set_defaults(func=cmd_label)
 
-    t = sub.add_parser("train", help="train or fine-tune a model on labelled frames")
+    t = sub.add_parser("train", parents=[verbose], help="train or fine-tune a model on labelled frames")
     t.add_argument("sources", nargs="+", type=Path, help="labels .h5 files, image/mask folders, or images.npy")
     t.add_argument("-o", "--output", required=True, type=Path, help="model folder")
     t.add_argument("--name", default="model", help="file name of the weights and card")
@@ -233,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one line per epoch (the default when output is not a terminal)")
     t.set_defaults(func=cmd_train)
 
-    o = sub.add_parser("overlay", help="draw a mask file's masks and part boxes on its video (mp4 and/or png grid)")
+    o = sub.add_parser("overlay", parents=[verbose],
+                       help="draw a mask file's masks and part boxes on its video (mp4 and/or png grid)")
     o.add_argument("video", type=Path)
     o.add_argument("masks", type=Path, help="HDF5 mask file written by segment or corpus")
     o.add_argument("-o", "--output", type=Path, default=None, help="mp4 to write, every frame")
@@ -243,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--video-id", default=None, help="the video's id in the file (default: from its name)")
     o.set_defaults(func=cmd_overlay)
 
-    m = sub.add_parser("models", help="list the shipped models")
+    m = sub.add_parser("models", parents=[verbose], help="list the shipped models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
     return p
@@ -256,8 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "overlay" and args.output is None and args.png is None:
         parser.error("overlay: give -o OUT.mp4, --png OUT.png, or both")
     from signseg.errors import SignsegError
+    from signseg.quiet import filtered_stderr
     try:
-        return args.func(args)
+        if args.verbose:
+            return args.func(args)
+        with filtered_stderr():
+            return args.func(args)
     except SignsegError as exc:
         print(f"signseg: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,76 @@
+"""Keep TensorFlow's C++ start-up lines off the user's terminal.
+
+TensorFlow 2.21 prints absl notices at import and first device query ("All log messages
+before absl::InitializeLog()", oneDNN, the CUDA stub, cuInit, CPU instruction notes) from C++,
+before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach them. While
+:func:`filtered_stderr` runs, file descriptor 2 goes through a pipe and a thread forwards
+everything else: signseg's own messages and errors, Python tracebacks, progress bars (at
+once, they have no newline), and the same for worker processes, which inherit the descriptor.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+#: Lines dropped: absl-formatted C++ log lines and TensorFlow's build notices.
+NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
+                   rb"|[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]"
+                   rb"|To enable the following instructions:"
+                   rb"|This TensorFlow binary is optimized to use available CPU instructions)")
+_HEADS = (b"WARNING: All log", b"I0000", b"W0000", b"E0000", b"F0000", b"To enable the", b"This TensorFlow")
+
+
+def _could_be_noise(partial: bytes) -> bool:
+    """True while an unfinished line may still turn out to be a noise line (hold it back)."""
+    return any(h.startswith(partial[:len(h)]) for h in _HEADS) or (
+        len(partial) >= 5 and partial[:1] in b"IWEF" and partial[1:5].isdigit())
+
+
+def _pump(read_fd: int, out_fd: int) -> None:
+    buf = b""
+    while True:
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while (nl := buf.find(b"\n")) >= 0:
+            line, buf = buf[:nl + 1], buf[nl + 1:]
+            if not NOISE.match(line):
+                os.write(out_fd, line)
+        if buf and not _could_be_noise(buf):
+            os.write(out_fd, buf)
+            buf = b""
+    if buf and not NOISE.match(buf):
+        os.write(out_fd, buf)
+    os.close(read_fd)
+
+
+@contextmanager
+def filtered_stderr() -> Iterator[None]:
+    """Drop :data:`NOISE` lines from everything written to file descriptor 2 in the block."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (a closed descriptor): nothing to filter
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    pump = threading.Thread(target=_pump, args=(read_fd, saved), name="signseg-stderr", daemon=True)
+    pump.start()
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)  # the pipe's last writer in this process closes: the pump sees EOF
+        pump.join(timeout=5)  # workers that still hold the pipe keep it open; never hang on them
+        if not pump.is_alive():  # else it still forwards to ``saved``: leave that descriptor open
+            os.close(saved)
