@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import report
+from signseg.teacher.env import find_teacher
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS = [REPO.parent / "shared/data/signs/tid-asl_hocam.mp4", REPO / "examples/data/SOUP.mp4"]
@@ -124,7 +125,8 @@ def main() -> int:
     p.add_argument("--runtime", nargs="*", default=["keras", "xla", "onnx"], help="runtimes to try")
     p.add_argument("--input-size", nargs="*", default=[], help="HxW sizes to try (default: the model's)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
-    p.add_argument("--teacher-python", default=os.environ.get("SIGNSEG_TEACHER_PYTHON"))
+    p.add_argument("--teacher-python", default=None,
+                   help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -143,7 +145,8 @@ def main() -> int:
     peak = matmul_gflops()
     for clip in args.clip:
         frames = read_video(clip)
-        mp_fps = holistic_fps(args.teacher_python, clip) if args.teacher_python else None
+        teacher = find_teacher(args.teacher_python)
+        mp_fps = holistic_fps(teacher, clip) if teacher else None
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
             for runtime in args.runtime:

@@ -108,13 +108,26 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_label(args) -> int:
+    from signseg.teacher.env import ensure_teacher
     from signseg.teacher.labelset import label_videos
-    failures = label_videos(args.videos, args.output, teacher_python=args.teacher_python,
+    landmarks = args.landmarks or Path(f"{args.output}.landmarks")
+    missing = [v for v in args.videos if not (landmarks / f"{Path(v).stem}.npz").is_file()]
+    # the teacher runs only for videos without cached landmarks; found, or made on first use
+    teacher = None if args.cached_only or not missing else ensure_teacher(args.teacher_python, quiet=args.quiet)
+    failures = label_videos(args.videos, args.output, teacher_python=teacher,
                             landmarks_dir=args.landmarks, max_side=args.max_side, every=args.every,
                             progress=not args.quiet)
     print(f"signseg: labelled {len(args.videos) - len(failures)} video(s) -> {args.output}"
           + (f", {len(failures)} FAILED" if failures else ""), file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_teacher(args) -> int:
+    from signseg.teacher.env import setup_teacher
+    python = setup_teacher(args.dir, python=args.python)
+    print(f"signseg: the MediaPipe teacher is ready: {python}", file=sys.stderr)
+    print(python)
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -201,14 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help="teacher labels: MediaPipe Holistic landmarks -> part masks (HDF5)")
     lab.add_argument("videos", nargs="+", type=Path)
     lab.add_argument("-o", "--output", required=True, type=Path, help="labels HDF5 file (created or added to)")
-    lab.add_argument("--teacher-python", default=os.environ.get("SIGNSEG_TEACHER_PYTHON"),
-                     help="python of the environment with mediapipe==0.10.21 (default $SIGNSEG_TEACHER_PYTHON); "
-                          "omit to use cached landmarks only")
+    lab.add_argument("--teacher-python", default=None,
+                     help="python of an environment with mediapipe==0.10.21 (default: $SIGNSEG_TEACHER_PYTHON, "
+                          "else the one `signseg teacher setup` makes, made here on first use)")
+    lab.add_argument("--cached-only", action="store_true",
+                     help="use cached landmarks only: never run (or install) the teacher")
     lab.add_argument("--landmarks", type=Path, default=None, help="landmark cache folder (default OUTPUT.landmarks)")
     lab.add_argument("--max-side", type=_positive_int, default=320, help="longest side of stored frames")
     lab.add_argument("--every", type=_positive_int, default=1, help="keep every N-th labelled frame")
     lab.add_argument("-q", "--quiet", action="store_true")
     lab.set_defaults(func=cmd_label)
+
+    te = sub.add_parser("teacher", parents=[verbose], help="the MediaPipe teacher's own environment")
+    te_sub = te.add_subparsers(dest="teacher_command", required=True)
+    ts = te_sub.add_parser("setup", help="make (or check) the teacher venv under the cache; prints its python")
+    ts.add_argument("--dir", type=Path, default=None, help="where (default $SIGNSEG_CACHE/teacher-venv)")
+    ts.add_argument("--python", default=None, help="the Python 3.9-3.12 to make it with (default: this one)")
+    ts.set_defaults(func=cmd_teacher)
 
     t = sub.add_parser("train", parents=[verbose], help="train or fine-tune a model on labelled frames")
     t.add_argument("sources", nargs="+", type=Path, help="labels .h5 files, image/mask folders, or images.npy")

@@ -114,3 +114,18 @@ def preset_dir(tmp_path, tiny_model_file, monkeypatch) -> Path:
     (tmp_path / "snet-lite.json").write_text(card)
     monkeypatch.setenv("SIGNSEG_WEIGHTS_DIR", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def teacher_python(tmp_path_factory):
+    """The real MediaPipe teacher: $SIGNSEG_TEACHER_PYTHON, else the venv `signseg teacher setup`
+    makes (once per test run, from the package index, as a user's first run does)."""
+    if os.environ.get("SIGNSEG_TEACHER_PYTHON"):
+        return os.environ["SIGNSEG_TEACHER_PYTHON"]
+    venv = tmp_path_factory.mktemp("teacher") / "teacher-venv"
+    r = subprocess.run(signseg_command("teacher", "setup", "--dir", venv), capture_output=True, text=True,
+                       timeout=1200)
+    assert r.returncode == 0, r.stderr
+    python = r.stdout.strip().splitlines()[-1]
+    assert Path(python).exists() and str(venv) in python
+    return python

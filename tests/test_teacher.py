@@ -1,6 +1,5 @@
 """Teacher labels from real MediaPipe Holistic landmarks of SOUP.mp4 (tests/data, made by
 ``python -m signseg.teacher.holistic`` in the teacher environment)."""
-import os
 from pathlib import Path
 
 import h5py
@@ -106,10 +105,8 @@ def test_missing_teacher_python_is_named(tmp_path, soup):
     assert "no-python" in str(err.value)
 
 
-@pytest.mark.skipif(not os.environ.get("SIGNSEG_TEACHER_PYTHON"),
-                    reason="needs the MediaPipe teacher environment (SIGNSEG_TEACHER_PYTHON)")
-def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm):
-    run_teacher([soup], tmp_path, teacher_python=os.environ["SIGNSEG_TEACHER_PYTHON"])
+def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm, teacher_python):
+    run_teacher([soup], tmp_path, teacher_python=teacher_python)
     fresh = np.load(tmp_path / "SOUP.npz")
     assert np.isfinite(fresh["face"][:, 0, 0]).all()
     np.testing.assert_allclose(fresh["face"], soup_lm["face"], atol=2.0)

@@ -153,7 +153,7 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             try:
                 if not lm_file.is_file():
                     why = ("the teacher failed on it" if teacher_python else
-                           "pass --teacher-python (or set SIGNSEG_TEACHER_PYTHON) to run MediaPipe on it")
+                           "no teacher was run (--cached-only): run without it to label this video")
                     raise SignsegError(video, f"no teacher landmarks ({lm_file} missing: {why})")
                 build_labels(video, lm_file, f, max_side=max_side, every=every, video_id=vid)
             except (SignsegError, ValueError, OSError) as exc:
