@@ -4,9 +4,10 @@ A model trained on a few studios learns their look (a grey wall, dark sleeves) i
 hands and faces, and then marks a beige wall or a white shirt as skin. Each view here takes
 those shortcuts away: the signer is cut out with the teacher's person mask and pasted onto
 another clip's room, a flat colour anywhere round the hue circle (skin tones, white, green,
-black included), a gradient or a texture; clothing is recoloured (light shirts, white robes);
-white balance, exposure, contrast, blur, noise and compression vary; the framing goes from
-full body to a close-up and is mirrored with left and right hands swapped.
+black included), a gradient, a texture or a cluttered scene; clothing is recoloured (white and
+skin-coloured shirts and robes) and often given short sleeves (bare forearms in the hand's own
+colour); white balance, exposure, contrast, blur, noise and compression vary; the framing goes
+from full body to a close-up and is mirrored with left and right hands swapped.
 """
 from __future__ import annotations
 

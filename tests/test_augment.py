@@ -93,3 +93,21 @@ def test_augment_pastes_onto_new_backgrounds_only_with_a_person_mask(soup_frame,
 
     assert saturated_corners() <= 0.06  # colour jitter alone keeps a grey wall greyish
     assert saturated_corners(person=person, backgrounds=Backgrounds()) >= 0.15
+
+
+def test_short_sleeves_give_the_arm_by_a_hand_that_hand_s_colour(soup_frame):
+    """SOUP's signer wears dark sleeves: in some views the sleeve beside her left hand takes
+    the hand's own (skin) colour, a bare forearm, while the hand itself is untouched."""
+    frame, person, mask = soup_frame
+    hand = mask == L.LEFT_HAND
+    skin = np.median(frame[hand].astype(float), axis=0)
+    sleeve = np.zeros_like(hand)
+    sleeve[150:180, 126:140] = True  # just right of the hand box: dark sleeve in the frame
+    assert np.abs(frame[sleeve].mean(0) - skin).max() > 60
+    rng = np.random.default_rng(4)
+    bare = 0
+    for _ in range(20):
+        out = recolour_clothes(frame, mask, person, rng)
+        assert (out[hand] == frame[hand]).all()
+        bare += np.abs(out[sleeve].mean(0) - skin).max() < 40
+    assert 3 <= bare <= 17  # often, not always
