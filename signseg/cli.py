@@ -122,6 +122,19 @@ def cmd_label(args) -> int:
     return 1 if failures else 0
 
 
+def cmd_adapt(args) -> int:
+    from signseg.adapt import adapt
+    from signseg.corpus import scan
+    corpus = scan(args.root, pattern=args.pattern)
+    print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
+    result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
+                   holdout=args.holdout, teacher_python=args.teacher_python, progress=not args.quiet)
+    print(f"signseg: wrote {result.weights} ({result.labelled_frames} labelled frames of "
+          f"{len(result.train_videos)} videos; held-out IoU {result.iou_before:.3f} -> {result.iou_after:.3f}); "
+          f"use it with --weights {result.weights}", file=sys.stderr)
+    return 0
+
+
 def cmd_teacher(args) -> int:
     from signseg.teacher.env import setup_teacher
     python = setup_teacher(args.dir, python=args.python)
@@ -224,6 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--every", type=_positive_int, default=1, help="keep every N-th labelled frame")
     lab.add_argument("-q", "--quiet", action="store_true")
     lab.set_defaults(func=cmd_label)
+
+    ad = sub.add_parser("adapt", parents=[verbose],
+                        help="adapt a model to a corpus: teacher-label a sample of its frames, fine-tune, measure")
+    ad.add_argument("root", type=Path, help="corpus folder (any tree of videos)")
+    ad.add_argument("-o", "--output", required=True, type=Path, help="model folder (labels, checkpoints, weights)")
+    ad.add_argument("--frames", type=_positive_int, default=400, help="frames to label, spread over the videos")
+    ad.add_argument("--minutes", type=float, default=15.0, help="fine-tuning time budget (default 15)")
+    ad.add_argument("--init", default="snet-lite", help="model to start from: a shipped name or a .weights.h5")
+    ad.add_argument("--pattern", default=None, help="glob of the videos to use (default: every video)")
+    ad.add_argument("--holdout", type=int, default=None,
+                    help="whole videos held out and scored before and after (default: 1 in 10, 1 to 3)")
+    ad.add_argument("--teacher-python", default=None, help="the teacher's python (default: found or made)")
+    ad.add_argument("-q", "--quiet", action="store_true")
+    ad.set_defaults(func=cmd_adapt)
 
     te = sub.add_parser("teacher", parents=[verbose], help="the MediaPipe teacher's own environment")
     te_sub = te.add_subparsers(dest="teacher_command", required=True)

@@ -1,0 +1,116 @@
+"""Adapt a model to one corpus: teacher-label a sample of its frames, fine-tune, measure.
+
+The paper's premise is that a few hundred labelled frames of the target footage make a good
+model. :func:`adapt` makes those labels with the MediaPipe teacher instead of by hand:
+frames spread over the corpus's videos, a few whole videos held out, the init model
+fine-tuned with the training augmentations, and the teacher agreement (IoU) on the held-out
+videos printed before and after. Every step resumes: landmarks and labels are cached in
+``MODEL_DIR``, training continues from its last epoch.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from signseg.corpus import VideoJob
+from signseg.errors import SignsegError
+
+#: Fewer usable labelled frames than this is no basis for fine-tuning.
+MIN_FRAMES = 20
+
+
+@dataclass
+class AdaptResult:
+    """What :func:`adapt` made and measured."""
+
+    weights: Path
+    train_videos: list[str]
+    holdout_videos: list[str]
+    labelled_frames: int
+    iou_before: float
+    iou_after: float
+
+
+def pick_holdout(jobs: Sequence[VideoJob], count: int) -> list[str]:
+    """``count`` videos to hold out, stable across runs, from as many signers as possible."""
+    ranked = sorted(jobs, key=lambda j: hashlib.sha1(j.video_id.encode()).hexdigest())
+    picked, signers = [], set()
+    for j in ranked:  # first one per signer, then any
+        if len(picked) < count and (j.signer is None or j.signer not in signers):
+            picked.append(j.video_id)
+            signers.add(j.signer)
+    picked += [j.video_id for j in ranked if j.video_id not in picked][:count - len(picked)]
+    return picked
+
+
+def _frame_counts(landmarks: Path, jobs: Sequence[VideoJob]) -> dict[str, int]:
+    return {j.video_id: len(np.load(landmarks / f"{j.path.stem}.npz")["frame_index"]) for j in jobs}
+
+
+def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int = 400, minutes: float = 15.0,
+          init: str = "snet-lite", holdout: int | None = None, teacher_python: str | None = None,
+          epochs: int = 200, steps_per_epoch: int = 50, progress: bool = True) -> AdaptResult:
+    """Label about ``frames`` frames of ``jobs`` with the teacher, fine-tune ``init`` for at most
+    ``minutes``, and write ``MODEL_DIR/model.weights.h5`` with its card.
+
+    ``holdout`` whole videos (default: one in ten, 1 to 3) are kept out of training and
+    scored before and after. Frames are spread evenly over each training video's length.
+    """
+    import h5py
+
+    from signseg.evaluate import evaluate
+    from signseg.presets import PRESETS
+    from signseg.segmenter import Segmenter
+    from signseg.teacher.env import ensure_teacher
+    from signseg.teacher.labelset import build_labels, open_labels, run_teacher, usable_frames
+    from signseg.train import train
+
+    jobs = list(jobs)
+    if len(jobs) < 2:
+        raise SignsegError(model_dir, f"adapting needs at least 2 videos (one held out), found {len(jobs)}")
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    held = pick_holdout(jobs, holdout if holdout is not None else min(3, max(1, len(jobs) // 10)))
+    landmarks = model_dir / "labels.h5.landmarks"
+    todo = [j.path for j in jobs if not (landmarks / f"{j.path.stem}.npz").is_file()]
+    if todo:
+        run_teacher(todo, landmarks, ensure_teacher(teacher_python, quiet=not progress))
+    counts = _frame_counts(landmarks, jobs)
+    train_jobs = [j for j in jobs if j.video_id not in held]
+    per_video = max(1, frames // len(train_jobs))
+    labels_file = model_dir / "labels.h5"
+    with open_labels(labels_file) as f:
+        for j in jobs:
+            g = f.get(f"videos/{j.video_id}")
+            if g is not None and g.attrs.get("complete"):
+                continue  # resumed: labelled before
+            # held-out videos: every 2nd frame to score on; training videos: their share, spread out
+            every = 2 if j.video_id in held else max(1, counts[j.video_id] // per_video)
+            build_labels(j.path, landmarks / f"{j.path.stem}.npz", f, every=every, video_id=j.video_id)
+    with h5py.File(labels_file, "r") as f:
+        usable = sum(int(usable_frames(f[f"videos/{j.video_id}/flags"][:]).sum()) for j in train_jobs)
+    if usable < MIN_FRAMES:
+        raise SignsegError(labels_file, f"only {usable} training frames where the teacher found the face and every "
+                                        f"visible hand (need {MIN_FRAMES}): add videos or raise --frames")
+
+    def score(seg) -> float:
+        scores = evaluate(seg, labels_file, held)
+        return float(np.mean([scores[v].iou for v in held if v in scores]))
+
+    base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
+    before = score(base)
+    card = train([labels_file], model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                 learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held, max_minutes=minutes,
+                 max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0)
+    weights = model_dir / card.weights_file
+    after = score(Segmenter.from_file(weights))
+    if progress:
+        print(f"signseg: teacher agreement on {len(held)} held-out video(s) ({', '.join(held)}): "
+              f"IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)
+    return AdaptResult(weights, [j.video_id for j in train_jobs], held, usable, before, after)
