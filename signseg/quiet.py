@@ -20,8 +20,10 @@ from typing import Iterator
 NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
                    rb"|[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]"
                    rb"|To enable the following instructions:"
-                   rb"|This TensorFlow binary is optimized to use available CPU instructions)")
-_HEADS = (b"WARNING: All log", b"I0000", b"W0000", b"E0000", b"F0000", b"To enable the", b"This TensorFlow")
+                   rb"|This TensorFlow binary is optimized to use available CPU instructions"
+                   rb"|INFO: Created TensorFlow Lite XNNPACK delegate)")  # MediaPipe's, in the teacher
+_HEADS = (b"WARNING: All log", b"I0000", b"W0000", b"E0000", b"F0000", b"To enable the", b"This TensorFlow",
+          b"INFO: Created TensorFlow Lite")
 
 
 def _could_be_noise(partial: bytes) -> bool:
