@@ -5,11 +5,13 @@ model. :func:`adapt` makes those labels with the MediaPipe teacher instead of by
 frames spread over the corpus's videos, a few whole videos held out, the init model
 fine-tuned with the training augmentations, and the teacher agreement (IoU) on the held-out
 videos printed before and after. Every step resumes: landmarks and labels are cached in
-``MODEL_DIR``, training continues from its last epoch.
+``MODEL_DIR``, training continues from its last epoch. ``MODEL_DIR/adapt.json`` records
+what was measured.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -110,6 +112,9 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0)
     weights = model_dir / card.weights_file
     after = score(Segmenter.from_file(weights))
+    report = {"init": init, "holdout": held, "frames": usable, "iou_before": round(before, 4),
+              "iou_after": round(after, 4), "weights_sha256": card.sha256}
+    (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
     if progress:
         print(f"signseg: teacher agreement on {len(held)} held-out video(s) ({', '.join(held)}): "
               f"IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)

@@ -74,3 +74,23 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     r = subprocess.run(signseg_command("adapt", empty, "-o", tmp_path / "m2", "-q"), capture_output=True, text=True,
                        env=env, cwd=REPO, timeout=300)
     assert r.returncode == 2 and "empty" in r.stderr
+
+
+def test_corpus_adapt_segments_with_the_adapted_model_and_says_so(tmp_path, corpus, teacher_python):
+    env = dict(os.environ, SIGNSEG_TEACHER_PYTHON=teacher_python)
+    out = tmp_path / "out.h5"
+    args = ("corpus", corpus, "-o", out, "--adapt", "40", "--adapt-minutes", "0.01", "-q")
+    r = subprocess.run(signseg_command(*args), capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    assert r.returncode == 0, r.stderr
+    import json
+    report = json.loads((tmp_path / "out.adapt" / "adapt.json").read_text())
+    with h5py.File(out, "r") as f:
+        assert f.attrs["adapted_from"] == "snet-lite" and f.attrs["adapted_on_frames"] == report["frames"]
+        assert list(f.attrs["adapted_heldout_iou"]) == [report["iou_before"], report["iou_after"]]
+        assert sorted(f["videos"]) == sorted(j.video_id for j in scan(corpus).jobs)
+        for g in f["videos"].values():  # every video's masks came from the adapted weights
+            assert g.attrs["model"] == "model" and g.attrs["weights_sha256"] == report["weights_sha256"]
+    # run again: the adapted model (OUT.adapt/) is reused, not trained again
+    r = subprocess.run(signseg_command(*args, "--overwrite"), capture_output=True, text=True, env=env, cwd=REPO,
+                       timeout=900)
+    assert r.returncode == 0 and "reusing the model adapted before" in r.stderr
