@@ -38,7 +38,7 @@ def main() -> int:
     args = p.parse_args()
 
     import keras
-    from signseg.metrics import dice_loss, f1_m, iou_m
+    from signseg.metrics import bce_dice_loss, f1_m, iou_m
     from signseg.models import build
     from signseg.presets import resolve
     from signseg.train import FrameBatches, load_sources
@@ -61,14 +61,12 @@ def main() -> int:
         rate = args.steps * args.batch_size / (time.perf_counter() - t)
         rows.append({"what": "augment", "how": name, "images_per_s": round(rate, 1)})
 
-    def loss(yt, yp):
-        return keras.losses.binary_crossentropy(yt, yp) + dice_loss(yt, yp)
-
     for jit in (False, True):
         for workers in (0, 1):
             keras.utils.set_random_seed(0)
             model = build(card.architecture, **card.config)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=[f1_m, iou_m], jit_compile=jit)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce_dice_loss, metrics=[f1_m, iou_m],
+                          jit_compile=jit)
             kw = {"workers": workers, "use_multiprocessing": False, "max_queue_size": 4} if workers else {}
             ds = FrameBatches(data, size, args.batch_size, steps=args.steps, seed=0, **kw)
             times = []

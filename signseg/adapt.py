@@ -51,10 +51,6 @@ def pick_holdout(jobs: Sequence[VideoJob], count: int) -> list[str]:
     return picked
 
 
-def _frame_counts(landmarks: Path, jobs: Sequence[VideoJob]) -> dict[str, int]:
-    return {j.video_id: len(np.load(landmarks / f"{j.path.stem}.npz")["frame_index"]) for j in jobs}
-
-
 def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int = 400, minutes: float = 15.0,
           init: str = "snet-lite", holdout: int | None = None, teacher_python: str | None = None,
           epochs: int = 200, steps_per_epoch: int = 50, progress: bool = True) -> AdaptResult:
@@ -70,7 +66,8 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     from signseg.presets import PRESETS
     from signseg.segmenter import Segmenter
     from signseg.teacher.env import ensure_teacher
-    from signseg.teacher.labelset import build_labels, open_labels, run_teacher, usable_frames
+    from signseg.teacher.labelset import (build_labels, landmarks_file, missing_landmarks, open_labels, run_teacher,
+                                          usable_frames)
     from signseg.train import train
 
     jobs = list(jobs)
@@ -80,10 +77,9 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     model_dir.mkdir(parents=True, exist_ok=True)
     held = pick_holdout(jobs, holdout if holdout is not None else min(3, max(1, len(jobs) // 10)))
     landmarks = model_dir / "labels.h5.landmarks"
-    todo = [j.path for j in jobs if not (landmarks / f"{j.path.stem}.npz").is_file()]
-    if todo:
-        run_teacher(todo, landmarks, ensure_teacher(teacher_python, quiet=not progress))
-    counts = _frame_counts(landmarks, jobs)
+    if missing_landmarks([j.path for j in jobs], landmarks):
+        run_teacher([j.path for j in jobs], landmarks, ensure_teacher(teacher_python, quiet=not progress))
+    counts = {j.video_id: len(np.load(landmarks_file(landmarks, j.path))["frame_index"]) for j in jobs}
     train_jobs = [j for j in jobs if j.video_id not in held]
     per_video = max(1, frames // len(train_jobs))
     labels_file = model_dir / "labels.h5"
@@ -94,7 +90,7 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
                 continue  # resumed: labelled before
             # held-out videos: every 2nd frame to score on; training videos: their share, spread out
             every = 2 if j.video_id in held else max(1, counts[j.video_id] // per_video)
-            build_labels(j.path, landmarks / f"{j.path.stem}.npz", f, every=every, video_id=j.video_id)
+            build_labels(j.path, landmarks_file(landmarks, j.path), f, every=every, video_id=j.video_id)
     with h5py.File(labels_file, "r") as f:
         usable = sum(int(usable_frames(f[f"videos/{j.video_id}/flags"][:]).sum()) for j in train_jobs)
     if usable < MIN_FRAMES:

@@ -252,8 +252,10 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
         m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
-        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT)
+        msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_REFLECT)
         img = _camera(img, rng, strength)
     if crop is not None and tuple(crop) != (h, w):
         ch, cw = crop

@@ -132,9 +132,8 @@ def _adapt_first(args, jobs) -> dict:
 
 def cmd_label(args) -> int:
     from signseg.teacher.env import ensure_teacher
-    from signseg.teacher.labelset import label_videos
-    landmarks = args.landmarks or Path(f"{args.output}.landmarks")
-    missing = [v for v in args.videos if not (landmarks / f"{Path(v).stem}.npz").is_file()]
+    from signseg.teacher.labelset import default_landmarks_dir, label_videos, missing_landmarks
+    missing = missing_landmarks(args.videos, args.landmarks or default_landmarks_dir(args.output))
     # the teacher runs only for videos without cached landmarks; found, or made on first use
     teacher = None if args.cached_only or not missing else ensure_teacher(args.teacher_python, quiet=args.quiet)
     failures = label_videos(args.videos, args.output, teacher_python=teacher,

@@ -61,7 +61,8 @@ class Score:
 
     def as_dict(self) -> dict:
         return {"frames": self.frames, "iou": round(self.iou, 4), "dice": round(self.dice, 4),
-                "precision": round(self.precision, 4), "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
+                "precision": round(self.precision, 4),
+                "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
 
 
 def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Sequence[str] | None = None,

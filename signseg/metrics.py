@@ -56,8 +56,14 @@ def dice_loss(y_true, y_pred):
     return 1.0 - (2.0 * ops.sum(t * p) + 1.0) / (ops.sum(t) + ops.sum(p) + 1.0)
 
 
+def bce_dice_loss(y_true, y_pred):
+    """Binary cross-entropy plus :func:`dice_loss`: the training loss of ``signseg train --dice``."""
+    from keras import losses
+    return losses.binary_crossentropy(y_true, y_pred) + dice_loss(y_true, y_pred)
+
+
 #: Pass as ``custom_objects`` when loading models saved with these metrics.
-CUSTOM_OBJECTS = {f.__name__: f for f in (precision_m, recall_m, f1_m, iou_m, dice_m, dice_loss)}
+CUSTOM_OBJECTS = {f.__name__: f for f in (precision_m, recall_m, f1_m, iou_m, dice_m, dice_loss, bce_dice_loss)}
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

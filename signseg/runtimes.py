@@ -24,15 +24,12 @@ from typing import Callable
 import keras
 import numpy as np
 
+from signseg.cache import cache_dir  # exported ONNX files live in <cache>/onnx
+
 RUNTIMES = ("auto", "keras", "xla", "onnx")
 #: Bumped whenever the exported ONNX graph changes, so that cached exports are redone.
 _GRAPH_REVISION = 2
 Runner = Callable[[np.ndarray], np.ndarray]
-
-
-def cache_dir() -> Path:
-    """Where exported ONNX files are kept (``$SIGNSEG_CACHE``, default ``~/.cache/signseg``)."""
-    return Path(os.environ.get("SIGNSEG_CACHE", Path.home() / ".cache" / "signseg"))
 
 
 def cpu_threads() -> int:

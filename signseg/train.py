@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.augment import Backgrounds, augment
-from signseg.metrics import dice_loss, f1_m, iou_m, iou
+from signseg.metrics import bce_dice_loss, f1_m, iou_m, iou
 from signseg.models import build
 from signseg.presets import ModelCard, sha256_of
 from signseg.teacher.labelset import usable_frames
@@ -218,17 +219,16 @@ class EpochLog(keras.callbacks.Callback):
     def __init__(self, epochs: int, images_per_epoch: int, stream=None):
         super().__init__()
         self.epochs, self.images, self.stream = epochs, images_per_epoch, stream
+        self.t0 = self.t_val = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.time()
-        self.t_val = None
+        self.t0, self.t_val = time.time(), None
 
     def on_test_begin(self, logs=None):  # fit's validation pass starts: training time ends here
-        if getattr(self, "t_val", 0) is None:
+        if self.t0 is not None and self.t_val is None:
             self.t_val = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        import sys
         now = time.time()
         train_s = (self.t_val or now) - self.t0
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -309,8 +309,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         model = build(architecture, **config)
         card0 = None
     input_size = tuple(input_size or (224, 224))
-    loss = (lambda yt, yp: keras.losses.binary_crossentropy(yt, yp) + dice_loss(yt, yp)) if dice \
-        else keras.losses.BinaryCrossentropy()
+    loss = bce_dice_loss if dice else keras.losses.BinaryCrossentropy()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
 
     # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
@@ -331,7 +330,6 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         callbacks.append(_TimeBudget(max_minutes))
     callbacks.append(clock)
     if verbose == "auto":
-        import sys
         verbose = "auto" if sys.stdout.isatty() else 0
     if verbose in (0, 2):  # one plain line per epoch
         callbacks.append(EpochLog(epochs, steps_per_epoch * batch_size))

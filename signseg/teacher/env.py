@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from signseg.cache import cache_dir
 from signseg.errors import SignsegError
 
 TEACHER_REQUIREMENT = "mediapipe==0.10.21"
@@ -28,7 +29,7 @@ _CHECK = ("import mediapipe as mp, numpy; mp.solutions.holistic.Holistic(enable_
 
 def default_dir() -> Path:
     """``<cache>/teacher-venv``, beside signseg's other cached files."""
-    return Path(os.environ.get("SIGNSEG_CACHE", Path.home() / ".cache" / "signseg")) / "teacher-venv"
+    return cache_dir() / "teacher-venv"
 
 
 def _venv_python(venv: Path) -> Path:

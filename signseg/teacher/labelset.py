@@ -42,9 +42,30 @@ def usable_frames(flags: np.ndarray) -> np.ndarray:
     return flags[:, 0] & ~flags[:, 3] & ~flags[:, 4]
 
 
+def default_landmarks_dir(labels_file: str | os.PathLike) -> Path:
+    """Where a labels file's landmarks are cached unless told otherwise: ``<labels file>.landmarks/``."""
+    return Path(f"{os.fspath(labels_file)}.landmarks")
+
+
+def landmarks_file(landmarks_dir: str | os.PathLike, video: str | os.PathLike) -> Path:
+    """The cached landmarks of ``video`` (named after its file, as the teacher writes them)."""
+    return Path(landmarks_dir) / f"{Path(video).stem}.npz"
+
+
+def missing_landmarks(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.PathLike) -> list:
+    """The ``videos`` that have no cached landmarks yet: the ones the teacher must run on."""
+    return [v for v in videos if not landmarks_file(landmarks_dir, v).is_file()]
+
+
 def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.PathLike, teacher_python: str,
                 stride: int = 1, skip_existing: bool = True) -> None:
-    """Run MediaPipe Holistic over ``videos`` with the teacher environment's python."""
+    """Run MediaPipe Holistic over ``videos`` with the teacher environment's python
+    (with ``skip_existing``, only over those without cached landmarks, and not at all when
+    every video has them)."""
+    if skip_existing:
+        videos = missing_landmarks(videos, landmarks_dir)
+        if not videos:
+            return
     pkg_root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(pkg_root), os.environ.get("PYTHONPATH", "")]))
     cmd = [teacher_python, "-m", "signseg.teacher.holistic", "--out", os.fspath(landmarks_dir),
@@ -52,8 +73,8 @@ def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.Pat
     try:
         subprocess.run(cmd, env=env, check=True)
     except FileNotFoundError as exc:
-        raise SignsegError(teacher_python, "teacher python not found: create the teacher environment "
-                                           "(see docs/training.md)") from exc
+        raise SignsegError(teacher_python, "teacher python not found: `signseg teacher setup` makes the "
+                                           "teacher environment (docs/training.md)") from exc
     except subprocess.CalledProcessError as exc:
         raise SignsegError(teacher_python, f"teacher run failed (exit {exc.returncode}); see its errors above") from exc
 
@@ -140,7 +161,7 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     """
     from tqdm.auto import tqdm
 
-    landmarks_dir = Path(landmarks_dir or f"{out}.landmarks")
+    landmarks_dir = Path(landmarks_dir or default_landmarks_dir(out))
     if teacher_python:
         run_teacher(videos, landmarks_dir, teacher_python)
     failures: dict[str, str] = {}
@@ -149,7 +170,7 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             vid = Path(video).stem
             if f.get(f"videos/{vid}") is not None and f[f"videos/{vid}"].attrs.get("complete"):
                 continue
-            lm_file = landmarks_dir / f"{vid}.npz"
+            lm_file = landmarks_file(landmarks_dir, video)
             try:
                 if not lm_file.is_file():
                     why = ("the teacher failed on it" if teacher_python else
