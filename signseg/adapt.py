@@ -63,12 +63,9 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     import h5py
 
     from signseg.evaluate import evaluate
-    from signseg.presets import PRESETS
-    from signseg.segmenter import Segmenter
     from signseg.teacher.env import ensure_teacher
     from signseg.teacher.labelset import (build_labels, landmarks_file, missing_landmarks, open_labels, run_teacher,
                                           usable_frames)
-    from signseg.train import train
 
     jobs = list(jobs)
     if len(jobs) < 2:
@@ -78,7 +75,8 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     held = pick_holdout(jobs, holdout if holdout is not None else min(3, max(1, len(jobs) // 10)))
     landmarks = model_dir / "labels.h5.landmarks"
     if missing_landmarks([j.path for j in jobs], landmarks):
-        run_teacher([j.path for j in jobs], landmarks, ensure_teacher(teacher_python, quiet=not progress))
+        run_teacher([j.path for j in jobs], landmarks, ensure_teacher(teacher_python, quiet=not progress),
+                    progress=progress)
     counts = {j.video_id: len(np.load(landmarks_file(landmarks, j.path))["frame_index"]) for j in jobs}
     train_jobs = [j for j in jobs if j.video_id not in held]
     per_video = max(1, frames // len(train_jobs))
@@ -101,17 +99,72 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         scores = evaluate(seg, labels_file, held)
         return float(np.mean([scores[v].iou for v in held if v in scores]))
 
+    result = _fine_tune([labels_file], model_dir, held, score, init=init, minutes=minutes, epochs=epochs,
+                        steps_per_epoch=steps_per_epoch, progress=progress, labelled=usable, source="teacher")
+    result.train_videos = [j.video_id for j in train_jobs]
+    return result
+
+
+def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *, minutes: float = 15.0,
+                 init: str = "snet-lite", holdout_fraction: float = 0.15, epochs: int = 200,
+                 steps_per_epoch: int = 50, progress: bool = True) -> AdaptResult:
+    """The paper's route: fine-tune ``init`` on hand-labelled frames instead of teacher labels.
+
+    ``sources`` are what ``signseg train`` reads (``images/`` + ``masks/`` folders, the paper's
+    ``images.npy`` beside ``labels.npy``, labels ``.h5`` files). The last ``holdout_fraction`` of
+    the frames (whole videos of a labels file), in the order given, is kept out and scored
+    before and after: frames are usually stored recording by recording, so the held-out ones
+    are not near copies of training frames.
+    """
+    from signseg.evaluate import evaluate_frames
+    from signseg.train import load_sources
+
+    model_dir = Path(model_dir)
+    try:
+        data = load_sources(sources)
+    except (OSError, ValueError) as exc:
+        raise SignsegError(", ".join(map(os.fspath, sources)), f"cannot read the labelled frames: {exc}") from exc
+    groups = list(dict.fromkeys(data.groups))  # first-seen order
+    held = groups[len(groups) - max(1, round(len(groups) * holdout_fraction)):]
+    is_held = np.isin(data.groups, held)
+    n_train = int((~is_held).sum())
+    if n_train < MIN_FRAMES or not is_held.any():
+        raise SignsegError(", ".join(map(os.fspath, sources)),
+                           f"{len(data)} labelled frames leave {n_train} to train on after holding out "
+                           f"{int(is_held.sum())} (need {MIN_FRAMES} and at least one held out)")
+    held_data = data.subset(is_held)
+    model_dir.mkdir(parents=True, exist_ok=True)
+
+    def score(seg) -> float:
+        return evaluate_frames(seg, held_data.images, held_data.masks).iou
+
+    result = _fine_tune(sources, model_dir, held, score, init=init, minutes=minutes, epochs=epochs,
+                        steps_per_epoch=steps_per_epoch, progress=progress, labelled=n_train,
+                        source=[os.fspath(s) for s in sources])
+    result.train_videos = [g for g in groups if g not in held]
+    return result
+
+
+def _fine_tune(sources, model_dir: Path, held: list[str], score, *, init: str, minutes: float, epochs: int,
+               steps_per_epoch: int, progress: bool, labelled: int, source) -> AdaptResult:
+    """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
+    result, and write ``adapt.json`` with what was measured."""
+    from signseg.presets import PRESETS
+    from signseg.segmenter import Segmenter
+    from signseg.train import train
+
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
-    card = train([labels_file], model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
+    card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
                  learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held, max_minutes=minutes,
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0)
     weights = model_dir / card.weights_file
     after = score(Segmenter.from_file(weights))
-    report = {"init": init, "holdout": held, "frames": usable, "iou_before": round(before, 4),
+    report = {"init": init, "labels": source, "holdout": held, "frames": labelled, "iou_before": round(before, 4),
               "iou_after": round(after, 4), "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
     if progress:
-        print(f"signseg: teacher agreement on {len(held)} held-out video(s) ({', '.join(held)}): "
-              f"IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)
-    return AdaptResult(weights, [j.video_id for j in train_jobs], held, usable, before, after)
+        what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
+                else f"agreement with your labels on {len(held)} held-out frame group(s)")
+        print(f"signseg: {what}: IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)
+    return AdaptResult(weights, [], held, labelled, before, after)

@@ -49,6 +49,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=_size, default=None, help="HxW the model runs at (default: the model's)")
     g.add_argument("--runtime", default="auto", choices=("auto", "keras", "xla", "onnx"),
                    help="where the network runs (default auto: the fastest here, see docs/performance.md)")
+    g.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="the network's compute precision: mixed_bfloat16 for a GPU (runs on Keras)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -73,7 +75,7 @@ def _model_spec(args):
         raise ValueError("give --model or --weights, not both")
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
                      batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
-                     runtime=args.runtime)
+                     runtime=args.runtime, precision=args.precision)
 
 
 def _report(summary, output) -> int:
@@ -145,15 +147,22 @@ def cmd_label(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from signseg.adapt import adapt
-    from signseg.corpus import scan
-    corpus = scan(args.root, pattern=args.pattern)
-    print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
-    result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
-                   holdout=args.holdout, teacher_python=args.teacher_python, progress=not args.quiet)
-    print(f"signseg: wrote {result.weights} ({result.labelled_frames} labelled frames of "
-          f"{len(result.train_videos)} videos; held-out IoU {result.iou_before:.3f} -> {result.iou_after:.3f}); "
-          f"use it with --weights {result.weights}", file=sys.stderr)
+    from signseg.adapt import adapt, adapt_labels
+    if (args.root is None) == (not args.labels):
+        raise ValueError("adapt: give a corpus ROOT (the teacher labels it) or --labels PATH (your own labelled "
+                         "frames), one of the two")
+    if args.labels:
+        result = adapt_labels(args.labels, args.output, minutes=args.minutes, init=args.init, progress=not args.quiet)
+        what = f"{result.labelled_frames} hand-labelled frames"
+    else:
+        from signseg.corpus import scan
+        corpus = scan(args.root, pattern=args.pattern)
+        print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
+        result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
+                       holdout=args.holdout, teacher_python=args.teacher_python, progress=not args.quiet)
+        what = f"{result.labelled_frames} labelled frames of {len(result.train_videos)} videos"
+    print(f"signseg: wrote {result.weights} ({what}; held-out IoU {result.iou_before:.3f} -> "
+          f"{result.iou_after:.3f}); use it with --weights {result.weights}", file=sys.stderr)
     return 0
 
 
@@ -266,7 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ad = sub.add_parser("adapt", parents=[verbose],
                         help="adapt a model to a corpus: teacher-label a sample of its frames, fine-tune, measure")
-    ad.add_argument("root", type=Path, help="corpus folder (any tree of videos)")
+    ad.add_argument("root", type=Path, nargs="?", default=None,
+                    help="corpus folder (any tree of videos), labelled by the teacher")
+    ad.add_argument("--labels", type=Path, action="append", default=[], metavar="PATH",
+                    help="your own labelled frames instead of the teacher: an images/ + masks/ folder, the paper's "
+                         "images.npy (beside labels.npy) or a labels .h5; repeatable. The last 15%% are held out")
     ad.add_argument("-o", "--output", required=True, type=Path, help="model folder (labels, checkpoints, weights)")
     ad.add_argument("--frames", type=_positive_int, default=400, help="frames to label, spread over the videos")
     ad.add_argument("--minutes", type=float, default=15.0, help="fine-tuning time budget (default 15)")

@@ -91,6 +91,20 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
     return scores
 
 
+def evaluate_frames(segmenter: Segmenter, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                    batch: int = 32) -> Score:
+    """One score pooled over labelled frames of any sizes (hand-labelled sets mix them)."""
+    score = Score()
+    by_shape: dict[tuple, list[int]] = {}
+    for i, image in enumerate(images):
+        by_shape.setdefault(image.shape, []).append(i)
+    for idx in by_shape.values():
+        for start in range(0, len(idx), batch):
+            part = idx[start:start + batch]
+            score.add(segmenter.predict(np.stack([images[i] for i in part])), np.stack([masks[i] for i in part]))
+    return score
+
+
 def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str, dict]:
     """Per setting, and over ``"all clips"``: clip count, mean per-clip IoU and the worst clip.
 

@@ -46,6 +46,7 @@ class ModelSpec:
     input_size: tuple[int, int] | None = None
     threads: int | None = None
     runtime: str = "auto"
+    precision: str = "float32"
 
     def load(self):
         """The Segmenter for this spec, loaded once per process."""
@@ -54,7 +55,7 @@ class ModelSpec:
                 self._limit_threads()
                 from signseg.segmenter import Segmenter
                 kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
-                          runtime=self.runtime, threads=self.threads)
+                          runtime=self.runtime, threads=self.threads, precision=self.precision)
                 _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
                                  else Segmenter.from_pretrained(self.name, **kw))
             return _LOADED[self]
@@ -86,7 +87,8 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
     """The attributes a video's group gets (docs/format.md)."""
     return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
-            "threshold": segmenter.threshold, "stride": stride, **post.attrs(), **job.attrs()}
+            "precision": segmenter.precision, "threshold": segmenter.threshold, "stride": stride, **post.attrs(),
+            **job.attrs()}
 
 
 def segment_into(store: MaskFile, segmenter, job: VideoJob, stride: int = 1,

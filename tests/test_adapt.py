@@ -94,3 +94,107 @@ def test_corpus_adapt_segments_with_the_adapted_model_and_says_so(tmp_path, corp
     r = subprocess.run(signseg_command(*args, "--overwrite"), capture_output=True, text=True, env=env, cwd=REPO,
                        timeout=900)
     assert r.returncode == 0 and "reusing the model adapted before" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def hand_labels(tmp_path_factory):
+    """Labelled frames as a user brings them: ``images/`` + ``masks/`` PNGs and the paper's
+    ``images.npy`` + ``labels.npy``, from three real clips (masks from committed landmarks)."""
+    from test_quality import CLIPS, HELDOUT
+    from signseg.teacher.labelset import label_videos
+    from signseg.train import load_labels_file
+    import cv2
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("hand")
+    clips = ["test_video", "klyct__lsm_energia", "Noct1z__asl_goodbye"]
+    videos = [SHARED / CLIPS[c][0] / f"{c}.mp4" for c in clips]
+    assert not label_videos(videos, root / "l.h5", teacher_python=None, landmarks_dir=HELDOUT, max_side=160,
+                            progress=False)
+    data = load_labels_file(root / "l.h5")
+    folder = root / "pairs"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    order = sorted(range(len(data)), key=lambda i: (clips.index(data.groups[i]), i))  # recording by recording
+    for n, i in enumerate(order):
+        cv2.imwrite(str(folder / "images" / f"{n:04d}.jpg"), cv2.cvtColor(data.images[i], cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(folder / "masks" / f"{n:04d}.png"), (data.masks[i] > 0).astype(np.uint8) * 255)
+    # the paper's arrays: one size (here 128x128), images in [0, 1], labels (N, H, W, 1)
+    images = [cv2.resize(data.images[i], (128, 128), interpolation=cv2.INTER_AREA) for i in order]
+    masks = [cv2.resize((data.masks[i] > 0).astype(np.uint8), (128, 128), interpolation=cv2.INTER_NEAREST)
+             for i in order]
+    np.save(root / "images.npy", np.stack(images).astype(np.float32) / 255.0)
+    np.save(root / "labels.npy", np.stack(masks)[..., None].astype(np.float32))
+    return folder, root / "images.npy", [data.groups[i] for i in order]
+
+
+def test_adapt_on_hand_labelled_frames_holds_out_the_last_ones(tmp_path, hand_labels):
+    from signseg.adapt import adapt_labels
+    from signseg.evaluate import evaluate_frames
+    from signseg.train import load_pairs_folder
+    import json
+    import numpy as np
+
+    folder, _, clip_of = hand_labels
+    r = adapt_labels([folder], tmp_path / "m", minutes=5, epochs=2, steps_per_epoch=2, progress=False)
+    pairs = load_pairs_folder(folder)
+    n_held = max(1, round(len(pairs) * 0.15))
+    assert r.holdout_videos == pairs.groups[-n_held:] and r.labelled_frames == len(pairs) - n_held
+    assert {clip_of[-1]} == {clip_of[i] for i in range(len(pairs) - n_held, len(pairs))}  # the last recording's
+    held = pairs.subset(np.isin(pairs.groups, r.holdout_videos))
+    assert r.iou_before == pytest.approx(
+        evaluate_frames(Segmenter.from_pretrained("snet-lite"), held.images, held.masks).iou)
+    assert r.iou_after == pytest.approx(evaluate_frames(Segmenter.from_file(r.weights), held.images, held.masks).iou)
+    report = json.loads((tmp_path / "m" / "adapt.json").read_text())
+    assert report["labels"] == [str(folder)] and report["frames"] == r.labelled_frames
+    card = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert card["training"]["holdout_videos"] == sorted(r.holdout_videos)  # never trained on
+
+
+def test_adapt_labels_cli_with_the_papers_arrays_and_clear_errors(tmp_path, hand_labels):
+    _, images, _ = hand_labels
+    r = subprocess.run(signseg_command("adapt", "--labels", images, "-o", tmp_path / "m", "--minutes", "0.01", "-q"),
+                       capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "hand-labelled frames" in r.stderr and "held-out IoU" in r.stderr
+    assert Segmenter.from_file(tmp_path / "m" / "model.weights.h5").name == "model"
+    r = subprocess.run(signseg_command("adapt", "-o", tmp_path / "m2", "-q"), capture_output=True, text=True,
+                       cwd=REPO, timeout=300)
+    assert r.returncode == 2 and "ROOT" in r.stderr and "--labels" in r.stderr
+    few = tmp_path / "few"
+    (few / "images").mkdir(parents=True)
+    (few / "masks").mkdir()
+    import shutil
+    for name in sorted(p.name for p in (hand_labels[0] / "images").iterdir())[:5]:
+        shutil.copy(hand_labels[0] / "images" / name, few / "images" / name)
+        png = name.rsplit(".", 1)[0] + ".png"
+        shutil.copy(hand_labels[0] / "masks" / png, few / "masks" / png)
+    r = subprocess.run(signseg_command("adapt", "--labels", few, "-o", tmp_path / "m3", "-q"), capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 2 and str(few) in r.stderr and "need 20" in r.stderr
+    (few / "masks" / png).unlink()
+    r = subprocess.run(signseg_command("adapt", "--labels", few, "-o", tmp_path / "m4", "-q"), capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 2 and "mask missing" in r.stderr
+
+
+def test_a_killed_adapt_goes_on_from_its_last_epoch(tmp_path, hand_labels, monkeypatch):
+    import signseg.train as tr
+    from signseg.adapt import adapt_labels
+    real = tr._Clock.on_epoch_end
+
+    def dies_after_epoch_one(self, epoch, logs=None):  # fault injection: killed once epoch 1 is backed up
+        real(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated death after epoch 1")
+
+    args = dict(minutes=5, epochs=3, steps_per_epoch=2, progress=False)
+    monkeypatch.setattr(tr._Clock, "on_epoch_end", dies_after_epoch_one)
+    with pytest.raises(RuntimeError, match="simulated death"):
+        adapt_labels([hand_labels[0]], tmp_path / "m", **args)
+    assert (tmp_path / "m" / "backup").is_dir() and not (tmp_path / "m" / "adapt.json").exists()
+    monkeypatch.setattr(tr._Clock, "on_epoch_end", real)
+    r = adapt_labels([hand_labels[0]], tmp_path / "m", **args)
+    rows = (tmp_path / "m" / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2"]  # went on: no epoch trained twice
+    assert r.weights.is_file() and (tmp_path / "m" / "adapt.json").is_file()

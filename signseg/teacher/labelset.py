@@ -58,10 +58,12 @@ def missing_landmarks(videos: Sequence[str | os.PathLike], landmarks_dir: str | 
 
 
 def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.PathLike, teacher_python: str,
-                stride: int = 1, skip_existing: bool = True) -> None:
+                stride: int = 1, skip_existing: bool = True, progress: bool = True) -> None:
     """Run MediaPipe Holistic over ``videos`` with the teacher environment's python
     (with ``skip_existing``, only over those without cached landmarks, and not at all when
-    every video has them)."""
+    every video has them), with a progress bar of videos done."""
+    from tqdm.auto import tqdm
+
     if skip_existing:
         videos = missing_landmarks(videos, landmarks_dir)
         if not videos:
@@ -71,12 +73,17 @@ def run_teacher(videos: Sequence[str | os.PathLike], landmarks_dir: str | os.Pat
     cmd = [teacher_python, "-m", "signseg.teacher.holistic", "--out", os.fspath(landmarks_dir),
            "--stride", str(stride), *(["--skip-existing"] if skip_existing else []), *map(os.fspath, videos)]
     try:
-        subprocess.run(cmd, env=env, check=True)
+        # the teacher prints a line per video on stdout (its errors go to stderr as they come)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     except FileNotFoundError as exc:
         raise SignsegError(teacher_python, "teacher python not found: `signseg teacher setup` makes the "
                                            "teacher environment (docs/training.md)") from exc
-    except subprocess.CalledProcessError as exc:
-        raise SignsegError(teacher_python, f"teacher run failed (exit {exc.returncode}); see its errors above") from exc
+    with proc, tqdm(total=len(videos), unit="video", desc="teacher", disable=not progress) as bar:
+        for line in proc.stdout:
+            if line.startswith("signseg-teacher:"):
+                bar.update(1)
+    if proc.returncode:
+        raise SignsegError(teacher_python, f"teacher run failed (exit {proc.returncode}); see its errors above")
 
 
 def _scaled(points: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -163,7 +170,7 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
 
     landmarks_dir = Path(landmarks_dir or default_landmarks_dir(out))
     if teacher_python:
-        run_teacher(videos, landmarks_dir, teacher_python)
+        run_teacher(videos, landmarks_dir, teacher_python, progress=progress)
     failures: dict[str, str] = {}
     with open_labels(out) as f:
         for video in tqdm(videos, unit="video", disable=not progress):
