@@ -36,11 +36,14 @@ setup(
         "ray": ["ray"],
         # signseg.readers.to_torch_dataset
         "torch": ["torch"],
+        # NVIDIA GPUs: Keras on JAX (KERAS_BACKEND=jax), the backend the GPU path is measured on
+        "gpu": ["jax[cuda13]"],
         # tf-keras builds genuine Keras-2 models for the legacy-file tests; the corpus tests run
         # the dask and ray backends on local clusters; PyAV encodes the odd fault-suite videos;
         # torch runs the DataLoader test (2.13.0: the CPU build pip finds on the CI image;
-        # an unpinned torch would pull a multi-GB CUDA build there)
-        "test": ["pytest", "tf-keras", "dask[distributed]", "ray", "av", "torch==2.13.0"],
+        # an unpinned torch would pull a multi-GB CUDA build there); jax (CPU) proves the GPU
+        # path compiles once per input size
+        "test": ["pytest", "tf-keras", "dask[distributed]", "ray", "av", "torch==2.13.0", "jax"],
     },
     entry_points={"console_scripts": ["signseg = signseg.cli:main"]},
 )

@@ -93,11 +93,6 @@ def resolve_resize(resize: str, runtime: str, gpu: bool, input_size: tuple[int, 
     return resize
 
 
-def _split_like(stacked: np.ndarray, chunks: list[np.ndarray]) -> list[np.ndarray]:
-    """``stacked`` (the chunks' frames concatenated, or results for them) cut back per chunk."""
-    return np.split(stacked, np.cumsum([len(c) for c in chunks])[:-1])
-
-
 def _axis_weights(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
     """Resampling one axis from ``n_src`` to ``n_dst`` samples as (n_dst, k) source indices
     and weights: OpenCV's area weights when shrinking, bilinear (half-pixel) when enlarging."""
@@ -247,7 +242,7 @@ class Segmenter:
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
-                  resize: str = "auto", **config) -> "Segmenter":
+                  resize: str = "auto", precision: str = "float32", **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -256,6 +251,8 @@ class Segmenter:
         - other ``*.h5``: a legacy Keras-2 full model such as the paper's code saved (custom
           metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
           treated as logits). Its inputs are assumed scaled by ``input_scale``.
+
+        ``precision`` (as in :meth:`from_pretrained`) applies to weights with a card.
         """
         path = Path(path)
         if not path.is_file():
@@ -272,7 +269,8 @@ class Segmenter:
                 raise WeightsError(path, f"weights only: pass architecture= ('snet' or 'vgg_unet') "
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
-                                  threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize)
+                                  threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize,
+                                  precision=precision)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -427,29 +425,6 @@ class Segmenter:
                 for _, masks in pending:
                     for m in masks:
                         m.cancel()
-
-    def predict_many(self, chunks: list[np.ndarray], threshold: float | None = None) -> list[np.ndarray]:
-        """Masks for several frame stacks of any sizes (e.g. from different videos), inferred
-        together in full batches: one model call sequence for all, as a GPU wants."""
-        if self.input_size is None:
-            raise ValueError("predict_many needs a fixed input_size to batch frames of different sizes")
-        chunks = [_check_frames(c) for c in chunks]
-        if self.resize == "device":
-            return self._predict_many_on_device(chunks, threshold)
-        x = [self._to_input(c) for c in chunks if len(c)]
-        proba = self._infer(np.concatenate(x)) if x else np.zeros((0, *self.input_size), np.float32)
-        return [self._masks(self._to_source(p, *c.shape[1:3]), threshold)
-                for p, c in zip(_split_like(proba, chunks), chunks)]
-
-    def _predict_many_on_device(self, chunks: list[np.ndarray], threshold: float | None) -> list[np.ndarray]:
-        """predict_many with device resizing: chunks of one source size are batched together."""
-        out: list[np.ndarray | None] = [None] * len(chunks)
-        for size in dict.fromkeys(c.shape[1:3] for c in chunks):
-            members = [i for i, c in enumerate(chunks) if c.shape[1:3] == size]
-            group = [chunks[i] for i in members]
-            for i, p in zip(members, _split_like(self.predict_proba(np.concatenate(group)), group)):
-                out[i] = self._masks(p, threshold)
-        return out
 
     def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
         """Probabilities -> uint8 masks (:data:`labels.UNASSIGNED` where hand or face, else

@@ -19,6 +19,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import zlib
+from collections import deque
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -283,9 +286,12 @@ class MaskFile:
                 writer.append(batch)
             return writer.commit(attrs)
 
-    def video_writer(self, video_id: str, overwrite: bool = False) -> "VideoWriter":
-        """A push-style writer for one video: ``append`` batches, then ``commit``."""
-        return VideoWriter(self, video_id, overwrite)
+    def video_writer(self, video_id: str, overwrite: bool = False, deflate: Executor | None = None
+                     ) -> "VideoWriter":
+        """A push-style writer for one video: ``append`` batches, then ``commit``. With
+        ``deflate`` (a thread pool), mask chunks are compressed there, in parallel, and written
+        whole (see :class:`VideoWriter`)."""
+        return VideoWriter(self, video_id, overwrite, deflate)
 
     def ensure_room(self, nbytes: int) -> None:
         """Raise StoreError unless ``nbytes`` more can be written to this file.
@@ -348,16 +354,33 @@ class MaskFile:
         self.close()
 
 
-class VideoWriter:
-    """Appends one video's mask batches to a :class:`MaskFile`; see :meth:`MaskFile.write_video`."""
+def _deflate(block: np.ndarray) -> bytes:
+    """One chunk as HDF5's gzip filter stores it: a zlib stream (zlib releases the GIL)."""
+    return zlib.compress(block.tobytes(), COMPRESSION["compression_opts"])
 
-    def __init__(self, store: MaskFile, video_id: str, overwrite: bool = False):
+
+class VideoWriter:
+    """Appends one video's mask batches to a :class:`MaskFile`; see :meth:`MaskFile.write_video`.
+
+    With ``deflate`` (an executor of threads) and masks alone (no parts), whole chunks of
+    masks are compressed on its threads and written as they are (``write_direct_chunk``):
+    h5py runs one call at a time, so compressing inside it would make the writes of every
+    video wait in line; the file is the same as h5py's own gzip makes it.
+    """
+
+    #: Compressed chunks that may wait to be written (memory bound).
+    AHEAD = 8
+
+    def __init__(self, store: MaskFile, video_id: str, overwrite: bool = False, deflate: Executor | None = None):
         self.store = store
         self.video_id = video_id
         self.group = store._begin(video_id, overwrite)
         self.ds: h5py.Dataset | None = None
         self.extras: dict[str, h5py.Dataset] = {}
         self.n = 0
+        self.deflate = deflate
+        self._tail: np.ndarray | None = None  # masks not yet a whole chunk (direct writes)
+        self._chunks: deque = deque()  # (first frame, future of its compressed bytes), in order
 
     def append(self, batch: np.ndarray | dict[str, np.ndarray], extras: dict[str, np.ndarray] | None = None) -> None:
         """Add (n, H, W) uint8 masks and, optionally, per-frame arrays of the same n frames
@@ -382,10 +405,33 @@ class VideoWriter:
                 self.ds = self._create("masks", batch)
                 for name, arr in extras.items():
                     self.extras[name] = self._create(name, arr)
-            for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
-                ds.resize(self.n + len(arr), axis=0)
-                ds[self.n:self.n + len(arr)] = arr
+                if extras:
+                    self.deflate = None  # parts: h5py's own writes, all datasets alike
+            if self.deflate is not None:
+                self._append_chunks(batch)
+            else:
+                for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
+                    ds.resize(self.n + len(arr), axis=0)
+                    ds[self.n:self.n + len(arr)] = arr
         self.n += len(batch)
+
+    def _append_chunks(self, batch: np.ndarray) -> None:
+        """Queue the whole chunks ``batch`` completes for compression; write finished ones."""
+        per_chunk = self.ds.chunks[0]
+        self.ds.resize(self.n + len(batch), axis=0)
+        tail = batch if self._tail is None else np.concatenate([self._tail, batch])
+        first = self.n - (0 if self._tail is None else len(self._tail))
+        whole = len(tail) - len(tail) % per_chunk
+        for start in range(0, whole, per_chunk):
+            self._chunks.append((first + start, self.deflate.submit(_deflate, tail[start:start + per_chunk])))
+        self._tail = tail[whole:] if whole < len(tail) else None
+        self._write_chunks(wait=len(self._chunks) > self.AHEAD)
+
+    def _write_chunks(self, wait: bool) -> None:
+        """Write compressed chunks in order: those done, or (``wait``) all."""
+        while self._chunks and (wait or self._chunks[0][1].done()):
+            offset, future = self._chunks.popleft()
+            self.ds.id.write_direct_chunk((offset, 0, 0), future.result())
 
     def _create(self, name: str, first: np.ndarray) -> h5py.Dataset:
         """A growable, gzip-compressed per-frame dataset, chunked along frames (chunks <= 1 MiB)."""
@@ -399,5 +445,13 @@ class VideoWriter:
         """Write the attrs and mark the video complete; returns its frames."""
         if self.ds is None or self.n == 0:
             raise ValueError("no masks to write (0 frames)")
+        if self.deflate is not None:
+            with self.store._writing():
+                if self._tail is not None:  # the last chunk, padded (HDF5 ignores rows past the end)
+                    pad = np.zeros((self.ds.chunks[0] - len(self._tail), *self._tail.shape[1:]), np.uint8)
+                    self._chunks.append((self.n - len(self._tail), self.deflate.submit(
+                        _deflate, np.concatenate([self._tail, pad]))))
+                    self._tail = None
+                self._write_chunks(wait=True)
         self.store._finish(self.group, attrs)
         return self.n

@@ -6,11 +6,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import HD, REPO, SHARED, SOUP, make_autsl, run, signseg_command, write_video
+from conftest import HD, PORTRAIT, REPO, SHARED, SOUP, make_autsl, run, signseg_command, write_video
 from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
 from signseg.errors import LabelsError
 from signseg.pipeline import process, shard_dir_for
@@ -209,12 +210,16 @@ def test_sigint_stops_cleanly_and_keeps_complete_videos(tmp_path, tiny_model_fil
         assert f.index()[f.index()["video_id"] == "signer0_sample1"]["status"][0] == COMPLETE
 
 
-def test_driver_inference_batches_across_videos(small_corpus, tmp_path, tiny_model_file, damaged):
-    """The GPU path, run on the CPU: decode threads feed one model whose batches mix videos."""
+def test_driver_inference_batches_across_videos(small_corpus, tmp_path, damaged):
+    """The GPU path, run on the CPU: decode threads feed one model whose fixed-size batches
+    mix videos; its masks are the per-video path's (uint8 probabilities between the stages
+    move at most a pixel that sits at the threshold)."""
+    from signseg.fixed_shape import FixedShapeNetwork
     from signseg.segmenter import Segmenter
-    jobs, _, clean = small_corpus
-    clean = clean["1"]
-    seg = Segmenter.from_file(tiny_model_file, batch_size=16)
+    jobs, _, _ = small_corpus
+    seg = Segmenter.from_pretrained("snet-lite", batch_size=16)
+    process(jobs, tmp_path / "clean.h5", seg, progress=False)  # one video at a time, float probabilities
+    clean = masks_of(tmp_path / "clean.h5")
     calls = []
     infer = seg._infer
     seg._infer = lambda x: calls.append(len(x)) or infer(x)
@@ -222,10 +227,52 @@ def test_driver_inference_batches_across_videos(small_corpus, tmp_path, tiny_mod
     summary = process(jobs + bad, tmp_path / "out.h5", seg, n_jobs=2, infer="driver", progress=False)
     assert sorted(summary.failed) == ["text", "truncated"] and len(summary.done) == len(clean)
     got = masks_of(tmp_path / "out.h5")
-    for vid in clean:  # batch composition may move a pixel sitting at the threshold
-        assert got[vid].shape == clean[vid].shape and (got[vid] == clean[vid]).mean() > 0.9999
-    # full batches whatever the video: all but the last call carry >= batch_size frames
-    assert all(n >= 16 for n in calls[:-1]) and sum(calls) == sum(len(m) for m in clean.values())
+    for vid in clean:
+        a, b = got[vid] > 0, clean[vid] > 0
+        assert got[vid].shape == clean[vid].shape and (a == b).mean() > 0.9999
+        assert (a & b).sum() / max(1, (a | b).sum()) > 0.99
+    # full batches whatever the video: all but the last call carry batch_size frames
+    assert all(n == 16 for n in calls[:-1]) and sum(calls) == sum(len(m) for m in clean.values())
+    assert FixedShapeNetwork.of(seg).compiles == 1
     with MaskFile(tmp_path / "out.h5") as f:
         assert sorted(f.failures()) == ["text", "truncated"]
     assert not shard_dir_for(tmp_path / "out.h5").exists()
+
+
+def test_driver_compiles_once_for_videos_of_any_length_and_size(tmp_path):
+    """Under JAX (the GPU machine's backend), run here on the CPU: a corpus of clips of five
+    frame sizes and many lengths, twice, costs one compile of the network."""
+    pytest.importorskip("jax")
+    clips = [SOUP, HD, PORTRAIT, *SIGNS[:3]] + sorted((SHARED / "signs2").glob("*.mp4"))[:4]
+    script = f"""
+import sys
+from signseg.corpus import VideoJob
+from signseg.fixed_shape import FixedShapeNetwork
+from signseg.pipeline import process
+from signseg.segmenter import Segmenter
+from signseg.video import VideoReader
+clips = {[str(c) for c in clips]!r}
+assert len({{VideoReader(c).info.height * 10000 + VideoReader(c).info.width for c in clips}}) >= 5
+seg = Segmenter.from_pretrained("snet-lite", batch_size=32, runtime="keras")
+for run in range(2):
+    jobs = [VideoJob(f"v{{i}}", c) for i, c in enumerate(clips)]
+    s = process(jobs, sys.argv[1] + f"/out{{run}}.h5", seg, n_jobs=2, infer="driver", stride=run + 1,
+                progress=False)
+    assert not s.failed, s.failed
+net = FixedShapeNetwork.of(seg)
+print("asynchronous", net.asynchronous, "compiles", net.compiles)
+import numpy as np
+from signseg.store import MaskFile
+process(jobs[:3], sys.argv[1] + "/per_video.h5", seg, infer="workers", stride=2, progress=False)
+with MaskFile(sys.argv[1] + "/per_video.h5") as a, MaskFile(sys.argv[1] + "/out1.h5") as b:
+    for v in a.video_ids():
+        x, y = a.masks(v)[()] > 0, b.masks(v)[()] > 0
+        print("iou", v, (x & y).sum() / max(1, (x | y).sum()))
+"""
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
+                       timeout=600, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "asynchronous True compiles 1" in r.stdout, r.stdout + r.stderr[-2000:]
+    ious = [float(line.split()[-1]) for line in r.stdout.splitlines() if line.startswith("iou")]
+    assert len(ious) == 3 and min(ious) > 0.99, r.stdout  # the same masks as one video at a time

@@ -203,16 +203,17 @@ def _limit_file_size(limit):
     return apply
 
 
-def test_disk_full_mid_run_stops_keeps_what_was_written_and_resumes(tmp_path, tiny_model_file):
+@pytest.mark.parametrize("infer", [(), ("--infer", "driver", "--n-jobs", "2")], ids=["in-process", "driver"])
+def test_disk_full_mid_run_stops_keeps_what_was_written_and_resumes(infer, tmp_path, tiny_model_file):
     """A file size limit (RLIMIT_FSIZE) stands in for a full disk: the run stops (exit 2) with
     one line naming the output before any write can fail, complete videos stay readable, and
-    --resume with room finishes."""
+    --resume with room finishes. On the driver path the error comes from its writer thread."""
     corpus = tmp_path / "train"
     corpus.mkdir()
     for i in range(10):
         shutil.copy(SOUP, corpus / f"clip{i}.mp4")
     out = tmp_path / "out.h5"
-    args = ["corpus", corpus, "-o", out, "--weights", tiny_model_file, "-q"]
+    args = ["corpus", corpus, "-o", out, "--weights", tiny_model_file, "-q", *infer]
     r = subprocess.run(signseg_command(*args), capture_output=True, text=True, cwd=REPO, timeout=300,
                        preexec_fn=_limit_file_size(1_000_000))
     assert r.returncode == 2, r.stderr

@@ -1,0 +1,100 @@
+"""The network as one fixed-shape call, for batches that span videos (the GPU path).
+
+Every call takes exactly ``(batch_size, h, w, 3)`` uint8 frames already resized to the model's
+input size and gives ``(batch_size, h, w)`` uint8 probabilities (times 255): one shape in,
+so one compile per input size whatever the corpus's frame sizes and video lengths, and a
+quarter of float32's bytes back. Under JAX a call returns before the device has finished,
+so several batches can be in flight while the host writes; :meth:`FixedShapeNetwork.fetch`
+waits for one. Elsewhere (TensorFlow, ONNX Runtime on a CPU) the call runs on the
+Segmenter's own runtime and returns when done, skipping a padded batch's padding rows.
+"""
+from __future__ import annotations
+
+import weakref
+
+import keras
+import numpy as np
+
+_MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def quantize(proba: np.ndarray) -> np.ndarray:
+    """Probabilities in [0, 1] -> uint8, rounded (255 = certain)."""
+    return (np.asarray(proba, np.float32) * 255.0 + 0.5).astype(np.uint8)
+
+
+def uint8_model(model: keras.Model, input_size: tuple[int, int], scale: float, logits: bool) -> keras.Model:
+    """``model`` wrapped for uint8 frames at ``input_size``: scaled in the graph, uint8
+    probabilities (x255) out, so only bytes cross between host and device."""
+    ops = keras.ops
+    frames = keras.Input(shape=(*input_size, 3), dtype="uint8", name="frames")
+    x = keras.layers.Lambda(lambda f: ops.cast(f, "float32") * scale, dtype="float32", name="scale")(frames)
+    y = ops.cast(model(x), "float32")
+    if logits:
+        y = ops.sigmoid(y)
+    y = keras.layers.Lambda(lambda p: ops.cast(ops.round(p[..., 0] * 255.0), "uint8"), dtype="float32",
+                            name="to_uint8")(y)
+    return keras.Model(frames, y, name=f"{model.name}_uint8")
+
+
+class FixedShapeNetwork:
+    """A Segmenter's network for fixed ``(batch_size, h, w, 3)`` uint8 batches.
+
+    ``compiles`` counts the traces of the compiled function (JAX): it stays at 1 for a whole
+    corpus. ``asynchronous`` says whether a call returns before its result is ready.
+    """
+
+    def __init__(self, segmenter, batch_size: int | None = None):
+        if segmenter.input_size is None:
+            raise ValueError("batches across videos need a Segmenter with a fixed input_size")
+        self.batch_size = int(batch_size or segmenter.batch_size)
+        self.input_size = segmenter.input_size
+        self.shape = (self.batch_size, *self.input_size, 3)
+        self.compiles = 0
+        self.asynchronous = keras.backend.backend() == "jax" and segmenter.runtime == "keras"
+        if self.asynchronous:
+            self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
+                                                  segmenter.logits))
+        else:
+            scale = np.float32(segmenter.input_scale)
+
+            def on_runtime(x: np.ndarray, filled: int) -> np.ndarray:  # the Segmenter's runtime (ONNX lanes on a CPU)
+                if not self.compiles:
+                    self.compiles = 1  # one shape: its runtime builds once
+                return quantize(segmenter._infer(x[:filled].astype(np.float32) * scale))
+            self._call = on_runtime
+
+    @classmethod
+    def of(cls, segmenter) -> "FixedShapeNetwork":
+        """The one made for ``segmenter`` (kept while it lives): runs after the first reuse
+        its compiled function, so a warm-up run takes the compile out of the timed ones."""
+        if segmenter not in _MADE:
+            _MADE[segmenter] = cls(segmenter)
+        return _MADE[segmenter]
+
+    def _jitted(self, model: keras.Model):
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        fixed = [v.value for v in model.non_trainable_variables]
+
+        def run(trainable, fixed, x):
+            self.compiles += 1  # Python runs here only while JAX traces, i.e. compiles
+            y, _ = model.stateless_call(trainable, fixed, x, training=False)
+            return y
+
+        compiled = jax.jit(run)
+        return lambda x, filled: compiled(trainable, fixed, x)  # the padding rows too: one shape
+
+    def __call__(self, frames: np.ndarray, filled: int | None = None):
+        """Start the network on one batch whose first ``filled`` rows (default: all) are
+        frames, the rest padding; returns a handle for :meth:`fetch`, whose rows past
+        ``filled`` may be missing."""
+        if frames.shape != self.shape or frames.dtype != np.uint8:
+            raise ValueError(f"fixed-shape batches must be {self.shape} uint8, got {frames.shape} {frames.dtype}")
+        return self._call(frames, len(frames) if filled is None else filled)
+
+    @staticmethod
+    def fetch(handle) -> np.ndarray:
+        """The (batch_size, h, w) uint8 probabilities of a call, waiting for the device."""
+        return np.asarray(handle)
