@@ -61,6 +61,7 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     scored before and after. Frames are spread evenly over each training video's length.
     """
     import h5py
+    from tqdm.auto import tqdm
 
     from signseg.evaluate import evaluate
     from signseg.teacher.env import ensure_teacher
@@ -82,7 +83,7 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     per_video = max(1, frames // len(train_jobs))
     labels_file = model_dir / "labels.h5"
     with open_labels(labels_file) as f:
-        for j in jobs:
+        for j in tqdm(jobs, unit="video", desc="labels", disable=not progress):
             g = f.get(f"videos/{j.video_id}")
             if g is not None and g.attrs.get("complete"):
                 continue  # resumed: labelled before
