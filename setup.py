@@ -14,8 +14,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=["signseg", "signseg.teacher", "signseg.weights"],
-    # the shipped weights live in the top-level weights/ folder and install as signseg.weights
-    package_dir={"signseg.weights": "weights"},
+    # the shipped weights and their cards: package data, found by a checkout on PYTHONPATH too
     package_data={"signseg.weights": ["*.weights.h5", "*.json"]},
     install_requires=[
         "tensorflow>=2.16",

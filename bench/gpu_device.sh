@@ -10,8 +10,7 @@
 # The table goes to stdout and to $OUT/gpu.txt. Extra arguments go to bench/gpu.py.
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-# installed (not only on PYTHONPATH) so that the shipped weights are found as package data
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e .
+# the checkout on PYTHONPATH: the shipped weights are package data inside signseg/weights/
 export PYTHONPATH="/tmp/site:$PWD" KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 bench/gpu.py --corpus .device/clips "$@" | tee "${OUT:-/tmp}/gpu.txt"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The exact training runs behind weights/*.weights.h5 (docs/model_card.md).
+# The exact training runs behind signseg/weights/*.weights.h5 (docs/model_card.md).
 # Usage: pipelines/train_shipped_models.sh LABELS_DIR OUT_DIR
 # LABELS_DIR is what pipelines/make_teacher_labels.sh wrote. Every clip of the held-out test
 # signers (pipelines/signers.tsv, split "test": home webcams, selfies, skin-coloured and white

@@ -1,1 +1,0 @@
-"""Shipped model weights and their model cards (installed as ``signseg.weights``)."""
