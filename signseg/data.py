@@ -2,7 +2,7 @@
 ``/index`` table and hands out lazy per-video views (nothing is read until sliced).
 
 Framework adapters build on it: :func:`signseg.readers.to_tf_dataset` and
-:class:`signseg.readers.TorchDataset`.
+:func:`signseg.readers.to_torch_dataset`.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 This module runs in the *teacher* environment (``mediapipe==0.10.21``, numpy<2), which
 cannot share a process with TensorFlow. It imports nothing from signseg but the standard
-library, numpy and OpenCV, and is started as a subprocess by :mod:`signseg.teacher.run`::
+library, numpy and OpenCV, and is started as a subprocess by :func:`signseg.teacher.labelset.run_teacher`::
 
     /path/to/teacher-venv/bin/python -m signseg.teacher.holistic --out DIR [--stride N] VIDEO...
 
