@@ -15,6 +15,8 @@ holdout=$(awk -F'\t' '$4 == "test" { print $1 }' "$here/signers.tsv")
 signseg train "$labels/signs2.h5" "$labels/tid.h5" "$labels/startasl.h5" -o "$out/snet-lite" --name snet-lite \
     --init snet-lite --batch-size 8 --steps 150 --epochs 100 --lr 1e-3 --dice --val-fraction 0.12 \
     --groups "$here/signers.tsv" --holdout $holdout --max-val-frames 480 --patience 10 --max-minutes 85
+# (sessions 7 and 8 ran this in four stages, each --init the previous stage's weights: lr 1e-3, 5e-4,
+# 3e-4, 3e-4; the last, stage 4, early-stopped after 29 epochs; docs/model_card.md has the table)
 # snet: unchanged since the third session (teacher labels of shared/data/signs only, held out SOUP
 # test_video video; 224x224 windows of the 400x400 view, ~1.8 CPU hours in all). It is not the
 # default anywhere until it is retrained on a GPU (docs/model_card.md):

@@ -28,9 +28,10 @@ CLIPS = {
     "google__Jsl_swim": ("signs2", "white wall"),
     "Noct1z__asl_goodbye": ("signs2", "coloured studio"),
 }
-#: model -> (floor of the mean per-clip IoU, floor of every clip). snet is not held to these: it is
-#: undertrained and no default (docs/model_card.md); the snet-lite shipped before scored 0.260 / 0.014.
-FLOORS = {"snet-lite": (0.48, 0.22)}  # measured 0.524 mean, worst 0.263 (google__Hksl_lemon)
+#: model -> (floor of the mean per-clip IoU, floor of every clip, floor of the mean precision). snet is
+#: not held to these: it is undertrained and no default (docs/model_card.md). Earlier snet-lite weights
+#: scored 0.260 / 0.014 (sha256 d5def301...) and 0.524 / 0.263 / precision 0.675 (3bc8e4f7...).
+FLOORS = {"snet-lite": (0.50, 0.29, 0.68)}  # measured 0.540 mean, worst 0.329 (google__Hksl_lemon), 0.733
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +47,9 @@ def test_quality_on_held_out_signers_and_settings(name, heldout_labels):
     scores = evaluate(Segmenter.from_pretrained(name), heldout_labels, list(CLIPS))
     table = by_setting(scores, {clip: setting for clip, (_, setting) in CLIPS.items()})
     overall = table["all clips"]
-    mean_floor, clip_floor = FLOORS[name]
+    mean_floor, clip_floor, precision_floor = FLOORS[name]
     detail = ", ".join(f"{c} {scores[c].iou:.3f}" for c in CLIPS)
     assert overall["clips"] == len(CLIPS)
     assert overall["mean_iou"] >= mean_floor, f"{name}: mean IoU {overall['mean_iou']} ({detail})"
     assert overall["worst_iou"] >= clip_floor, f"{name}: worst clip {overall['worst_clip']} ({detail})"
-    assert np.mean([scores[c].precision for c in CLIPS]) >= 0.6  # what it marks is mostly hand or face
+    assert np.mean([scores[c].precision for c in CLIPS]) >= precision_floor  # what it marks is mostly hand or face
