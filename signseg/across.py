@@ -9,10 +9,10 @@ and pads every last batch. Here the flow runs in three stages that overlap:
    exactly ``batch_size`` (a chunk may straddle two; the last batch is padded), each handed
    to :class:`~signseg.fixed_shape.FixedShapeNetwork`: one shape, one compile; up to
    ``in_flight`` batches run on the device while the next is packed;
-3. **write** (one thread): each chunk's uint8 probabilities resized back to the source size
-   and thresholded, post-processed and appended to its video's shard (whole mask chunks
-   compressed on ``DEFLATE_THREADS`` threads), which the run adopts when the video's last
-   chunk is through.
+3. **write**: each chunk's uint8 probabilities resized back to the source size and
+   thresholded, and whole mask chunks compressed, on ``POST_THREADS`` threads; one writer
+   thread post-processes and appends them, in order, to the video's shard, which the run
+   adopts when the video's last chunk is through.
 
 Memory is flat in corpus size and video length: every queue between the stages is bounded.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -41,8 +41,11 @@ from signseg.video import VideoReader
 
 #: Batches started on the device and not yet taken by the writer.
 IN_FLIGHT = 2
-#: Threads compressing mask chunks for the writer (h5py itself writes one call at a time).
-DEFLATE_THREADS = max(2, (os.cpu_count() or 2) // 4)
+#: Threads that turn probabilities into masks and compress mask chunks for the writer, which
+#: only makes the HDF5 calls (h5py runs one call at a time).
+POST_THREADS = max(2, (os.cpu_count() or 2) // 4)
+#: Chunks the writer lets the pool work on ahead of the one it writes.
+POST_AHEAD = 4 * POST_THREADS
 
 
 @dataclass
@@ -221,6 +224,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
     def write_all() -> None:
         open_: dict[int, _Open] = {}
         failed: set[int] = set()
+        ahead: deque = deque()  # (chunk, future of its masks or None), in stream order
 
         def fail(i: int, message: str) -> None:
             failed.add(i)
@@ -228,34 +232,46 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                 open_.pop(i).close(keep=False)
             take(Outcome(jobs[i], None, 0, message))
 
+        def write(c: Chunk, masks: Future | None) -> None:
+            if c.index in failed:
+                return
+            job = jobs[c.index]
+            try:
+                if c.error is not None:
+                    fail(c.index, c.error)
+                elif c.reader is not None:
+                    open_[c.index] = _Open(job, shards / f"{c.index:07d}.h5",
+                                           video_attrs(job, c.reader, segmenter, stride, post), post, pool)
+                elif c.frames is not None:
+                    open_[c.index].append(c.frames, masks.result())
+                    if on_frames is not None:
+                        on_frames(len(c.frames))
+                elif c.last:
+                    video = open_.pop(c.index)
+                    n = video.writer.commit(video.attrs)
+                    video.close(keep=True)
+                    take(Outcome(job, str(video.shard), n))
+            except VIDEO_FAILURES as exc:
+                if not is_video_failure(exc):
+                    raise
+                fail(c.index, failure_message(exc, job.path))
+
+        def write_ready(everything: bool) -> None:
+            while ahead and (everything or ahead[0][1] is None or ahead[0][1].done()):
+                write(*ahead.popleft())
+
         try:
             while (c := written.get()) is not end:
-                if c.index in failed:
-                    for batch, _, _ in c.pieces:
-                        batch.result()  # frees its place on the device
-                    continue
-                job = jobs[c.index]
-                try:
-                    if c.error is not None:
-                        fail(c.index, c.error)
-                    elif c.reader is not None:
-                        open_[c.index] = _Open(job, shards / f"{c.index:07d}.h5",
-                                               video_attrs(job, c.reader, segmenter, stride, post), post, deflate)
-                    elif c.frames is not None:
-                        proba = np.concatenate([batch.result()[row:row + n] for batch, row, n in c.pieces])
-                        masks = probabilities_to_masks(proba, *c.frames.shape[1:3], segmenter.threshold)
-                        open_[c.index].append(c.frames, masks)
-                        if on_frames is not None:
-                            on_frames(len(c.frames))
-                    elif c.last:
-                        video = open_.pop(c.index)
-                        n = video.writer.commit(video.attrs)
-                        video.close(keep=True)
-                        take(Outcome(job, str(video.shard), n))
-                except VIDEO_FAILURES as exc:
-                    if not is_video_failure(exc):
-                        raise
-                    fail(c.index, failure_message(exc, job.path))
+                masks = None
+                if c.frames is not None:  # fetched here, in order: frees its batch's place on the device
+                    proba = np.concatenate([batch.result()[row:row + n] for batch, row, n in c.pieces])
+                    if c.index in failed:
+                        continue
+                    # resized back and thresholded on the pool, written here in order
+                    masks = pool.submit(probabilities_to_masks, proba, *c.frames.shape[1:3], segmenter.threshold)
+                ahead.append((c, masks))
+                write_ready(everything=len(ahead) > POST_AHEAD)
+            write_ready(everything=True)
         except BaseException as exc:  # handed to the feeding thread, which stops the run
             failure.append(exc)
             written.stop()
@@ -264,7 +280,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
             for video in open_.values():
                 video.close(keep=False)
 
-    deflate = ThreadPoolExecutor(DEFLATE_THREADS, thread_name_prefix="signseg-deflate")
+    pool = ThreadPoolExecutor(POST_THREADS, thread_name_prefix="signseg-post")
     writer = threading.Thread(target=write_all, name="signseg-writer", daemon=True)
     writer.start()
     stream = decoded_chunks(jobs, stride, chunk_frames, threads, input_size=network.input_size)
@@ -290,6 +306,6 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
         stream.close()
         written.put(end)  # the writer finishes what it was given (or stops at once if it failed)
         writer.join()
-        deflate.shutdown()
+        pool.shutdown()
     if failure:
         raise failure[0]
