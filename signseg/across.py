@@ -8,7 +8,7 @@ and pads every last batch. Here the flow runs in three stages that overlap:
 2. **batch and infer** (the calling thread): the chunks' frames packed into batches of
    exactly ``batch_size`` (a chunk may straddle two; the last batch is padded), each handed
    to :class:`~signseg.fixed_shape.FixedShapeNetwork`: one shape, one compile; up to
-   ``in_flight`` batches run on the device while the next is packed;
+   ``IN_FLIGHT`` batches run on the device while the next is packed;
 3. **write**: each chunk's uint8 probabilities resized back to the source size and
    thresholded, and whole mask chunks compressed, on ``POST_THREADS`` threads; one writer
    thread post-processes and appends them, in order, to the video's shard, which the run
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,7 +34,7 @@ from signseg.corpus import VideoJob
 from signseg.fixed_shape import FixedShapeNetwork
 from signseg.image import resize
 from signseg.postprocess import Postprocess
-from signseg.prefetch import StoppableQueue
+from signseg.prefetch import InOrder, StoppableQueue
 from signseg.store import MaskFile
 from signseg.tasks import VIDEO_FAILURES, Outcome, failure_message, is_video_failure, video_attrs
 from signseg.video import VideoReader
@@ -144,10 +144,14 @@ class _Packer:
         # one buffer more than batches in flight: the one being packed is never one the device reads
         self.buffers = [np.zeros(network.shape, np.uint8) for _ in range(in_flight + 1)]
         self.started = 0
-        self.buffer = self.buffers[0]
         self.fill = 0
         self.waiting: list[tuple[Chunk, int, int]] = []  # (chunk, frames, first row) in this batch
         self.room = threading.Semaphore(in_flight)
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The buffer being packed: its turn comes after its last batch was fetched."""
+        return self.buffers[self.started % len(self.buffers)]
 
     def add(self, chunk: Chunk) -> None:
         done = 0
@@ -170,7 +174,6 @@ class _Packer:
             chunk.pieces.append((batch, row, n))
             chunk.unbatched -= n
         self.started += 1
-        self.buffer = self.buffers[self.started % len(self.buffers)]  # its last batch was fetched: free
         self.fill, self.waiting = 0, []
 
 
@@ -207,16 +210,15 @@ class _Open:
 
 def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: Path, threads: int,
                           take: Callable[[Outcome], None], on_frames: Callable[[int], None] | None = None,
-                          post: Postprocess = Postprocess(), network: FixedShapeNetwork | None = None,
-                          in_flight: int = IN_FLIGHT) -> None:
+                          post: Postprocess = Postprocess()) -> None:
     """Segment ``jobs`` with batches spanning videos; each finished video goes to ``take``.
 
-    ``network`` defaults to ``segmenter``'s own (:meth:`FixedShapeNetwork.of`), compiled once
-    for all runs with that Segmenter.
+    The network is ``segmenter``'s own (:meth:`FixedShapeNetwork.of`), compiled once for all
+    runs with that Segmenter.
     """
-    network = network or FixedShapeNetwork.of(segmenter)
+    network = FixedShapeNetwork.of(segmenter)
     chunk_frames = max(1, min(network.batch_size, 16))
-    packer = _Packer(network, in_flight)
+    packer = _Packer(network, IN_FLIGHT)
     written = StoppableQueue(4 * network.batch_size // chunk_frames + 8)  # chunks waiting for the writer
     failure: list[BaseException] = []
     end = object()
@@ -224,7 +226,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
     def write_all() -> None:
         open_: dict[int, _Open] = {}
         failed: set[int] = set()
-        ahead: deque = deque()  # (chunk, future of its masks or None), in stream order
+        ahead = InOrder(POST_AHEAD)  # chunks in stream order, frames with the future of their masks
 
         def fail(i: int, message: str) -> None:
             failed.add(i)
@@ -232,7 +234,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                 open_.pop(i).close(keep=False)
             take(Outcome(jobs[i], None, 0, message))
 
-        def write(c: Chunk, masks: Future | None) -> None:
+        def write(c: Chunk, masks: np.ndarray | None) -> None:
             if c.index in failed:
                 return
             job = jobs[c.index]
@@ -243,7 +245,7 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                     open_[c.index] = _Open(job, shards / f"{c.index:07d}.h5",
                                            video_attrs(job, c.reader, segmenter, stride, post), post, pool)
                 elif c.frames is not None:
-                    open_[c.index].append(c.frames, masks.result())
+                    open_[c.index].append(c.frames, masks)
                     if on_frames is not None:
                         on_frames(len(c.frames))
                 elif c.last:
@@ -256,10 +258,6 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                     raise
                 fail(c.index, failure_message(exc, job.path))
 
-        def write_ready(everything: bool) -> None:
-            while ahead and (everything or ahead[0][1] is None or ahead[0][1].done()):
-                write(*ahead.popleft())
-
         try:
             while (c := written.get()) is not end:
                 masks = None
@@ -269,13 +267,15 @@ def segment_across_videos(jobs: list[VideoJob], segmenter, stride: int, shards: 
                         continue
                     # resized back and thresholded on the pool, written here in order
                     masks = pool.submit(probabilities_to_masks, proba, *c.frames.shape[1:3], segmenter.threshold)
-                ahead.append((c, masks))
-                write_ready(everything=len(ahead) > POST_AHEAD)
-            write_ready(everything=True)
+                ahead.push(c, masks)
+                for item in ahead.ready():
+                    write(*item)
+            for item in ahead.ready(everything=True):
+                write(*item)
         except BaseException as exc:  # handed to the feeding thread, which stops the run
             failure.append(exc)
             written.stop()
-            packer.room.release(in_flight + 1)  # the feeding thread may be waiting for room
+            packer.room.release(IN_FLIGHT + 1)  # the feeding thread may be waiting for room
         finally:
             for video in open_.values():
                 video.close(keep=False)

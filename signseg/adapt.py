@@ -100,10 +100,9 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         scores = evaluate(seg, labels_file, held)
         return float(np.mean([scores[v].iou for v in held if v in scores]))
 
-    result = _fine_tune([labels_file], model_dir, held, score, init=init, minutes=minutes, epochs=epochs,
-                        steps_per_epoch=steps_per_epoch, progress=progress, labelled=usable, source="teacher")
-    result.train_videos = [j.video_id for j in train_jobs]
-    return result
+    return _fine_tune([labels_file], model_dir, [j.video_id for j in train_jobs], held, score, init=init,
+                      minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
+                      labelled=usable, source="teacher")
 
 
 def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *, minutes: float = 15.0,
@@ -139,15 +138,14 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
     def score(seg) -> float:
         return evaluate_frames(seg, held_data.images, held_data.masks).iou
 
-    result = _fine_tune(sources, model_dir, held, score, init=init, minutes=minutes, epochs=epochs,
-                        steps_per_epoch=steps_per_epoch, progress=progress, labelled=n_train,
-                        source=[os.fspath(s) for s in sources])
-    result.train_videos = [g for g in groups if g not in held]
-    return result
+    return _fine_tune(sources, model_dir, [g for g in groups if g not in held], held, score, init=init,
+                      minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
+                      labelled=n_train, source=[os.fspath(s) for s in sources])
 
 
-def _fine_tune(sources, model_dir: Path, held: list[str], score, *, init: str, minutes: float, epochs: int,
-               steps_per_epoch: int, progress: bool, labelled: int, source) -> AdaptResult:
+def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str], score, *, init: str,
+               minutes: float, epochs: int, steps_per_epoch: int, progress: bool, labelled: int,
+               source) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
     result, and write ``adapt.json`` with what was measured."""
     from signseg.presets import PRESETS
@@ -168,4 +166,4 @@ def _fine_tune(sources, model_dir: Path, held: list[str], score, *, init: str, m
         what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
                 else f"agreement with your labels on {len(held)} held-out frame group(s)")
         print(f"signseg: {what}: IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)
-    return AdaptResult(weights, [], held, labelled, before, after)
+    return AdaptResult(weights, trained_on, held, labelled, before, after)

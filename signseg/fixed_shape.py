@@ -44,10 +44,10 @@ class FixedShapeNetwork:
     corpus. ``asynchronous`` says whether a call returns before its result is ready.
     """
 
-    def __init__(self, segmenter, batch_size: int | None = None):
+    def __init__(self, segmenter):
         if segmenter.input_size is None:
             raise ValueError("batches across videos need a Segmenter with a fixed input_size")
-        self.batch_size = int(batch_size or segmenter.batch_size)
+        self.batch_size = segmenter.batch_size
         self.input_size = segmenter.input_size
         self.shape = (self.batch_size, *self.input_size, 3)
         self.compiles = 0

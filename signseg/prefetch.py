@@ -1,13 +1,16 @@
-"""Run an iterator ahead in a background thread, so that decoding overlaps inference.
+"""Run work ahead in background threads, so that decoding overlaps inference and a pool's
+work overlaps its consumer.
 
 OpenCV's decoder and the inference runtimes release the GIL, so a decode thread keeps the
-next batch ready while the model works on this one. The queue is bounded: memory stays flat.
+next batch ready while the model works on this one. The queues are bounded: memory stays flat.
 """
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 _END = object()
@@ -66,3 +69,29 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     finally:
         q.stop()
         thread.join(timeout=5)
+
+
+class InOrder:
+    """Items with the pool futures that complete them, handed back in the order they came.
+
+    :meth:`ready` yields the leading items whose future is done (an item without one is done),
+    waiting for the oldest only while more than ``ahead`` are queued (memory bound), or for
+    all with ``everything``.
+    """
+
+    def __init__(self, ahead: int):
+        self.ahead = ahead
+        self._queue: deque[tuple[Any, Future | None]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: Any, future: Future | None = None) -> None:
+        self._queue.append((item, future))
+
+    def ready(self, everything: bool = False) -> Iterator[tuple[Any, Any]]:
+        """``(item, its future's result or None)`` in order, as far as they are done."""
+        q = self._queue
+        while q and (everything or len(q) > self.ahead or q[0][1] is None or q[0][1].done()):
+            item, future = q.popleft()
+            yield item, None if future is None else future.result()

@@ -20,7 +20,6 @@ import contextlib
 import os
 import shutil
 import zlib
-from collections import deque
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Iterable
@@ -35,6 +34,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from signseg._version import __version__
 from signseg.errors import StoreError
+from signseg.prefetch import InOrder
 
 FORMAT_VERSION = 1
 #: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk
@@ -380,7 +380,7 @@ class VideoWriter:
         self.n = 0
         self.deflate = deflate
         self._tail: np.ndarray | None = None  # masks not yet a whole chunk (direct writes)
-        self._chunks: deque = deque()  # (first frame, future of its compressed bytes), in order
+        self._chunks = InOrder(self.AHEAD)  # first frame of each chunk, with its compressed bytes to come
 
     def append(self, batch: np.ndarray | dict[str, np.ndarray], extras: dict[str, np.ndarray] | None = None) -> None:
         """Add (n, H, W) uint8 masks and, optionally, per-frame arrays of the same n frames
@@ -423,15 +423,14 @@ class VideoWriter:
         first = self.n - (0 if self._tail is None else len(self._tail))
         whole = len(tail) - len(tail) % per_chunk
         for start in range(0, whole, per_chunk):
-            self._chunks.append((first + start, self.deflate.submit(_deflate, tail[start:start + per_chunk])))
+            self._chunks.push(first + start, self.deflate.submit(_deflate, tail[start:start + per_chunk]))
         self._tail = tail[whole:] if whole < len(tail) else None
-        self._write_chunks(wait=len(self._chunks) > self.AHEAD)
+        self._write_chunks()
 
-    def _write_chunks(self, wait: bool) -> None:
-        """Write compressed chunks in order: those done, or (``wait``) all."""
-        while self._chunks and (wait or self._chunks[0][1].done()):
-            offset, future = self._chunks.popleft()
-            self.ds.id.write_direct_chunk((offset, 0, 0), future.result())
+    def _write_chunks(self, everything: bool = False) -> None:
+        """Write the compressed chunks that are ready, in order (``everything``: all)."""
+        for offset, data in self._chunks.ready(everything):
+            self.ds.id.write_direct_chunk((offset, 0, 0), data)
 
     def _create(self, name: str, first: np.ndarray) -> h5py.Dataset:
         """A growable, gzip-compressed per-frame dataset, chunked along frames (chunks <= 1 MiB)."""
@@ -449,9 +448,9 @@ class VideoWriter:
             with self.store._writing():
                 if self._tail is not None:  # the last chunk, padded (HDF5 ignores rows past the end)
                     pad = np.zeros((self.ds.chunks[0] - len(self._tail), *self._tail.shape[1:]), np.uint8)
-                    self._chunks.append((self.n - len(self._tail), self.deflate.submit(
-                        _deflate, np.concatenate([self._tail, pad]))))
+                    self._chunks.push(self.n - len(self._tail),
+                                      self.deflate.submit(_deflate, np.concatenate([self._tail, pad])))
                     self._tail = None
-                self._write_chunks(wait=True)
+                self._write_chunks(everything=True)
         self.store._finish(self.group, attrs)
         return self.n

@@ -204,3 +204,30 @@ def test_opencv_single_threaded_counts_nested_and_concurrent_users():
     release.set()
     t.join(5)
     assert cv2.getNumThreads() == before
+
+
+def test_in_order_hands_back_items_in_order_and_bounds_what_waits():
+    """A slow first future holds back the finished ones behind it, until more than ``ahead`` wait."""
+    from concurrent.futures import ThreadPoolExecutor
+    from signseg.prefetch import InOrder
+    first, later = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(4) as pool:
+        q = InOrder(ahead=3)
+        slow_a = pool.submit(lambda: first.wait(5) and "A")
+        q.push("a", slow_a)
+        q.push("b", pool.submit(lambda: "B"))
+        q.push("event")  # no future: ready as soon as everything before it is
+        time.sleep(0.05)
+        assert list(q.ready()) == [] and len(q) == 3  # "a" is not done: nothing may pass it
+        first.set()
+        slow_a.result()
+        assert list(q.ready()) == [("a", "A"), ("b", "B"), ("event", None)] and len(q) == 0
+        slow, q = threading.Event(), InOrder(ahead=2)
+        for i in range(2):
+            q.push(i, pool.submit(lambda i=i: slow.wait(5) and i))
+        for i in range(2, 4):
+            q.push(i, pool.submit(lambda i=i: later.wait(5) and i))
+        threading.Timer(0.1, slow.set).start()
+        assert list(q.ready()) == [(0, 0), (1, 1)] and len(q) == 2  # waited for the oldest while more than 2
+        later.set()
+        assert list(q.ready(everything=True)) == [(2, 2), (3, 3)]
