@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 version = {}
 exec(Path("signseg/_version.py").read_text(), version)
@@ -13,7 +13,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["signseg", "signseg.teacher", "signseg.weights"],
+    packages=find_packages(include=["signseg", "signseg.*"]),
     # the shipped weights and their cards: package data, found by a checkout on PYTHONPATH too
     package_data={"signseg.weights": ["*.weights.h5", "*.json"]},
     install_requires=[

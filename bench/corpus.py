@@ -47,7 +47,7 @@ def main() -> int:
     from signseg.corpus import scan
     from signseg.pipeline import process
     from signseg.tasks import ModelSpec
-    from signseg.video import read_video
+    from signseg.decode.video import read_video
 
     spec = ModelSpec(name=args.model, batch_size=args.batch_size)
     seg = spec.load()

@@ -45,7 +45,7 @@ CORPUS = REPO.parent / "shared" / "data" / "signs"
 def fixed_fps(seg, frames: np.ndarray) -> float:
     """Frames/s of the fixed-shape network on uint8 input-size frames, every batch in flight."""
     from signseg.fixed_shape import FixedShapeNetwork
-    from signseg.image import resize
+    from signseg.decode.image import resize
     net = FixedShapeNetwork.of(seg)
     x = np.stack([resize(f, seg.input_size) for f in frames[:net.batch_size]])
     x = np.concatenate([x] * (-(-net.batch_size // len(x))))[:net.batch_size]
@@ -99,7 +99,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     from signseg.segmenter import Segmenter, has_gpu
-    from signseg.video import read_video
+    from signseg.decode.video import read_video
 
     clip = read_video(CLIP)
     frames = np.concatenate([clip] * (-(-args.frames // len(clip))))[:args.frames]

@@ -134,7 +134,7 @@ def main() -> int:
     import keras
     from signseg import runtimes
     from signseg.segmenter import Segmenter
-    from signseg.video import read_video
+    from signseg.decode.video import read_video
 
     def load(size, runtime, batch):
         kw = dict(batch_size=batch, input_size=size, runtime=runtime)

@@ -28,7 +28,7 @@ def main() -> int:
     from signseg.cli import main as cli
     from signseg.overlay import grid, overlay
     from signseg.store import MaskFile
-    from signseg.video import read_video
+    from signseg.decode.video import read_video
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "masks.h5"

@@ -1,7 +1,7 @@
 """signseg: hand and face segmentation for sign-language video, at corpus scale.
 
 Heavy modules (Keras, TensorFlow) load on first use, so ``import signseg`` is cheap and
-the numpy-only parts (``signseg.video``, ``signseg.store``, ``signseg.teacher``) also work
+the numpy-only parts (``signseg.decode.video``, ``signseg.store``, ``signseg.teacher``) also work
 in environments without a deep-learning backend.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from signseg._version import __version__
 
 _LAZY = {
     "Segmenter": "signseg.segmenter",
-    "VideoReader": "signseg.video",
-    "read_video": "signseg.video",
+    "VideoReader": "signseg.decode.video",
+    "read_video": "signseg.decode.video",
     "MaskFile": "signseg.store",
     "MaskReader": "signseg.data",
     "list_presets": "signseg.presets",

@@ -32,12 +32,12 @@ import numpy as np
 from signseg import labels
 from signseg.corpus import VideoJob
 from signseg.fixed_shape import FixedShapeNetwork
-from signseg.image import resize
+from signseg.decode.image import resize
 from signseg.postprocess import Postprocess
-from signseg.prefetch import InOrder, StoppableQueue
+from signseg.decode.prefetch import InOrder, StoppableQueue
 from signseg.store import MaskFile
 from signseg.tasks import VIDEO_FAILURES, Outcome, failure_message, is_video_failure, video_attrs
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 
 #: Batches started on the device and not yet taken by the writer.
 IN_FLIGHT = 2

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
-from signseg.image import resize
+from signseg.decode.image import resize
 
 _SWAP_LR = np.arange(256, dtype=np.uint8)
 _SWAP_LR[L.LEFT_HAND], _SWAP_LR[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND

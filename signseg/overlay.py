@@ -13,7 +13,7 @@ from signseg.corpus import video_id_for
 from signseg.data import MaskReader
 from signseg.errors import SignsegError
 from signseg.parts import PARTS
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 
 #: RGB colour of each label value.
 COLOURS = np.zeros((256, 3), np.uint8)

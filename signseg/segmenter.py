@@ -21,11 +21,11 @@ import numpy as np
 
 from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
-from signseg.image import opencv_single_threaded, resize
+from signseg.decode.image import opencv_single_threaded, resize
 from signseg.metrics import CUSTOM_OBJECTS
 from signseg.models import build
-from signseg.prefetch import prefetched
-from signseg.video import VideoReader
+from signseg.decode.prefetch import prefetched
+from signseg.decode.video import VideoReader
 
 
 def has_gpu() -> bool:
@@ -401,9 +401,9 @@ class Segmenter:
         With several lanes, each batch is split into one part per lane and the lanes work
         through the parts of up to three batches queued ahead: they never wait for each
         other, and keep working while the caller handles the masks (writes them, say);
-        meanwhile OpenCV runs single-threaded (:func:`signseg.image.opencv_single_threaded`).
+        meanwhile OpenCV runs single-threaded (:func:`signseg.decode.image.opencv_single_threaded`).
         Pulling ``batches`` (decoding) happens in the caller's thread; wrap it in
-        :func:`signseg.prefetch.prefetched` to overlap that too.
+        :func:`signseg.decode.prefetch.prefetched` to overlap that too.
         """
         if self._lanes == 1 or self.resize == "device":
             for frames in batches:

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from signseg._version import __version__
 from signseg.errors import StoreError
-from signseg.prefetch import InOrder
+from signseg.decode.prefetch import InOrder
 
 FORMAT_VERSION = 1
 #: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk

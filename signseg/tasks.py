@@ -17,9 +17,9 @@ import cv2
 from signseg.corpus import VideoJob
 from signseg.errors import SignsegError, StoreError
 from signseg.postprocess import Postprocess
-from signseg.prefetch import prefetched
+from signseg.decode.prefetch import prefetched
 from signseg.store import MaskFile
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 
 #: Exceptions that mean "this video cannot be processed": recorded, and the run goes on.
 #: A :class:`StoreError` (the output cannot be written) is not one: it stops the run.

@@ -4,7 +4,7 @@ import pytest
 
 from signseg import labels as L
 from signseg.augment import Backgrounds, augment, composite, fill_person, recolour_clothes
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 
 
 @pytest.fixture(scope="module")

@@ -197,7 +197,7 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(n_jobs, small_corpus, tmp
 
 def test_sigint_stops_cleanly_and_keeps_complete_videos(tmp_path, tiny_model_file):
     """SIGINT while a long video streams through the lanes: the finished one is kept."""
-    from signseg.video import read_video
+    from signseg.decode.video import read_video
     frames = read_video(SOUP)
     long_clip = write_video(tmp_path / "long.mp4", np.concatenate([frames, frames[::-1]] * 15), fps=30.0,
                             fourcc="mp4v")  # SOUP played back and forth, 1230 frames: seconds of work
@@ -250,7 +250,7 @@ from signseg.corpus import VideoJob
 from signseg.fixed_shape import FixedShapeNetwork
 from signseg.pipeline import process
 from signseg.segmenter import Segmenter
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 clips = {[str(c) for c in clips]!r}
 assert len({{VideoReader(c).info.height * 10000 + VideoReader(c).info.width for c in clips}}) >= 5
 seg = Segmenter.from_pretrained("snet-lite", batch_size=32, runtime="keras")

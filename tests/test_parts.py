@@ -10,7 +10,7 @@ from signseg import labels as L
 from signseg.data import MaskReader
 from signseg.evaluate import PartScore
 from signseg.parts import crop_parts, split_parts
-from signseg.video import VideoReader
+from signseg.decode.video import VideoReader
 
 H, W = 180, 320
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import SIGN, run
 from signseg import runtimes
 from signseg.data import MaskReader
-from signseg.prefetch import prefetched
+from signseg.decode.prefetch import prefetched
 from signseg.segmenter import Segmenter
-from signseg.video import read_video
+from signseg.decode.video import read_video
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_stream_passes_a_bad_batch_on_in_order_and_stops_cleanly(frames):
 
 
 def test_opencv_single_threaded_counts_nested_and_concurrent_users():
-    from signseg.image import opencv_single_threaded
+    from signseg.decode.image import opencv_single_threaded
     before = cv2.getNumThreads()
     inside = threading.Event()
     release = threading.Event()
@@ -209,7 +209,7 @@ def test_opencv_single_threaded_counts_nested_and_concurrent_users():
 def test_in_order_hands_back_items_in_order_and_bounds_what_waits():
     """A slow first future holds back the finished ones behind it, until more than ``ahead`` wait."""
     from concurrent.futures import ThreadPoolExecutor
-    from signseg.prefetch import InOrder
+    from signseg.decode.prefetch import InOrder
     first, later = threading.Event(), threading.Event()
     with ThreadPoolExecutor(4) as pool:
         q = InOrder(ahead=3)

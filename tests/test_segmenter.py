@@ -9,7 +9,7 @@ from signseg import labels
 from signseg.errors import WeightsError
 from signseg.models import snet
 from signseg.segmenter import Segmenter
-from signseg.video import read_video
+from signseg.decode.video import read_video
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from signseg import labels as L
 from signseg.errors import SignsegError
 from signseg.teacher.labelset import FLAG_NAMES, label_videos, open_labels, run_teacher
 from signseg.teacher.masks import fit_skin_model, hand_mask, hand_missed, part_mask
-from signseg.video import read_video
+from signseg.decode.video import read_video
 
 LANDMARKS = Path(__file__).parent / "data" / "SOUP.landmarks.npz"
 

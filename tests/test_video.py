@@ -3,7 +3,7 @@ import pytest
 
 from conftest import HD, PORTRAIT
 from signseg.errors import VideoError
-from signseg.video import VideoReader, read_video
+from signseg.decode.video import VideoReader, read_video
 
 
 def test_reads_true_metadata_and_rgb_frames(soup):

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO, SOUP, run, signseg_command, write_video
 from signseg.store import COMPLETE, FAILED, MaskFile
-from signseg.video import VideoReader, read_video
+from signseg.decode.video import VideoReader, read_video
 
 
 @pytest.fixture(scope="module")
