@@ -38,7 +38,7 @@ def main() -> int:
     args = p.parse_args()
 
     import keras
-    from signseg.metrics import bce_dice_loss, f1_m, iou_m
+    from signseg.models.metrics import bce_dice_loss, f1_m, iou_m
     from signseg.models import build
     from signseg.presets import resolve
     from signseg.train import FrameBatches, load_sources

@@ -22,7 +22,7 @@ import numpy as np
 from signseg import labels, presets, runtimes
 from signseg.errors import WeightsError
 from signseg.decode.image import opencv_single_threaded, resize
-from signseg.metrics import CUSTOM_OBJECTS
+from signseg.models.metrics import CUSTOM_OBJECTS
 from signseg.models import build
 from signseg.decode.prefetch import prefetched
 from signseg.decode.video import VideoReader

@@ -25,7 +25,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.augment import Backgrounds, augment
-from signseg.metrics import bce_dice_loss, f1_m, iou_m, iou
+from signseg.models.metrics import bce_dice_loss, f1_m, iou_m, iou
 from signseg.models import build
 from signseg.presets import ModelCard, sha256_of
 from signseg.teacher.labelset import usable_frames

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from signseg import metrics
+from signseg.models import metrics
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from signseg.video import VideoReader
 from signseg.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
@@ -92,7 +93,7 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
     assert after.weights_sha256 == card.sha256
     with h5py.File(tmp_path / "model" / "ft.weights.h5", "r") as f:
         assert "optimizer" not in f  # the shipped file carries no training state
-    frames = np.stack([next(iter(__import__("signseg").video.VideoReader(soup)))])
+    frames = np.stack([next(iter(VideoReader(soup)))])
     assert not np.allclose(before.predict_proba(frames), after.predict_proba(frames))  # it learned something
     assert (tmp_path / "model" / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
 

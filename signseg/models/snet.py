@@ -1,0 +1,44 @@
+"""SNet, the paper's U-Net (3 levels, 32-256 filters), with a width multiplier and a strided stem."""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from signseg.models.layers import Upsample2x, conv_pair, scaled_filters
+
+
+def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1,
+         name: str = "snet") -> keras.Model:
+    """The paper's SNet U-Net: 3 levels of 32/64/128 filters and a 256-filter 5x5 centre.
+
+    ``width`` scales every filter count (0.25 gives an 8/16/32/64 network for CPU use).
+    ``stem`` of 2 or 4 wraps the U-Net in a learned stem x stem, stride-``stem`` input
+    convolution and a matching transposed output convolution: the U-Net runs at 1/stem of
+    the resolution, so it can be wider for the same arithmetic, with no thin (8-16 channel)
+    layers, which a CPU runs well under its peak (docs/performance.md). The shipped
+    ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
+    ``input_shape`` leaves H and W free (multiples of 8 x stem).
+    """
+    if width <= 0:
+        raise ValueError(f"width must be > 0, got {width}")
+    if stem not in (1, 2, 4):
+        raise ValueError(f"stem must be 1, 2 or 4, got {stem}")
+    f = lambda n: scaled_filters(n, width)  # noqa: E731
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if stem > 1:
+        x = layers.Conv2D(f(32), stem, strides=stem, activation="relu", name="stem")(x)
+    e1 = conv_pair(x, f(32), 3, 0.0, "enc1")
+    e2 = conv_pair(layers.MaxPooling2D(2, name="pool1")(e1), f(64), 3, 0.0, "enc2")
+    e3 = conv_pair(layers.MaxPooling2D(2, name="pool2")(e2), f(128), 3, 0.4, "enc3")
+    c = conv_pair(layers.MaxPooling2D(2, name="pool3")(e3), f(256), 5, 0.5, "centre")
+    x = c
+    for level, (skip, n, drop) in enumerate(((e3, 128, 0.4), (e2, 64, 0.0), (e1, 32, 0.0)), start=1):
+        x = Upsample2x(name=f"up{level}")(x)
+        x = layers.Concatenate(name=f"cat{level}")([x, skip])
+        x = conv_pair(x, f(n), 3, drop, f"dec{level}")
+    if stem > 1:
+        outputs = layers.Conv2DTranspose(1, stem, strides=stem, activation="sigmoid", name="mask")(x)
+    else:
+        outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
+    return keras.Model(inputs, outputs, name=name)
