@@ -24,7 +24,7 @@ setup(
         "h5py>=3.8",
         "joblib",
         "tqdm",
-        # the fastest CPU runtime (signseg.runtimes): the model exported to ONNX Runtime
+        # the fastest CPU runtime (signseg.infer.runtimes): the model exported to ONNX Runtime
         "onnxruntime",
         "tf2onnx",
         "onnx",

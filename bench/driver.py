@@ -11,7 +11,7 @@ The corpus is ``--videos`` clips of ``shared/data`` (mixed lengths and sizes: la
   on a GPU; ``per_video``: the same with ``infer="workers", n_jobs=1`` (one video at a time
   in this process), measured in the same run for the ratio.
 The stand-in answers what the device would, at no cost: on the driver path, the uint8
-probabilities of :class:`signseg.fixed_shape.FixedShapeNetwork`; where that module is absent
+probabilities of :class:`signseg.infer.fixed_shape.FixedShapeNetwork`; where that module is absent
 (the code before it, run from an older checkout), the float32 source-size probabilities of
 the device-resize graph that path used on a GPU; on the per-video path, float32
 probabilities at the input size (it resizes on the host).
@@ -47,7 +47,7 @@ def corpus(n: int) -> list[Path]:
 def stand_in(input_size: tuple[int, int], batch_size: int, driver: bool):
     """A Segmenter whose network costs nothing (see the module docstring)."""
     import keras
-    from signseg.segmenter import Segmenter
+    from signseg.infer.segmenter import Segmenter
     x = keras.Input((*input_size, 3))
     model = keras.Model(x, keras.layers.Lambda(lambda t: t[..., :1] * 0.0)(x), name="stand_in")
     seg = Segmenter(model, input_size=input_size, batch_size=batch_size, runtime="keras", name="stand-in",
@@ -56,7 +56,7 @@ def stand_in(input_size: tuple[int, int], batch_size: int, driver: bool):
         seg._run = lambda x, threads=None: np.zeros((*x.shape[:3], 1), np.float32)
         return seg
     try:
-        from signseg.fixed_shape import FixedShapeNetwork
+        from signseg.infer.fixed_shape import FixedShapeNetwork
     except ImportError:  # before: the device-resize graph gave float32 probabilities at the source size
         seg._device_runner = lambda h, w: (lambda x: np.zeros(x.shape[:3], np.float32))
         return seg

@@ -16,7 +16,7 @@ Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use j
 - ``host_fps`` / ``device_fps``: ``Segmenter.predict`` on decoded frames with the resizes in and
   out on the host (OpenCV) or inside the compiled graph (``resize="device"``, the GPU default:
   uint8 frames go to the device as decoded);
-- ``fixed_fps``: the network as the corpus run calls it (:class:`signseg.fixed_shape.FixedShapeNetwork`:
+- ``fixed_fps``: the network as the corpus run calls it (:class:`signseg.infer.fixed_shape.FixedShapeNetwork`:
   uint8 frames at the input size in, uint8 probabilities out, all batches in flight);
 - ``corpus_fps``: ``signseg.pipeline.process(..., infer="driver")`` over ``--corpus-videos``
   clips of ``--corpus`` with ``--decoders`` decode threads, end to end into an HDF5 file, after
@@ -44,7 +44,7 @@ CORPUS = REPO.parent / "shared" / "data" / "signs"
 
 def fixed_fps(seg, frames: np.ndarray) -> float:
     """Frames/s of the fixed-shape network on uint8 input-size frames, every batch in flight."""
-    from signseg.fixed_shape import FixedShapeNetwork
+    from signseg.infer.fixed_shape import FixedShapeNetwork
     from signseg.decode.image import resize
     net = FixedShapeNetwork.of(seg)
     x = np.stack([resize(f, seg.input_size) for f in frames[:net.batch_size]])
@@ -98,7 +98,7 @@ def main() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from signseg.segmenter import Segmenter, has_gpu
+    from signseg.infer.segmenter import Segmenter, has_gpu
     from signseg.decode.video import read_video
 
     clip = read_video(CLIP)

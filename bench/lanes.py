@@ -7,7 +7,7 @@ Runs the Segmenter's own ONNX export on random frames at the model's input size,
 configuration and a 2048x2048 matmul taking turns for ``--rounds`` rounds. Each round's
 ``of_peak`` is the network's arithmetic rate over the better of the matmuls timed just
 before and after it; the table prints every round, so the spread shows. This is the
-measurement behind :func:`signseg.runtimes.lanes` and ``LANE_BATCH``.
+measurement behind :func:`signseg.infer.runtimes.lanes` and ``LANE_BATCH``.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def main() -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import onnxruntime as ort
-    from signseg import runtimes
-    from signseg.segmenter import Segmenter
+    from signseg.infer import runtimes
+    from signseg.infer.segmenter import Segmenter
 
     seg = Segmenter.from_pretrained(args.model, runtime="onnx")
     path = runtimes._onnx_file(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")

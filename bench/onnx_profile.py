@@ -28,7 +28,7 @@ from segment import matmul_gflops
 def matmul_peak(threads: int) -> float:
     """The matmul peak on ``threads`` BLAS threads: in this process for all cores, else in a
     child whose OpenBLAS is limited to them (its thread count is fixed when numpy loads)."""
-    from signseg import runtimes
+    from signseg.infer import runtimes
     if threads >= runtimes.cpu_threads():
         return matmul_gflops()
     env = {**os.environ, **{v: str(threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
@@ -51,8 +51,8 @@ def main() -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import onnxruntime as ort
-    from signseg import runtimes
-    from signseg.segmenter import Segmenter
+    from signseg.infer import runtimes
+    from signseg.infer.segmenter import Segmenter
 
     seg = Segmenter.from_pretrained(args.model, runtime="onnx", batch_size=args.batch_size)
     threads = args.threads or runtimes.cpu_threads()

@@ -60,7 +60,7 @@ def main() -> None:
             rows.append({"masks": "oracle", "clips": f"{name} ({len(subset)})", "frames": s.frames,
                          **{k: v for k, v in s.as_dict().items() if k != "frames"}, "split fps": round(fps)})
         if not args.oracle_only:
-            from signseg.segmenter import Segmenter
+            from signseg.infer.segmenter import Segmenter
             seg = Segmenter.from_pretrained(args.model)
             held = [v for v in args.held_out if f"videos/{v}" in f]
             s, fps = score(f, held, lambda g: seg.predict(g["frames"][()]))

@@ -132,8 +132,8 @@ def main() -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from signseg import runtimes
-    from signseg.segmenter import Segmenter
+    from signseg.infer import runtimes
+    from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
 
     def load(size, runtime, batch):

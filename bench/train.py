@@ -40,7 +40,7 @@ def main() -> int:
     import keras
     from signseg.models.metrics import bce_dice_loss, f1_m, iou_m
     from signseg.models import build
-    from signseg.presets import resolve
+    from signseg.infer.presets import resolve
     from signseg.train import FrameBatches, load_sources
 
     card, _ = resolve(args.model)

@@ -24,8 +24,8 @@ import numpy as np
 
 
 def _segmenter(spec: str):
-    from signseg.presets import PRESETS
-    from signseg.segmenter import Segmenter
+    from signseg.infer.presets import PRESETS
+    from signseg.infer.segmenter import Segmenter
     return Segmenter.from_pretrained(spec) if spec in PRESETS else Segmenter.from_file(spec)
 
 
@@ -56,7 +56,7 @@ def main() -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from signseg.evaluate import by_setting, evaluate
-    from signseg.presets import list_presets
+    from signseg.infer.presets import list_presets
 
     setting_of, videos = {}, args.videos
     if args.groups:

@@ -12,12 +12,12 @@ from typing import Any
 from signseg._version import __version__
 
 _LAZY = {
-    "Segmenter": "signseg.segmenter",
+    "Segmenter": "signseg.infer.segmenter",
     "VideoReader": "signseg.decode.video",
     "read_video": "signseg.decode.video",
     "MaskFile": "signseg.store",
     "MaskReader": "signseg.data",
-    "list_presets": "signseg.presets",
+    "list_presets": "signseg.infer.presets",
     "snet": "signseg.models",
     "vgg_unet": "signseg.models",
 }

@@ -148,8 +148,8 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
                source) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
     result, and write ``adapt.json`` with what was measured."""
-    from signseg.presets import PRESETS
-    from signseg.segmenter import Segmenter
+    from signseg.infer.presets import PRESETS
+    from signseg.infer.segmenter import Segmenter
     from signseg.train import train
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)

@@ -205,7 +205,7 @@ def cmd_overlay(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from signseg.presets import list_presets
+    from signseg.infer.presets import list_presets
     presets = list_presets()
     if args.json:
         print(json.dumps(presets, indent=2))

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from signseg import labels as L
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import usable_frames
 
 PARTS = {"face": L.FACE, "left_hand": L.LEFT_HAND, "right_hand": L.RIGHT_HAND}

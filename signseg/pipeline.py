@@ -22,13 +22,13 @@ from typing import Iterator, Sequence
 from joblib import delayed
 from tqdm.auto import tqdm
 
-from signseg.across import segment_across_videos
 from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
 from signseg.store import MaskFile
 from signseg.postprocess import Postprocess
-from signseg.tasks import ModelSpec, Outcome, segment_to_shard
+from signseg.flow import Outcome, segment_jobs, segment_to_shard
+from signseg.tasks import ModelSpec
 
 
 @dataclass
@@ -125,13 +125,6 @@ def _shard_folder(shards: Path) -> Iterator[Path]:
         shutil.rmtree(shards, ignore_errors=True)
 
 
-def _in_process(run: _Run, jobs: list[VideoJob], segmenter, stride: int, shards: Path, post: Postprocess) -> None:
-    for i, job in enumerate(jobs):
-        run.bar.set_description(job.video_id)
-        run.take(segment_to_shard(segmenter, job, str(shards / f"{i:07d}.h5"), stride, on_frames=run.live,
-                                  post=post), counted=True)
-
-
 def _on_workers(run: _Run, jobs: list[VideoJob], spec: ModelSpec, stride: int, shards: Path, post: Postprocess,
                 n_jobs: int, backend: str, scheduler: str | None) -> None:
     with parallel(backend, n_jobs, scheduler) as par:
@@ -148,7 +141,7 @@ def _gpu_here() -> bool:
     import on machines without an NVIDIA driver)."""
     if not (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")):
         return False
-    from signseg.segmenter import has_gpu
+    from signseg.infer.runtimes import has_gpu
     return has_gpu()
 
 
@@ -196,11 +189,10 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
                 if on_workers:
                     spec = dataclasses.replace(model, threads=threads_per_worker(backend, n_jobs, scheduler))
                     _on_workers(run, pending, spec, stride, shards, post, n_jobs, backend, scheduler)
-                elif infer == "driver":
-                    segment_across_videos(pending, segmenter, stride, shards, n_jobs,
-                                          take=lambda o: run.take(o, counted=True), on_frames=run.live, post=post)
-                else:
-                    _in_process(run, pending, segmenter, stride, shards, post)
+                else:  # this process runs the network, fed by n_jobs decode threads
+                    segment_jobs(pending, segmenter, shard_for=lambda i: shards / f"{i:07d}.h5",
+                                 take=lambda o: run.take(o, counted=True), stride=stride, decoders=n_jobs,
+                                 on_frames=run.live, post=post)
         finally:
             summary = run.close()
     return summary

@@ -27,7 +27,7 @@ from signseg import labels as L
 from signseg.augment import Backgrounds, augment
 from signseg.models.metrics import bce_dice_loss, f1_m, iou_m, iou
 from signseg.models import build
-from signseg.presets import ModelCard, sha256_of
+from signseg.infer.presets import ModelCard, sha256_of
 from signseg.teacher.labelset import usable_frames
 
 
@@ -369,7 +369,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
 
 def init_card(init: str | os.PathLike) -> ModelCard:
     """The model card to fine-tune from: a shipped model's name or a ``.weights.h5`` with its card."""
-    from signseg.presets import PRESETS, card_path_for, resolve
+    from signseg.infer.presets import PRESETS, card_path_for, resolve
     if str(init) in PRESETS:
         card, weights = resolve(str(init))
     else:

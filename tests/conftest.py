@@ -94,7 +94,7 @@ def tiny_model_file(tmp_path_factory) -> Path:
     """A small real SNet (width 0.125, 64x64) saved as .weights.h5 with its model card."""
     import keras
     from signseg.models import snet
-    from signseg.presets import ModelCard, sha256_of
+    from signseg.infer.presets import ModelCard, sha256_of
 
     folder = tmp_path_factory.mktemp("tiny_model")
     keras.utils.set_random_seed(1)

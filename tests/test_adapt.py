@@ -9,7 +9,7 @@ from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
 from signseg.adapt import adapt, pick_holdout
 from signseg.corpus import VideoJob, scan
 from signseg.errors import SignsegError
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 
 CLIPS = [SOUP, SIGN, SHARED / "signs" / "tid-asl_polis.mp4", HD]
 

@@ -211,18 +211,17 @@ def test_sigint_stops_cleanly_and_keeps_complete_videos(tmp_path, tiny_model_fil
 
 
 def test_driver_inference_batches_across_videos(small_corpus, tmp_path, damaged):
-    """The GPU path, run on the CPU: decode threads feed one model whose fixed-size batches
-    mix videos; its masks are the per-video path's (uint8 probabilities between the stages
-    move at most a pixel that sits at the threshold)."""
-    from signseg.fixed_shape import FixedShapeNetwork
-    from signseg.segmenter import Segmenter
+    """The GPU path's setting, run on the CPU: decode threads feed one model whose fixed-size
+    batches mix videos; damaged videos fail alone; its masks are one video at a time's."""
+    from signseg.infer.fixed_shape import FixedShapeNetwork
+    from signseg.infer.segmenter import Segmenter
     jobs, _, _ = small_corpus
     seg = Segmenter.from_pretrained("snet-lite", batch_size=16)
     process(jobs, tmp_path / "clean.h5", seg, progress=False)  # one video at a time, float probabilities
     clean = masks_of(tmp_path / "clean.h5")
     calls = []
-    infer = seg._infer
-    seg._infer = lambda x: calls.append(len(x)) or infer(x)
+    infer = seg.infer
+    seg.infer = lambda x: calls.append(len(x)) or infer(x)
     bad = [type(jobs[0])("truncated", damaged["truncated"]), type(jobs[0])("text", damaged["text"])]
     summary = process(jobs + bad, tmp_path / "out.h5", seg, n_jobs=2, infer="driver", progress=False)
     assert sorted(summary.failed) == ["text", "truncated"] and len(summary.done) == len(clean)
@@ -239,6 +238,27 @@ def test_driver_inference_batches_across_videos(small_corpus, tmp_path, damaged)
     assert not shard_dir_for(tmp_path / "out.h5").exists()
 
 
+def test_every_path_is_the_one_flow_and_gives_the_masks_of_predict(small_corpus, tmp_path):
+    """In this process, as the GPU driver (decode threads, batches spanning videos) and on
+    parallel workers, a run is the one flow of signseg.flow: each video's masks are, bit for
+    bit, what ``Segmenter.predict`` gives on its frames (with the worker's thread count)."""
+    from signseg.decode.video import read_video
+    from signseg.infer.segmenter import Segmenter
+    jobs, _, _ = small_corpus
+    seg = Segmenter.from_pretrained("snet-lite")
+    frames = {j.video_id: read_video(j.path) for j in jobs}
+    from signseg.backends import threads_per_worker
+    per_worker = ModelSpec("snet-lite", threads=threads_per_worker("loky", 2)).load()  # what each worker runs
+    runs = {"in-process": (seg, {}), "driver": (seg, {"n_jobs": 2, "infer": "driver"}),
+            "workers": (ModelSpec("snet-lite"), {"n_jobs": 2, "infer": "workers"})}
+    for name, (model, kw) in runs.items():
+        summary = process(jobs, tmp_path / f"{name}.h5", model, progress=False, **kw)
+        assert len(summary.done) == len(jobs), name
+        reference = per_worker if name == "workers" else seg
+        for vid, masks in masks_of(tmp_path / f"{name}.h5").items():
+            np.testing.assert_array_equal(masks, reference.predict(frames[vid]), err_msg=f"{name}: {vid}")
+
+
 def test_driver_compiles_once_for_videos_of_any_length_and_size(tmp_path):
     """Under JAX (the GPU machine's backend), run here on the CPU: a corpus of clips of five
     frame sizes and many lengths, twice, costs one compile of the network."""
@@ -247,9 +267,9 @@ def test_driver_compiles_once_for_videos_of_any_length_and_size(tmp_path):
     script = f"""
 import sys
 from signseg.corpus import VideoJob
-from signseg.fixed_shape import FixedShapeNetwork
+from signseg.infer.fixed_shape import FixedShapeNetwork
 from signseg.pipeline import process
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.decode.video import VideoReader
 clips = {[str(c) for c in clips]!r}
 assert len({{VideoReader(c).info.height * 10000 + VideoReader(c).info.width for c in clips}}) >= 5

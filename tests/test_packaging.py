@@ -56,7 +56,7 @@ def test_a_checkout_on_pythonpath_finds_the_shipped_weights(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     with open(f"{site}/borrowed.pth", "w") as f:  # the dependencies, not this environment's signseg
         f.write(sysconfig.get_paths()["purelib"] + "\n")
-    code = ("import signseg, sys; from signseg.presets import resolve; "
+    code = ("import signseg, sys; from signseg.infer.presets import resolve; "
             "assert signseg.__file__.startswith(sys.argv[1]), signseg.__file__; "
             "card, path = resolve('snet-lite'); assert path.is_file(); print(path)")
     r = subprocess.run([python, "-c", code, str(REPO)], capture_output=True, text=True, timeout=300, cwd=tmp_path,

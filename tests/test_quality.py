@@ -13,7 +13,7 @@ import pytest
 
 from conftest import SHARED
 from signseg.evaluate import by_setting, evaluate
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 
 HELDOUT = Path(__file__).parent / "data" / "heldout"

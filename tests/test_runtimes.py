@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import SIGN, run
-from signseg import runtimes
+from signseg.infer import runtimes
 from signseg.data import MaskReader
 from signseg.decode.prefetch import prefetched
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.decode.video import read_video
 
 
@@ -148,7 +148,7 @@ def test_onnx_lanes_give_one_lanes_masks_and_stream_keeps_order(frames):
     """Two single-threaded lanes (frames split between them) against one two-threaded call."""
     one = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=1)
     two = Segmenter.from_pretrained("snet-lite", runtime="onnx", threads=2)
-    assert (one._lanes, two._lanes) == (1, 2)
+    assert (one.lanes.n, two.lanes.n) == (1, 2)
     reference = one.predict_proba(frames)
     np.testing.assert_allclose(two.predict_proba(frames), reference, atol=1e-5)
     # uneven batches, one smaller than the lanes: (frames, masks) in order, same masks

@@ -8,7 +8,7 @@ from conftest import HD, PORTRAIT
 from signseg import labels
 from signseg.errors import WeightsError
 from signseg.models import snet
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.decode.video import read_video
 
 
@@ -19,7 +19,7 @@ def seg(tiny_model_file):
 
 def test_from_file_reads_the_model_card(seg, tiny_model_file):
     assert seg.input_size == (64, 64) and seg.threshold == 0.5 and seg.name == "tiny"
-    from signseg.presets import sha256_of
+    from signseg.infer.presets import sha256_of
     assert seg.weights_sha256 == sha256_of(tiny_model_file)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from signseg.video import VideoReader
-from signseg.segmenter import Segmenter
+from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
 from signseg.augment import augment

@@ -264,7 +264,7 @@ def test_output_files_it_must_not_touch(kind, two_clips, tmp_path, tiny_model_fi
 
 # ------------------------------------------------------------------ API
 def test_predict_rejects_wrong_dtypes_and_shapes_and_takes_empty_batches(tiny_model_file):
-    from signseg.segmenter import Segmenter
+    from signseg.infer.segmenter import Segmenter
     seg = Segmenter.from_file(tiny_model_file)
     for bad, message in [(np.zeros((2, 32, 32, 3), np.float32), "uint8"),
                          (np.zeros((32, 32, 3), np.uint8), "got one frame"),

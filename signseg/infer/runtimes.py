@@ -32,6 +32,24 @@ _GRAPH_REVISION = 2
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
+def has_gpu() -> bool:
+    """True when the active Keras backend can run on a GPU."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+            return any(d.platform == "gpu" for d in jax.devices())
+        if backend == "torch":
+            import torch
+            return torch.cuda.is_available()
+    except Exception:  # a broken GPU stack means: run on the CPU
+        return False
+    return False
+
+
 def cpu_threads() -> int:
     """Cores this process may use."""
     try:

@@ -1,53 +1,31 @@
-"""``Segmenter``: batched hand/face mask inference over decoded RGB frames.
+"""``Segmenter``: a trained network and what it needs around it: loading, resizing frames in
+and probabilities out (:mod:`~signseg.infer.preprocess`), and the network on its runtime
+(:mod:`~signseg.infer.runtimes`; on a CPU, split over :class:`~signseg.infer.lanes.Lanes`).
 
-Data flows one way: frames (any size) -> resize to the model's input -> batched inference
--> resize probabilities back to the source size -> threshold. The GPU is used when the
-Keras backend sees one, the CPU otherwise. On a CPU with ONNX Runtime, frames go to one
-single-threaded *lane* per core (:func:`signseg.runtimes.lanes`), each doing all of that for
-its own frames; :meth:`Segmenter.stream` keeps the lanes fed batch after batch.
+Batching across videos, decode threads and writing belong to the run
+(:mod:`signseg.run.flow`); a Segmenter answers one batch at a time.
 """
 from __future__ import annotations
 
 import os
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import cv2
 import keras
 import numpy as np
 
-from signseg import labels, presets, runtimes
-from signseg.errors import WeightsError
-from signseg.decode.image import opencv_single_threaded, resize
-from signseg.models.metrics import CUSTOM_OBJECTS
-from signseg.models import build
+from signseg.decode.image import opencv_single_threaded
 from signseg.decode.prefetch import prefetched
 from signseg.decode.video import VideoReader
-
-
-def has_gpu() -> bool:
-    """True when the active Keras backend can run on a GPU."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-            return bool(tf.config.list_physical_devices("GPU"))
-        if backend == "jax":
-            import jax
-            return any(d.platform == "gpu" for d in jax.devices())
-        if backend == "torch":
-            import torch
-            return torch.cuda.is_available()
-    except Exception:  # a broken GPU stack means: run on the CPU
-        return False
-    return False
-
-
-def _round8(n: int) -> int:
-    return max(8, int(round(n / 8)) * 8)
+from signseg.errors import WeightsError
+from signseg.infer import presets, runtimes
+from signseg.infer.lanes import Lanes
+from signseg.infer.preprocess import device_resize_model, resolve_resize, threshold as apply_threshold, to_input, \
+    to_source
+from signseg.infer.runtimes import has_gpu
+from signseg.models import build
+from signseg.models.metrics import CUSTOM_OBJECTS
 
 
 def _bucket(n: int, batch_size: int) -> int:
@@ -71,80 +49,9 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-RESIZES = ("auto", "host", "device")
-#: Batches :meth:`Segmenter.stream` keeps queued on its lanes while the caller handles one.
-_STREAM_AHEAD = 3
 #: Frames per network call on a lane: a few frames' activations stay near the core's caches
 #: (bench/lanes.py, 2 lanes on 2 cores: 1-4 frames a call alike, 8 a little slower).
 LANE_BATCH = 2
-
-
-def resolve_resize(resize: str, runtime: str, gpu: bool, input_size: tuple[int, int] | None) -> str:
-    """Where a Segmenter resizes (see :class:`Segmenter`): device resizing runs inside the
-    Keras graph, so it needs the Keras runtime and a fixed ``input_size``."""
-    if resize not in RESIZES:
-        raise ValueError(f"resize must be one of {', '.join(RESIZES)}, got {resize!r}")
-    possible = runtime == "keras" and input_size is not None
-    if resize == "auto":
-        return "device" if gpu and possible else "host"
-    if resize == "device" and not possible:
-        raise ValueError(f"resize='device' needs runtime='keras' and a fixed input_size "
-                         f"(got runtime={runtime!r}, input_size={input_size})")
-    return resize
-
-
-def _axis_weights(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
-    """Resampling one axis from ``n_src`` to ``n_dst`` samples as (n_dst, k) source indices
-    and weights: OpenCV's area weights when shrinking, bilinear (half-pixel) when enlarging."""
-    if n_dst < n_src:
-        scale = n_src / n_dst
-        k = int(np.ceil(scale)) + 1
-        src = np.floor(np.arange(n_dst) * scale).astype(int)[:, None] + np.arange(k)  # (n_dst, k) pixels
-        lo, hi = np.arange(n_dst)[:, None] * scale, (np.arange(n_dst)[:, None] + 1) * scale
-        cover = np.clip(np.minimum(src + 1, hi) - np.maximum(src, lo), 0, None)  # overlap with [lo, hi)
-        cover[src >= n_src] = 0
-        return np.minimum(src, n_src - 1).astype("int32"), (cover / scale).astype("float32")
-    pos = np.clip((np.arange(n_dst) + 0.5) * n_src / n_dst - 0.5, 0, n_src - 1)
-    left = np.floor(pos).astype(int)
-    frac = pos - left
-    idx = np.stack([left, np.minimum(left + 1, n_src - 1)], axis=1)
-    return idx.astype("int32"), np.stack([1 - frac, frac], axis=1).astype("float32")
-
-
-def _resample(x, size: tuple[int, int]):
-    """Resize a float (n, H, W, c) tensor to ``size`` in the graph with the host's weights
-    (area when shrinking, as OpenCV, training and the host path do): per axis, a gather of
-    a few neighbours and a weighted sum, cheap on a GPU."""
-    ops = keras.ops
-    for axis, n_dst in ((1, size[0]), (2, size[1])):
-        n_src = x.shape[axis]
-        if n_src == n_dst:
-            continue
-        idx, w = _axis_weights(n_src, n_dst)
-        taken = ops.take(x, ops.convert_to_tensor(idx.reshape(-1)), axis=axis)  # neighbours side by side
-        shape = [-1, *x.shape[1:]]
-        shape[axis:axis + 1] = [n_dst, idx.shape[1]]
-        wshape = [1] * 5
-        wshape[axis:axis + 2] = idx.shape
-        x = ops.sum(ops.reshape(taken, shape) * ops.convert_to_tensor(w.reshape(wshape)), axis=axis + 1)
-    return x
-
-
-def device_resize_model(model: keras.Model, source: tuple[int, int], input_size: tuple[int, int],
-                        scale: float, logits: bool) -> keras.Model:
-    """``model`` wrapped for uint8 frames of size ``source``: scaled and resized to
-    ``input_size``, the network, then probabilities resized back to ``source`` (bilinear,
-    as on the host) -> (n, H, W) float32."""
-    ops = keras.ops
-    frames = keras.Input(shape=(*source, 3), dtype="uint8", name="frames")
-    x = keras.layers.Lambda(lambda f: _resample(ops.cast(f, "float32") * scale, input_size),
-                            dtype="float32", name="to_input")(frames)
-    y = ops.cast(model(x), "float32")
-    if logits:
-        y = ops.sigmoid(y)
-    y = keras.layers.Lambda(lambda p: ops.image.resize(p, source, interpolation="bilinear")[..., 0],
-                            dtype="float32", name="to_source")(y)
-    return keras.Model(frames, y, name=f"{model.name}_on_device")
 
 
 class Segmenter:
@@ -155,7 +62,7 @@ class Segmenter:
     each batch's own size rounded to a multiple of 8. ``threshold`` turns probabilities
     into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
     ``runtime``: where the network runs, ``"auto"`` (the fastest here), ``"keras"``,
-    ``"xla"`` or ``"onnx"`` (:mod:`signseg.runtimes`); ``threads`` caps its CPU threads
+    ``"xla"`` or ``"onnx"`` (:mod:`signseg.infer.runtimes`); ``threads`` caps its CPU threads
     (and ONNX Runtime's lanes).
     ``precision`` is the Keras dtype policy the model was built with (``"mixed_bfloat16"``
     or ``"mixed_float16"`` for GPUs, see :meth:`from_pretrained`); such a model runs on Keras.
@@ -188,8 +95,7 @@ class Segmenter:
         self.runtime = runtimes.resolve(runtime, gpu, precision)
         self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
         self.threads = threads
-        self._lanes = runtimes.lanes(self.runtime, threads, gpu)
-        self._pool: ThreadPoolExecutor | None = None  # the extra lanes' threads, started on first use
+        self.lanes = Lanes(runtimes.lanes(self.runtime, threads, gpu))
         self._runners: dict[int | None, runtimes.Runner] = {}  # per thread count
         self._building = threading.Lock()
         self._device_runners: dict[tuple[int, int], runtimes.Runner] = {}  # per source (H, W)
@@ -200,7 +106,7 @@ class Segmenter:
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
                         runtime: str = "auto", threads: int | None = None,
                         precision: str = "float32", resize: str = "auto") -> "Segmenter":
-        """Load shipped weights by name (``signseg.presets.PRESETS``).
+        """Load shipped weights by name (``signseg.infer.presets.PRESETS``).
 
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
         otherwise (both ``snet-lite`` until ``snet`` is retrained: docs/model_card.md).
@@ -298,9 +204,16 @@ class Segmenter:
                                                                   threads, key)
         return self._runners[threads](x)
 
-    def _infer(self, x: np.ndarray) -> np.ndarray:
-        """(n, h, w, 3) float32 -> (n, h, w) probabilities, on all lanes."""
-        return self._across_lanes(self._network, x)
+    def to_input(self, frames: np.ndarray) -> np.ndarray:
+        """(n, H, W, 3) uint8 -> (n, h, w, 3) float32 at the model's input size, scaled."""
+        x = to_input(frames, self.input_size).astype(np.float32)
+        x *= self.input_scale
+        return x
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """(n, h, w, 3) float32 input (:meth:`to_input`) -> (n, h, w) float32 probabilities,
+        on all lanes."""
+        return self.lanes.map(self._network, x)
 
     def _network(self, x: np.ndarray, lane: bool) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities in padded fixed-shape batches; on a
@@ -333,24 +246,6 @@ class Segmenter:
             self._device_runners[(h, w)] = lambda x: np.asarray(model.predict_on_batch(x))
         return self._device_runners[(h, w)]
 
-    def _to_input(self, frames: np.ndarray) -> np.ndarray:
-        """(n, H, W, 3) uint8 -> (n, h, w, 3) float32 at the model's input size, scaled."""
-        size = self.input_size or (_round8(frames.shape[1]), _round8(frames.shape[2]))
-        x = np.stack([resize(f, size) for f in frames]).astype(np.float32)
-        x *= self.input_scale
-        return x
-
-    @staticmethod
-    def _to_source(proba: np.ndarray, h: int, w: int) -> np.ndarray:
-        """(n, h', w') probabilities -> (n, h, w), bilinear, frame by frame into one array
-        (10x faster than stacking the batch as channels, which costs two transposed copies)."""
-        if proba.shape[1:] == (h, w):
-            return proba
-        out = np.empty((len(proba), h, w), np.float32)
-        for p, o in zip(proba, out):
-            cv2.resize(p, (w, h), dst=o, interpolation=cv2.INTER_LINEAR)
-        return out
-
     def predict_proba(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) float32 hand/face probabilities at source size."""
         frames = _check_frames(frames)
@@ -359,91 +254,30 @@ class Segmenter:
             return np.zeros((0, h, w), np.float32)
         if self.resize == "device":
             return self._batched(frames, self._device_runner(h, w))
-        return self._across_lanes(self._proba_part, frames)
+        return self.lanes.map(self._proba_part, frames)
 
     def _proba_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
         """The host path on some frames: resize in, the network, resize back."""
-        return self._to_source(self._network(self._to_input(frames), lane), *frames.shape[1:3])
-
-    def _across_lanes(self, fn, x: np.ndarray) -> np.ndarray:
-        """``fn(part, lane=True)`` over ``x`` split into one part per lane (:func:`runtimes.lanes`),
-        the parts run at once and joined; with one lane, or fewer frames than lanes,
-        ``fn(x, lane=False)`` (the runtime's own threads)."""
-        parts = self._lane_parts(x)
-        if len(parts) == 1:
-            return fn(x, False)
-        others = [self._lane_pool().submit(fn, part, True) for part in parts[1:]]
-        first = fn(parts[0], True)  # this thread is a lane too
-        return np.concatenate([first, *(f.result() for f in others)])
-
-    def _lane_parts(self, x: np.ndarray) -> list[np.ndarray]:
-        """``x`` split into one part per lane, or whole where it has fewer frames than lanes."""
-        return np.array_split(x, self._lanes) if self._lanes > 1 and len(x) >= self._lanes else [x]
-
-    def _lane_pool(self) -> ThreadPoolExecutor:
-        """One thread per lane, started on first use."""
-        with self._building:  # callers on several threads share one pool
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._lanes, thread_name_prefix="signseg-lane")
-        return self._pool
-
-    def _lane_predict(self, frames: np.ndarray, threshold: float | None) -> np.ndarray:
-        """:meth:`predict` on one lane (single-threaded)."""
-        frames = _check_frames(frames)
-        if not len(frames):
-            return np.zeros(frames.shape[:3], np.uint8)
-        return self._masks(self._proba_part(frames, True), threshold)
-
-    def stream(self, batches: Iterable[np.ndarray], threshold: float | None = None
-               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(frames, masks)`` for each (n, H, W, 3) uint8 batch of ``batches``, in order.
-
-        With several lanes, each batch is split into one part per lane and the lanes work
-        through the parts of up to three batches queued ahead: they never wait for each
-        other, and keep working while the caller handles the masks (writes them, say);
-        meanwhile OpenCV runs single-threaded (:func:`signseg.decode.image.opencv_single_threaded`).
-        Pulling ``batches`` (decoding) happens in the caller's thread; wrap it in
-        :func:`signseg.decode.prefetch.prefetched` to overlap that too.
-        """
-        if self._lanes == 1 or self.resize == "device":
-            for frames in batches:
-                yield frames, self.predict(frames, threshold)
-            return
-        pool, pending = self._lane_pool(), deque()
-        with opencv_single_threaded():  # the lanes are the parallelism: no OpenCV workers
-            try:
-                for frames in batches:
-                    parts = self._lane_parts(frames)
-                    pending.append((frames, [pool.submit(self._lane_predict, p, threshold) for p in parts]))
-                    if len(pending) > _STREAM_AHEAD:
-                        frames, masks = pending.popleft()
-                        yield frames, np.concatenate([m.result() for m in masks])
-                while pending:
-                    frames, masks = pending.popleft()
-                    yield frames, np.concatenate([m.result() for m in masks])
-            finally:  # the caller stopped early or a batch failed: drop what has not started
-                for _, masks in pending:
-                    for m in masks:
-                        m.cancel()
-
-    def _masks(self, proba: np.ndarray, threshold: float | None) -> np.ndarray:
-        """Probabilities -> uint8 masks (:data:`labels.UNASSIGNED` where hand or face, else
-        :data:`labels.BACKGROUND`, which is 0)."""
-        t = self.threshold if threshold is None else threshold
-        return (proba >= t).view(np.uint8) * np.uint8(labels.UNASSIGNED)
+        return to_source(self._network(self.to_input(frames), lane), *frames.shape[1:3])
 
     def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8 masks: 0 background, 4 hand/face.
 
         Values follow :mod:`signseg.labels`; use ``mask > 0`` for a binary mask.
         """
-        return self._masks(self.predict_proba(frames), threshold)
+        return apply_threshold(self.predict_proba(frames), self.threshold if threshold is None else threshold)
+
+    def stream(self, batches: Iterable[np.ndarray], threshold: float | None = None
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(frames, masks)`` for each (n, H, W, 3) uint8 batch of ``batches``, in order; the
+        next batch is pulled and segmented in a background thread while the caller handles
+        this one. (Corpus runs batch across videos instead: :func:`signseg.run.flow.segment_jobs`.)"""
+        with opencv_single_threaded():  # the lanes are the parallelism: no OpenCV workers
+            yield from prefetched((frames, self.predict(frames, threshold)) for frames in batches)
 
     def segment_video(self, path: str | os.PathLike, stride: int = 1) -> Iterator[np.ndarray]:
-        """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat;
-        decoding runs a batch ahead in a thread, inference on every lane)."""
-        batches = prefetched(VideoReader(path, stride=stride).batches(self.batch_size))
-        for _, masks in self.stream(batches):
+        """Stream a video's masks as (n, H, W) uint8 batches in frame order (memory flat)."""
+        for _, masks in self.stream(VideoReader(path, stride=stride).batches(self.batch_size)):
             yield masks
 
     def __repr__(self) -> str:

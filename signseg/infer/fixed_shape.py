@@ -1,12 +1,14 @@
-"""The network as one fixed-shape call, for batches that span videos (the GPU path).
+"""The network as one call per fixed-size batch: the infer stage of the flow.
 
-Every call takes exactly ``(batch_size, h, w, 3)`` uint8 frames already resized to the model's
-input size and gives ``(batch_size, h, w)`` uint8 probabilities (times 255): one shape in,
-so one compile per input size whatever the corpus's frame sizes and video lengths, and a
-quarter of float32's bytes back. Under JAX a call returns before the device has finished,
-so several batches can be in flight while the host writes; :meth:`FixedShapeNetwork.fetch`
-waits for one. Elsewhere (TensorFlow, ONNX Runtime on a CPU) the call runs on the
-Segmenter's own runtime and returns when done, skipping a padded batch's padding rows.
+Every call takes exactly ``batch_size`` uint8 frames already resized to the model's input
+size. Under JAX (the GPU path) scale + network + sigmoid are compiled together, uint8
+probabilities (times 255) come back, a quarter of float32's bytes, and one input shape means
+one compile per input size whatever the corpus's frame sizes and video lengths; a call
+returns before the device has finished, so several batches can be in flight while the host
+writes, and :meth:`FixedShapeNetwork.fetch` waits for one. Elsewhere (ONNX Runtime or
+TensorFlow on a CPU) the call runs on the Segmenter's own runtime and lanes, returns when
+done with float32 probabilities (the masks of :meth:`Segmenter.predict`, bit for bit), skips
+a padded batch's padding rows, and takes any input size (models without a fixed one).
 """
 from __future__ import annotations
 
@@ -16,11 +18,6 @@ import keras
 import numpy as np
 
 _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def quantize(proba: np.ndarray) -> np.ndarray:
-    """Probabilities in [0, 1] -> uint8, rounded (255 = certain)."""
-    return (np.asarray(proba, np.float32) * 255.0 + 0.5).astype(np.uint8)
 
 
 def uint8_model(model: keras.Model, input_size: tuple[int, int], scale: float, logits: bool) -> keras.Model:
@@ -45,13 +42,12 @@ class FixedShapeNetwork:
     """
 
     def __init__(self, segmenter):
-        if segmenter.input_size is None:
-            raise ValueError("batches across videos need a Segmenter with a fixed input_size")
         self.batch_size = segmenter.batch_size
         self.input_size = segmenter.input_size
-        self.shape = (self.batch_size, *self.input_size, 3)
+        self.shape = None if self.input_size is None else (self.batch_size, *self.input_size, 3)
         self.compiles = 0
-        self.asynchronous = keras.backend.backend() == "jax" and segmenter.runtime == "keras"
+        self.asynchronous = (keras.backend.backend() == "jax" and segmenter.runtime == "keras"
+                             and self.input_size is not None)
         if self.asynchronous:
             self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
                                                   segmenter.logits))
@@ -61,7 +57,7 @@ class FixedShapeNetwork:
             def on_runtime(x: np.ndarray, filled: int) -> np.ndarray:  # the Segmenter's runtime (ONNX lanes on a CPU)
                 if not self.compiles:
                     self.compiles = 1  # one shape: its runtime builds once
-                return quantize(segmenter._infer(x[:filled].astype(np.float32) * scale))
+                return segmenter.infer(x[:filled].astype(np.float32) * scale)
             self._call = on_runtime
 
     @classmethod
@@ -90,11 +86,13 @@ class FixedShapeNetwork:
         """Start the network on one batch whose first ``filled`` rows (default: all) are
         frames, the rest padding; returns a handle for :meth:`fetch`, whose rows past
         ``filled`` may be missing."""
-        if frames.shape != self.shape or frames.dtype != np.uint8:
-            raise ValueError(f"fixed-shape batches must be {self.shape} uint8, got {frames.shape} {frames.dtype}")
+        wanted = self.shape or (self.batch_size, *frames.shape[1:3], 3)
+        if frames.shape != wanted or frames.dtype != np.uint8:
+            raise ValueError(f"fixed-shape batches must be {wanted} uint8, got {frames.shape} {frames.dtype}")
         return self._call(frames, len(frames) if filled is None else filled)
 
     @staticmethod
     def fetch(handle) -> np.ndarray:
-        """The (batch_size, h, w) uint8 probabilities of a call, waiting for the device."""
+        """The (batch_size, h, w) probabilities of a call (uint8 x255 from the compiled
+        function, float32 from a runtime), waiting for the device."""
         return np.asarray(handle)
