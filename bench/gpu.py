@@ -9,7 +9,7 @@ and mixed precision, large batches, against the device's own matmul peak.
 On the lent machine, ``bash bench/gpu_device.sh`` sets up and runs it (the defaults fit its
 15 minutes: 4 rows, each with a corpus run of the 240 clips of ``shared/data/signs``).
 Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use jax). Rows:
-- ``net_fps``: the network alone (``Segmenter._infer``) on frames already resized, numpy in
+- ``net_fps``: the network alone (``Segmenter.infer``) on frames already resized, numpy in
   and out, host-device copies included; ``of_peak``: its convolution arithmetic rate
   (``conv_gflop`` per frame) over the device's practical peak in that precision, an NxN
   matmul through ``keras.ops`` measured in the same run;
@@ -98,7 +98,8 @@ def main() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from signseg.infer.segmenter import Segmenter, has_gpu
+    from signseg.infer.runtimes import has_gpu
+    from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
 
     clip = read_video(CLIP)
@@ -116,9 +117,9 @@ def main() -> None:
                     seg, dev = (Segmenter.from_pretrained(name, batch_size=batch, input_size=input_size,
                                                           precision=precision, runtime="keras", resize=where)
                                 for where in ("host", "device"))
-                    x = seg._to_input(frames)
-                    seg._infer(x[:batch])  # compile
-                    net = len(x) / _timed(lambda: seg._infer(x), 3)
+                    x = seg.to_input(frames)
+                    seg.infer(x[:batch])  # compile
+                    net = len(x) / _timed(lambda: seg.infer(x), 3)
                     dev.predict(frames[:batch])  # compile
                     host_fps, device_fps = (len(frames) / _timed(lambda: s.predict(frames), 2)
                                             for s in (seg, dev))

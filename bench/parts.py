@@ -22,7 +22,7 @@ from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from signseg.evaluate import PartScore  # noqa: E402
-from signseg.parts import split_parts  # noqa: E402
+from signseg.postprocess.parts import split_parts  # noqa: E402
 from signseg.teacher.labelset import usable_frames  # noqa: E402
 
 HELD_OUT = ["SOUP", "test_video", "video"]

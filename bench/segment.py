@@ -158,11 +158,11 @@ def main() -> int:
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
                     gflop = conv_gflop(seg.model, seg.input_size)
-                    x = seg._to_input(frames)
+                    x = seg.to_input(frames)
                     with tempfile.TemporaryDirectory() as tmp:
                         e2e = end_to_end(seg, clip, Path(tmp))
                         n = e2e()
-                        t = in_turns({"net": lambda: seg._infer(x), "model": lambda: seg.predict(frames),
+                        t = in_turns({"net": lambda: seg.infer(x), "model": lambda: seg.predict(frames),
                                       "e2e": e2e, "peak": matmul}, args.rounds)
                     net, m, e = n / t["net"], n / t["model"], n / t["e2e"]
                     row_peak = 2 * MATMUL_N ** 3 / t["peak"] / 1e9

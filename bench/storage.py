@@ -44,7 +44,7 @@ def codecs() -> dict[str, dict]:
 
 def real_masks(n_clips: int, size: tuple[int, int]) -> list[np.ndarray]:
     """Masks of real clips at ``size``, with parts (0..4)."""
-    from signseg.parts import split_parts
+    from signseg.postprocess.parts import split_parts
     from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
     seg = Segmenter.from_pretrained()

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 import h5py
 import numpy as np
 
-from signseg.parts import PART_NAMES
+from signseg.labels import PART_NAMES
 from signseg.store import COMPLETE, MaskFile
 
 

@@ -16,7 +16,8 @@ from signseg import labels as L
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import usable_frames
 
-PARTS = {"face": L.FACE, "left_hand": L.LEFT_HAND, "right_hand": L.RIGHT_HAND}
+#: Each part's pixel value by its name.
+PART_VALUES = {L.NAMES[p]: p for p in L.PARTS}
 
 
 @dataclass
@@ -28,8 +29,8 @@ class Score:
     union: int = 0
     pred: int = 0
     true: int = 0
-    part_true: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
-    part_hit: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    part_true: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
+    part_hit: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
 
     def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
         p, t = pred > 0, truth > 0
@@ -38,7 +39,7 @@ class Score:
         self.union += int((p | t).sum())
         self.pred += int(p.sum())
         self.true += int(t.sum())
-        for name, value in PARTS.items():
+        for name, value in PART_VALUES.items():
             part = truth == value
             self.part_true[name] += int(part.sum())
             self.part_hit[name] += int((part & p).sum())
@@ -131,12 +132,12 @@ class PartScore:
     seen are left out by the caller (see :func:`signseg.teacher.labelset.usable_frames`)."""
 
     frames: int = 0
-    inter: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
-    union: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    inter: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
+    union: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
 
     def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
         self.frames += len(pred)
-        for name, value in PARTS.items():
+        for name, value in PART_VALUES.items():
             p, t = pred == value, truth == value
             self.inter[name] += int((p & t).sum())
             self.union[name] += int((p | t).sum())

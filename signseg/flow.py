@@ -10,7 +10,7 @@
    input size; under JAX two batches in flight);
 3. **postprocess and write** (one writer thread): each chunk's probabilities resized back and
    thresholded (:func:`signseg.infer.preprocess.to_masks`) and whole mask chunks compressed on
-   a small thread pool; parts, boxes and crops (:class:`~signseg.postprocess.steps.Postprocess`)
+   a small thread pool; parts, boxes and crops (:class:`~signseg.postprocess.steps.steps.Postprocess`)
    and the HDF5 calls on the writer, in order, into one shard per video; ``take`` gets each
    video's :class:`Outcome` when its last chunk is through.
 
@@ -40,7 +40,7 @@ from signseg.errors import SignsegError, StoreError
 from signseg.infer.batching import IN_FLIGHT, batched
 from signseg.infer.fixed_shape import FixedShapeNetwork
 from signseg.infer.preprocess import to_input, to_masks
-from signseg.postprocess import Postprocess
+from signseg.postprocess.steps import Postprocess
 from signseg.store import MaskFile
 from signseg.tasks import ModelSpec
 

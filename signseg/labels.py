@@ -11,3 +11,6 @@ UNASSIGNED = 4  # hand or face, not assigned to a part
 
 NAMES = {BACKGROUND: "background", FACE: "face", LEFT_HAND: "left_hand",
          RIGHT_HAND: "right_hand", UNASSIGNED: "unassigned"}
+#: The parts masks are split into (``signseg corpus --parts``), in the order boxes and crops use.
+PARTS = (FACE, LEFT_HAND, RIGHT_HAND)
+PART_NAMES = tuple(NAMES[p] for p in PARTS)

@@ -12,7 +12,7 @@ from signseg import labels as L
 from signseg.corpus import video_id_for
 from signseg.data import MaskReader
 from signseg.errors import SignsegError
-from signseg.parts import PARTS
+from signseg.labels import PARTS
 from signseg.decode.video import VideoReader
 
 #: RGB colour of each label value.

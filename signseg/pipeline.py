@@ -26,7 +26,7 @@ from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
 from signseg.store import MaskFile
-from signseg.postprocess import Postprocess
+from signseg.postprocess.steps import Postprocess
 from signseg.flow import Outcome, segment_jobs, segment_to_shard
 from signseg.tasks import ModelSpec
 
@@ -163,7 +163,7 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
 
     Either way the driver copies each finished shard into ``out``, the only writer of it.
     ``parts`` splits masks into face / left hand / right hand and stores boxes; ``crops``
-    (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.parts`).
+    (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.postprocess.parts`).
     """
     post = Postprocess(parts=parts, crop_size=crops)
     if n_jobs < 1:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from signseg.data import MaskReader
-from signseg.parts import PART_NAMES
+from signseg.labels import PART_NAMES
 
 #: What a clip can be made of: the (part) masks, one part's RGB crops, or the part boxes.
 SOURCES = ("masks", "boxes", *(f"{p}_crops" for p in PART_NAMES))

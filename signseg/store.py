@@ -274,7 +274,7 @@ class MaskFile:
         """Stream (n, H, W) uint8 mask batches into ``/videos/<video_id>``; return frames written.
 
         A batch may also be a dict of datasets to append (``masks`` plus e.g. ``boxes``,
-        ``crops/face``), as :class:`signseg.postprocess.Postprocess` makes them.
+        ``crops/face``), as :class:`signseg.postprocess.steps.Postprocess` makes them.
 
         ``complete = True`` is set last, after a flush, so an interrupted write is never
         mistaken for a whole video. A failure removes the partial group and re-raises.

@@ -9,7 +9,7 @@ from conftest import SIGN, SOUP, run
 from signseg import labels as L
 from signseg.data import MaskReader
 from signseg.evaluate import PartScore
-from signseg.parts import crop_parts, split_parts
+from signseg.postprocess.parts import crop_parts, split_parts
 from signseg.decode.video import VideoReader
 
 H, W = 180, 320

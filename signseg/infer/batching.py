@@ -3,9 +3,9 @@
 
 A chunk may straddle two batches, and batches span videos (AUTSL clips are 2-3 s: batching
 each video on its own would pad every last batch and leave a GPU idle between calls). Only
-the very last batch is padded. Where the network runs asynchronously (JAX), up to
-``in_flight`` batches run on the device while the next is packed; their results are fetched
-by whoever reads the chunks' probabilities, in order.
+the very last batch is padded. A call returns at once (JAX dispatches it to the device; on a
+CPU it is queued on the Segmenter's lanes), so up to ``in_flight`` batches run while the next
+is packed; their results are fetched by whoever reads the chunks' probabilities, in order.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def batched(chunks: Iterable[Chunk], network: FixedShapeNetwork, in_flight: int 
     Chunks must hold at most ``network.batch_size`` frames and ``in_flight`` be at least 2:
     a chunk then spans at most two batches, and the chunks of the oldest batch in flight
     have always been handed on, so fetching it makes room. Read the chunks' probabilities in
-    order, on another thread where the network is asynchronous. ``packer``, a list, receives
+    order, on another thread (the one packing would wait for them otherwise). ``packer``, a list, receives
     the packer, whose :meth:`_Packer.unblock` frees a producer when the reader gives up.
     """
     if in_flight < 2:

@@ -6,9 +6,9 @@ probabilities (times 255) come back, a quarter of float32's bytes, and one input
 one compile per input size whatever the corpus's frame sizes and video lengths; a call
 returns before the device has finished, so several batches can be in flight while the host
 writes, and :meth:`FixedShapeNetwork.fetch` waits for one. Elsewhere (ONNX Runtime or
-TensorFlow on a CPU) the call runs on the Segmenter's own runtime and lanes, returns when
-done with float32 probabilities (the masks of :meth:`Segmenter.predict`, bit for bit), skips
-a padded batch's padding rows, and takes any input size (models without a fixed one).
+TensorFlow on a CPU) the call queues the batch on the Segmenter's lanes and returns too; its
+float32 probabilities give the masks of :meth:`Segmenter.predict`, bit for bit. That path
+skips a padded batch's padding rows and takes any input size (models without a fixed one).
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import weakref
 
 import keras
 import numpy as np
+
+from signseg.infer.lanes import Lanes
 
 _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -38,7 +40,7 @@ class FixedShapeNetwork:
     """A Segmenter's network for fixed ``(batch_size, h, w, 3)`` uint8 batches.
 
     ``compiles`` counts the traces of the compiled function (JAX): it stays at 1 for a whole
-    corpus. ``asynchronous`` says whether a call returns before its result is ready.
+    corpus. ``compiled``: the JAX path (else the Segmenter's runtime on its lanes).
     """
 
     def __init__(self, segmenter):
@@ -46,19 +48,19 @@ class FixedShapeNetwork:
         self.input_size = segmenter.input_size
         self.shape = None if self.input_size is None else (self.batch_size, *self.input_size, 3)
         self.compiles = 0
-        self.asynchronous = (keras.backend.backend() == "jax" and segmenter.runtime == "keras"
-                             and self.input_size is not None)
-        if self.asynchronous:
+        self.compiled = (keras.backend.backend() == "jax" and segmenter.runtime == "keras"
+                         and self.input_size is not None)
+        if self.compiled:
             self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
                                                   segmenter.logits))
         else:
             scale = np.float32(segmenter.input_scale)
 
-            def on_runtime(x: np.ndarray, filled: int) -> np.ndarray:  # the Segmenter's runtime (ONNX lanes on a CPU)
+            def on_lanes(x: np.ndarray, filled: int) -> list:  # the Segmenter's runtime, on its lanes
                 if not self.compiles:
                     self.compiles = 1  # one shape: its runtime builds once
-                return segmenter.infer(x[:filled].astype(np.float32) * scale)
-            self._call = on_runtime
+                return segmenter.lanes.submit(segmenter.network, x[:filled].astype(np.float32) * scale)
+            self._call = on_lanes
 
     @classmethod
     def of(cls, segmenter) -> "FixedShapeNetwork":
@@ -95,4 +97,4 @@ class FixedShapeNetwork:
     def fetch(handle) -> np.ndarray:
         """The (batch_size, h, w) probabilities of a call (uint8 x255 from the compiled
         function, float32 from a runtime), waiting for the device."""
-        return np.asarray(handle)
+        return Lanes.gather(handle) if isinstance(handle, list) else np.asarray(handle)

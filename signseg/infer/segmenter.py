@@ -213,9 +213,9 @@ class Segmenter:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) float32 input (:meth:`to_input`) -> (n, h, w) float32 probabilities,
         on all lanes."""
-        return self.lanes.map(self._network, x)
+        return self.lanes.map(self.network, x)
 
-    def _network(self, x: np.ndarray, lane: bool) -> np.ndarray:
+    def network(self, x: np.ndarray, lane: bool = False) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities in padded fixed-shape batches; on a
         lane single-threaded, in calls of at most :data:`LANE_BATCH` frames."""
         threads, batch = (1, min(self.batch_size, LANE_BATCH)) if lane else (self.threads, self.batch_size)
@@ -258,7 +258,7 @@ class Segmenter:
 
     def _proba_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
         """The host path on some frames: resize in, the network, resize back."""
-        return to_source(self._network(self.to_input(frames), lane), *frames.shape[1:3])
+        return to_source(self.network(self.to_input(frames), lane), *frames.shape[1:3])
 
     def predict(self, frames: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8 masks: 0 background, 4 hand/face.

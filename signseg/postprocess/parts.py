@@ -26,8 +26,6 @@ import numpy as np
 from signseg import labels as L
 
 #: Order of the parts in ``boxes`` (T, 3, 4): face, left hand, right hand.
-PARTS = (L.FACE, L.LEFT_HAND, L.RIGHT_HAND)
-PART_NAMES = tuple(L.NAMES[p] for p in PARTS)
 _NONE = -1
 
 
@@ -93,7 +91,7 @@ class PartTracker:
     def __init__(self, min_area: float = 2e-4, max_missed: int = 5):
         self.min_area = min_area
         self.max_missed = max_missed
-        self.tracks = {p: _Track(p) for p in PARTS}
+        self.tracks = {p: _Track(p) for p in L.PARTS}
         self._faces: deque = deque(maxlen=15)  # (box, area) of recent frames where the face was alone
 
     def _steady_face(self) -> tuple[np.ndarray, float] | None:
@@ -109,7 +107,7 @@ class PartTracker:
         if masks.ndim != 3:
             raise ValueError(f"masks must be (n, H, W), got shape {masks.shape}")
         parts = np.empty(masks.shape, np.uint8)
-        boxes = np.full((len(masks), len(PARTS), 4), np.nan, np.float32)
+        boxes = np.full((len(masks), len(L.PARTS), 4), np.nan, np.float32)
         for i, mask in enumerate(masks):
             parts[i], boxes[i] = self.step(mask)
         return parts, boxes
@@ -140,8 +138,8 @@ class PartTracker:
         for index, owners_of in by_blob.items():
             if len(owners_of) > 1:
                 self._share(out, comp == index, owners_of, steady)
-        boxes = np.full((len(PARTS), 4), np.nan, np.float32)
-        for k, part in enumerate(PARTS):
+        boxes = np.full((len(L.PARTS), 4), np.nan, np.float32)
+        for k, part in enumerate(L.PARTS):
             track = self.tracks[part]
             ys, xs = np.nonzero(out == part) if part in claims else ((), ())
             if len(xs):

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from signseg.parts import PART_NAMES, PartTracker, crop_parts
+from signseg.labels import PART_NAMES
+from signseg.postprocess.parts import PartTracker, crop_parts
 
 
 @dataclass(frozen=True)
