@@ -56,10 +56,15 @@ class FixedShapeNetwork:
         else:
             scale = np.float32(segmenter.input_scale)
 
-            def on_lanes(x: np.ndarray, filled: int) -> list:  # the Segmenter's runtime, on its lanes
+            def scaled_network(frames: np.ndarray, lane: bool) -> np.ndarray:  # on a lane's thread
+                x = frames.astype(np.float32)
+                x *= scale
+                return segmenter.network(x, lane)
+
+            def on_lanes(frames: np.ndarray, filled: int) -> list:  # the Segmenter's runtime, on its lanes
                 if not self.compiles:
                     self.compiles = 1  # one shape: its runtime builds once
-                return segmenter.lanes.submit(segmenter.network, x[:filled].astype(np.float32) * scale)
+                return segmenter.lanes.submit(scaled_network, frames[:filled])
             self._call = on_lanes
 
     @classmethod
