@@ -17,7 +17,7 @@ from pathlib import Path
 from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from signseg.readers import ClipDataset, to_tf_dataset, to_torch_dataset  # noqa: E402
+from signseg.store.datasets import ClipDataset, to_tf_dataset, to_torch_dataset  # noqa: E402
 
 
 def timed_epochs(make_iter, epochs: int) -> float:

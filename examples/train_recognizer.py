@@ -5,7 +5,7 @@
 
 1. ``signseg`` segments every clip with parts and 32x32 crops into WORK/masks.h5
    (resumable: rerunning skips what is done);
-2. :func:`signseg.readers.to_tf_dataset` streams fixed-length clips of both hands' crops and
+2. :func:`signseg.store.datasets.to_tf_dataset` streams fixed-length clips of both hands' crops and
    the face/hand box trajectory, split by signer (by clip where the signer is unknown);
 3. a small recognizer (a shared per-frame CNN on each hand's crop, plus the boxes, into a GRU)
    trains for a few epochs and reports validation accuracy.
@@ -28,7 +28,7 @@ import keras  # noqa: E402
 
 from signseg.corpus import VideoJob, scan  # noqa: E402
 from signseg.pipeline import process  # noqa: E402
-from signseg.readers import ClipDataset, to_tf_dataset  # noqa: E402
+from signseg.store.datasets import ClipDataset, to_tf_dataset  # noqa: E402
 from signseg.tasks import ModelSpec  # noqa: E402
 
 SIGNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signs"

@@ -27,7 +27,7 @@ def main() -> int:
 
     from signseg.cli import main as cli
     from signseg.overlay import grid, overlay
-    from signseg.store import MaskFile
+    from signseg.store.mask_file import MaskFile
     from signseg.decode.video import read_video
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """signseg: hand and face segmentation for sign-language video, at corpus scale.
 
 Heavy modules (Keras, TensorFlow) load on first use, so ``import signseg`` is cheap and
-the numpy-only parts (``signseg.decode.video``, ``signseg.store``, ``signseg.teacher``) also work
+the numpy-only parts (``signseg.decode.video``, ``signseg.store.mask_file``, ``signseg.teacher``) also work
 in environments without a deep-learning backend.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ _LAZY = {
     "Segmenter": "signseg.infer.segmenter",
     "VideoReader": "signseg.decode.video",
     "read_video": "signseg.decode.video",
-    "MaskFile": "signseg.store",
-    "MaskReader": "signseg.data",
+    "MaskFile": "signseg.store.mask_file",
+    "MaskReader": "signseg.store.mask_reader",
     "list_presets": "signseg.infer.presets",
     "snet": "signseg.models",
     "vgg_unet": "signseg.models",

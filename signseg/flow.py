@@ -41,7 +41,7 @@ from signseg.infer.batching import IN_FLIGHT, batched
 from signseg.infer.fixed_shape import FixedShapeNetwork
 from signseg.infer.preprocess import to_input, to_masks
 from signseg.postprocess.steps import Postprocess
-from signseg.store import MaskFile
+from signseg.store.mask_file import MaskFile
 from signseg.tasks import ModelSpec
 
 #: Exceptions that mean "this video cannot be processed": recorded, and the run goes on.

@@ -10,7 +10,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.corpus import video_id_for
-from signseg.data import MaskReader
+from signseg.store.mask_reader import MaskReader
 from signseg.errors import SignsegError
 from signseg.labels import PARTS
 from signseg.decode.video import VideoReader

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from signseg.backends import parallel, threads_per_worker
 from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
-from signseg.store import MaskFile
+from signseg.store.mask_file import MaskFile
 from signseg.postprocess.steps import Postprocess
 from signseg.flow import Outcome, segment_jobs, segment_to_shard
 from signseg.tasks import ModelSpec

@@ -80,7 +80,7 @@ def test_a_second_writer_is_refused_clearly(tmp_path, soup, tiny_model_file):
     """While one process holds the output open for writing, another run says so and stops."""
     out = tmp_path / "busy.h5"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from signseg.store import MaskFile\n"
+        "import sys, time; from signseg.store.mask_file import MaskFile\n"
         f"f = MaskFile({str(out)!r}, 'w'); print('open', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:

@@ -15,7 +15,7 @@ from conftest import HD, PORTRAIT, REPO, SHARED, SOUP, make_autsl, run, signseg_
 from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
 from signseg.errors import LabelsError
 from signseg.pipeline import process, shard_dir_for
-from signseg.store import COMPLETE, MaskFile
+from signseg.store.mask_file import COMPLETE, MaskFile
 from signseg.tasks import ModelSpec
 
 SIGNS = sorted((SHARED / "signs").glob("*.mp4"))[:6]
@@ -283,7 +283,7 @@ for run in range(2):
 net = FixedShapeNetwork.of(seg)
 print("compiled", net.compiled, "compiles", net.compiles)
 import numpy as np
-from signseg.store import MaskFile
+from signseg.store.mask_file import MaskFile
 process(jobs[:3], sys.argv[1] + "/per_video.h5", seg, infer="workers", stride=2, progress=False)
 with MaskFile(sys.argv[1] + "/per_video.h5") as a, MaskFile(sys.argv[1] + "/out1.h5") as b:
     for v in a.video_ids():

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import HD, SOUP, make_autsl, run
-from signseg.data import MaskReader
-from signseg.store import MaskFile
+from signseg.store.mask_reader import MaskReader
+from signseg.store.mask_file import MaskFile
 
 
 @pytest.fixture(scope="module")

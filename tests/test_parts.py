@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SIGN, SOUP, run
 from signseg import labels as L
-from signseg.data import MaskReader
+from signseg.store.mask_reader import MaskReader
 from signseg.evaluate import PartScore
 from signseg.postprocess.parts import crop_parts, split_parts
 from signseg.decode.video import VideoReader

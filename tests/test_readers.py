@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import HD, REPO, SOUP, make_autsl, run
-from signseg.data import MaskReader
-from signseg.readers import ClipDataset, sample_indices, to_tf_dataset, to_torch_dataset
-from signseg.store import MaskFile
+from signseg.store.mask_reader import MaskReader
+from signseg.store.datasets import ClipDataset, sample_indices, to_tf_dataset, to_torch_dataset
+from signseg.store.mask_file import MaskFile
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SIGN, run
 from signseg.infer import runtimes
-from signseg.data import MaskReader
+from signseg.store.mask_reader import MaskReader
 from signseg.decode.prefetch import prefetched
 from signseg.infer.segmenter import Segmenter
 from signseg.decode.video import read_video

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from signseg.errors import StoreError
-from signseg.store import FORMAT_VERSION, MaskFile, chunk_frames
+from signseg.store.mask_file import FORMAT_VERSION, MaskFile, chunk_frames
 
 
 def _batches(t=10, h=24, w=32, n=4):

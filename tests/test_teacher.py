@@ -93,7 +93,7 @@ def test_labels_file_from_cached_landmarks(tmp_path, soup, damaged):
 
 
 def test_a_mask_file_is_not_a_labels_file(tmp_path):
-    from signseg.store import MaskFile
+    from signseg.store.mask_file import MaskFile
     MaskFile(tmp_path / "m.h5", "w").close()
     with pytest.raises(SignsegError, match="not a signseg labels file"):
         open_labels(tmp_path / "m.h5")

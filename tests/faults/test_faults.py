@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SOUP, run, signseg_command, write_video
-from signseg.store import COMPLETE, FAILED, MaskFile
+from signseg.store.mask_file import COMPLETE, FAILED, MaskFile
 from signseg.decode.video import VideoReader, read_video
 
 

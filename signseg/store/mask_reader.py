@@ -1,8 +1,8 @@
 """Read mask files back for recognizers: ``MaskReader`` lists and filters videos by the
 ``/index`` table and hands out lazy per-video views (nothing is read until sliced).
 
-Framework adapters build on it: :func:`signseg.readers.to_tf_dataset` and
-:func:`signseg.readers.to_torch_dataset`.
+Framework adapters build on it: :func:`signseg.store.datasets.to_tf_dataset` and
+:func:`signseg.store.datasets.to_torch_dataset`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from signseg.labels import PART_NAMES
-from signseg.store import COMPLETE, MaskFile
+from signseg.store.mask_file import COMPLETE, MaskFile
 
 
 @dataclass(frozen=True)

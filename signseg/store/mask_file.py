@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import zlib
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,7 +33,6 @@ except ImportError:  # pragma: no cover - Windows
 
 from signseg._version import __version__
 from signseg.errors import StoreError
-from signseg.decode.prefetch import InOrder
 
 FORMAT_VERSION = 1
 #: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk
@@ -291,6 +289,7 @@ class MaskFile:
         """A push-style writer for one video: ``append`` batches, then ``commit``. With
         ``deflate`` (a thread pool), mask chunks are compressed there, in parallel, and written
         whole (see :class:`VideoWriter`)."""
+        from signseg.store.video_writer import VideoWriter  # it builds on this module
         return VideoWriter(self, video_id, overwrite, deflate)
 
     def ensure_room(self, nbytes: int) -> None:
@@ -352,105 +351,3 @@ class MaskFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _deflate(block: np.ndarray) -> bytes:
-    """One chunk as HDF5's gzip filter stores it: a zlib stream (zlib releases the GIL)."""
-    return zlib.compress(block.tobytes(), COMPRESSION["compression_opts"])
-
-
-class VideoWriter:
-    """Appends one video's mask batches to a :class:`MaskFile`; see :meth:`MaskFile.write_video`.
-
-    With ``deflate`` (an executor of threads) and masks alone (no parts), whole chunks of
-    masks are compressed on its threads and written as they are (``write_direct_chunk``):
-    h5py runs one call at a time, so compressing inside it would make the writes of every
-    video wait in line; the file is the same as h5py's own gzip makes it.
-    """
-
-    #: Compressed chunks that may wait to be written (memory bound).
-    AHEAD = 8
-
-    def __init__(self, store: MaskFile, video_id: str, overwrite: bool = False, deflate: Executor | None = None):
-        self.store = store
-        self.video_id = video_id
-        self.group = store._begin(video_id, overwrite)
-        self.ds: h5py.Dataset | None = None
-        self.extras: dict[str, h5py.Dataset] = {}
-        self.n = 0
-        self.deflate = deflate
-        self._tail: np.ndarray | None = None  # masks not yet a whole chunk (direct writes)
-        self._chunks = InOrder(self.AHEAD)  # first frame of each chunk, with its compressed bytes to come
-
-    def append(self, batch: np.ndarray | dict[str, np.ndarray], extras: dict[str, np.ndarray] | None = None) -> None:
-        """Add (n, H, W) uint8 masks and, optionally, per-frame arrays of the same n frames
-        (``{"boxes": (n, 3, 4) float32, "crops/face": (n, S, S, 3) uint8, ...}``). ``batch`` may
-        also be one dict holding ``masks`` and the extras, as a post-processing step makes it."""
-        if isinstance(batch, dict):
-            batch, extras = batch["masks"], {k: v for k, v in batch.items() if k != "masks"}
-        batch = np.asarray(batch)
-        if batch.dtype != np.uint8 or batch.ndim != 3:
-            raise ValueError(f"mask batches must be (n, H, W) uint8, got {batch.dtype} {batch.shape}")
-        if self.ds is not None and batch.shape[1:] != self.ds.shape[1:]:
-            raise ValueError(f"mask size changed mid-video: {batch.shape[1:]} after {self.ds.shape[1:]}")
-        extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
-        for name, arr in extras.items():
-            if len(arr) != len(batch):
-                raise ValueError(f"{name}: {len(arr)} rows for {len(batch)} masks")
-        if self.ds is not None and set(extras) != set(self.extras):
-            raise ValueError(f"batch has datasets {sorted(extras)}, the video has {sorted(self.extras)}")
-        self.store.ensure_room(batch.nbytes + sum(a.nbytes for a in extras.values()) + ROOM_MARGIN)
-        with self.store._writing():
-            if self.ds is None:
-                self.ds = self._create("masks", batch)
-                for name, arr in extras.items():
-                    self.extras[name] = self._create(name, arr)
-                if extras:
-                    self.deflate = None  # parts: h5py's own writes, all datasets alike
-            if self.deflate is not None:
-                self._append_chunks(batch)
-            else:
-                for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
-                    ds.resize(self.n + len(arr), axis=0)
-                    ds[self.n:self.n + len(arr)] = arr
-        self.n += len(batch)
-
-    def _append_chunks(self, batch: np.ndarray) -> None:
-        """Queue the whole chunks ``batch`` completes for compression; write finished ones."""
-        per_chunk = self.ds.chunks[0]
-        self.ds.resize(self.n + len(batch), axis=0)
-        tail = batch if self._tail is None else np.concatenate([self._tail, batch])
-        first = self.n - (0 if self._tail is None else len(self._tail))
-        whole = len(tail) - len(tail) % per_chunk
-        for start in range(0, whole, per_chunk):
-            self._chunks.push(first + start, self.deflate.submit(_deflate, tail[start:start + per_chunk]))
-        self._tail = tail[whole:] if whole < len(tail) else None
-        self._write_chunks()
-
-    def _write_chunks(self, everything: bool = False) -> None:
-        """Write the compressed chunks that are ready, in order (``everything``: all)."""
-        for offset, data in self._chunks.ready(everything):
-            self.ds.id.write_direct_chunk((offset, 0, 0), data)
-
-    def _create(self, name: str, first: np.ndarray) -> h5py.Dataset:
-        """A growable, gzip-compressed per-frame dataset, chunked along frames (chunks <= 1 MiB)."""
-        shape = first.shape[1:]
-        frame_bytes = max(1, int(np.prod(shape)) * first.dtype.itemsize)
-        frames = chunk_frames(1, frame_bytes) if first.dtype == np.uint8 else min(1024, max(1, CHUNK_BYTES // frame_bytes))
-        return self.group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=first.dtype,
-                                         chunks=(frames, *shape), **COMPRESSION)
-
-    def commit(self, attrs: dict[str, Any]) -> int:
-        """Write the attrs and mark the video complete; returns its frames."""
-        if self.ds is None or self.n == 0:
-            raise ValueError("no masks to write (0 frames)")
-        if self.deflate is not None:
-            with self.store._writing():
-                if self._tail is not None:  # the last chunk, padded (HDF5 ignores rows past the end)
-                    pad = np.zeros((self.ds.chunks[0] - len(self._tail), *self._tail.shape[1:]), np.uint8)
-                    self._chunks.push(self.n - len(self._tail),
-                                      self.deflate.submit(_deflate, np.concatenate([self._tail, pad])))
-                    self._tail = None
-                self._write_chunks(everything=True)
-        self.store._finish(self.group, attrs)
-        return self.n
