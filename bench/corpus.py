@@ -5,7 +5,7 @@
 
 The corpus is the first ``--clips`` real sign clips of ../shared/data/signs, linked into an
 AUTSL-style folder. Model-only times ``Segmenter.predict`` in this process on all their frames,
-decoded beforehand, in batches of ``--batch-size`` (best of two passes). Each run then processes the whole corpus through ``signseg.pipeline.process``
+decoded beforehand, in batches of ``--batch-size`` (best of two passes). Each run then processes the whole corpus through ``signseg.run.pipeline.process``
 (decode, inference, shard writes, adoption into the output), worker start-up included, and is
 reported as frames/s and as a ratio to model-only. Numbers are printed, never asserted.
 """
@@ -44,9 +44,9 @@ def main() -> int:
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from signseg.corpus import scan
-    from signseg.pipeline import process
-    from signseg.tasks import ModelSpec
+    from signseg.run.corpus import scan
+    from signseg.run.pipeline import process
+    from signseg.run.workers import ModelSpec
     from signseg.decode.video import read_video
 
     spec = ModelSpec(name=args.model, batch_size=args.batch_size)

@@ -7,7 +7,7 @@ post-processing, HDF5 writes), as the host of a GPU machine pays it.
 
 The corpus is ``--videos`` clips of ``shared/data`` (mixed lengths and sizes: landscape
 512x288 and others, portrait). Rows, each the best of ``--rounds`` runs into a fresh file:
-- ``driver``: ``signseg.pipeline.process(..., infer="driver")``, batches spanning videos, as
+- ``driver``: ``signseg.run.pipeline.process(..., infer="driver")``, batches spanning videos, as
   on a GPU; ``per_video``: the same with ``infer="workers", n_jobs=1`` (one video at a time
   in this process), measured in the same run for the ratio.
 The stand-in answers what the device would, at no cost: on the driver path, the uint8
@@ -76,8 +76,8 @@ def main() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from signseg.corpus import VideoJob
-    from signseg.pipeline import process
+    from signseg.run.jobs import VideoJob
+    from signseg.run.pipeline import process
 
     size = tuple(int(v) for v in args.input_size.split("x"))
     videos = corpus(args.videos)

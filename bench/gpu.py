@@ -18,7 +18,7 @@ Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use j
   uint8 frames go to the device as decoded);
 - ``fixed_fps``: the network as the corpus run calls it (:class:`signseg.infer.fixed_shape.FixedShapeNetwork`:
   uint8 frames at the input size in, uint8 probabilities out, all batches in flight);
-- ``corpus_fps``: ``signseg.pipeline.process(..., infer="driver")`` over ``--corpus-videos``
+- ``corpus_fps``: ``signseg.run.pipeline.process(..., infer="driver")`` over ``--corpus-videos``
   clips of ``--corpus`` with ``--decoders`` decode threads, end to end into an HDF5 file, after
   a warm-up run on a few clips (model load and compile outside the timing); ``corpus/net``
   its share of ``net_fps``, the issue's measure;
@@ -61,8 +61,8 @@ def fixed_fps(seg, frames: np.ndarray) -> float:
 def corpus_fps(seg, videos: list[Path], decoders: int) -> tuple[float, int]:
     """Frames/s (and frames) of a whole corpus run on the driver path, after a warm-up run."""
     import tempfile
-    from signseg.corpus import VideoJob
-    from signseg.pipeline import process
+    from signseg.run.jobs import VideoJob
+    from signseg.run.pipeline import process
     jobs = [VideoJob(f"{i:05d}", p) for i, p in enumerate(videos)]
     with tempfile.TemporaryDirectory() as tmp:
         process(jobs[:4], Path(tmp) / "warm.h5", seg, n_jobs=decoders, infer="driver", progress=False)

@@ -92,7 +92,7 @@ def conv_gflop(model, size: tuple[int, int]) -> float:
 
 def end_to_end(seg, clip: Path, tmp: Path):
     """One pass of the pipeline over ``clip`` into a fresh HDF5 file: a function returning frames."""
-    from signseg.pipeline import segment_videos
+    from signseg.run.pipeline import segment_videos
     runs = itertools.count()
     return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False).frames
 

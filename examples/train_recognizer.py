@@ -26,10 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from signseg.corpus import VideoJob, scan  # noqa: E402
-from signseg.pipeline import process  # noqa: E402
+from signseg.run.corpus import scan  # noqa: E402
+from signseg.run.jobs import VideoJob
+from signseg.run.pipeline import process  # noqa: E402
 from signseg.store.datasets import ClipDataset, to_tf_dataset  # noqa: E402
-from signseg.tasks import ModelSpec  # noqa: E402
+from signseg.run.workers import ModelSpec  # noqa: E402
 
 SIGNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signs"
 SOURCES = ("left_hand_crops", "right_hand_crops", "boxes")

@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from signseg.corpus import VideoJob
 from signseg.errors import SignsegError
+from signseg.run.jobs import VideoJob
 
 #: Fewer usable labelled frames than this is no basis for fine-tuning.
 MIN_FRAMES = 20

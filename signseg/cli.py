@@ -70,7 +70,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _model_spec(args):
-    from signseg.tasks import ModelSpec
+    from signseg.run.workers import ModelSpec
     if args.weights is not None and args.model:
         raise ValueError("give --model or --weights, not both")
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
@@ -86,8 +86,8 @@ def _report(summary, output) -> int:
 
 
 def cmd_segment(args) -> int:
-    from signseg.corpus import jobs_for_files
-    from signseg.pipeline import process
+    from signseg.run.corpus import jobs_for_files
+    from signseg.run.pipeline import process
     jobs = jobs_for_files(args.videos)  # fail on bad arguments before loading a model
     segmenter = _model_spec(args).load()
     print(f"signseg: {segmenter}", file=sys.stderr)
@@ -97,8 +97,8 @@ def cmd_segment(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from signseg.corpus import scan
-    from signseg.pipeline import open_output, process
+    from signseg.run.corpus import scan
+    from signseg.run.pipeline import open_output, process
     corpus = scan(args.root, pattern=args.pattern, labels=args.labels, class_map=args.class_map)
     print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
     if args.output.exists() and not (args.resume or args.overwrite):
@@ -155,7 +155,7 @@ def cmd_adapt(args) -> int:
         result = adapt_labels(args.labels, args.output, minutes=args.minutes, init=args.init, progress=not args.quiet)
         what = f"{result.labelled_frames} hand-labelled frames"
     else:
-        from signseg.corpus import scan
+        from signseg.run.corpus import scan
         corpus = scan(args.root, pattern=args.pattern)
         print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
         result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,

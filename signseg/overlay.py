@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
-from signseg.corpus import video_id_for
-from signseg.store.mask_reader import MaskReader
+from signseg.decode.video import VideoReader
 from signseg.errors import SignsegError
 from signseg.labels import PARTS
-from signseg.decode.video import VideoReader
+from signseg.run.corpus import video_id_for
+from signseg.store.mask_reader import MaskReader
 
 #: RGB colour of each label value.
 COLOURS = np.zeros((256, 3), np.uint8)

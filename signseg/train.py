@@ -25,9 +25,9 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.augment import Backgrounds, augment
-from signseg.models.metrics import bce_dice_loss, f1_m, iou_m, iou
-from signseg.models import build
 from signseg.infer.presets import ModelCard, sha256_of
+from signseg.models import build
+from signseg.models.metrics import bce_dice_loss, f1_m, iou_m, iou
 from signseg.teacher.labelset import usable_frames
 
 

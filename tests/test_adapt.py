@@ -7,7 +7,8 @@ import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
 from signseg.adapt import adapt, pick_holdout
-from signseg.corpus import VideoJob, scan
+from signseg.run.corpus import scan
+from signseg.run.jobs import VideoJob
 from signseg.errors import SignsegError
 from signseg.infer.segmenter import Segmenter
 

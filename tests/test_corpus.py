@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import HD, PORTRAIT, REPO, SHARED, SOUP, make_autsl, run, signseg_command, write_video
-from signseg.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
+from signseg.run.corpus import find_videos, read_class_map, read_labels, scan, signer_of, video_id_for
 from signseg.errors import LabelsError
-from signseg.pipeline import process, shard_dir_for
+from signseg.run.pipeline import process, shard_dir_for
 from signseg.store.mask_file import COMPLETE, MaskFile
-from signseg.tasks import ModelSpec
+from signseg.run.workers import ModelSpec
 
 SIGNS = sorted((SHARED / "signs").glob("*.mp4"))[:6]
 
@@ -241,14 +241,14 @@ def test_driver_inference_batches_across_videos(small_corpus, tmp_path, damaged)
 
 def test_every_path_is_the_one_flow_and_gives_the_masks_of_predict(small_corpus, tmp_path):
     """In this process, as the GPU driver (decode threads, batches spanning videos) and on
-    parallel workers, a run is the one flow of signseg.flow: each video's masks are, bit for
+    parallel workers, a run is the one flow of signseg.run.flow: each video's masks are, bit for
     bit, what ``Segmenter.predict`` gives on its frames (with the worker's thread count)."""
     from signseg.decode.video import read_video
     from signseg.infer.segmenter import Segmenter
     jobs, _, _ = small_corpus
     seg = Segmenter.from_pretrained("snet-lite")
     frames = {j.video_id: read_video(j.path) for j in jobs}
-    from signseg.backends import threads_per_worker
+    from signseg.run.workers import threads_per_worker
     per_worker = ModelSpec("snet-lite", threads=threads_per_worker("loky", 2)).load()  # what each worker runs
     runs = {"in-process": (seg, {}), "driver": (seg, {"n_jobs": 2, "infer": "driver"}),
             "workers": (ModelSpec("snet-lite"), {"n_jobs": 2, "infer": "workers"})}
@@ -267,9 +267,9 @@ def test_driver_compiles_once_for_videos_of_any_length_and_size(tmp_path):
     clips = [SOUP, HD, PORTRAIT, *SIGNS[:3]] + sorted((SHARED / "signs2").glob("*.mp4"))[:4]
     script = f"""
 import sys
-from signseg.corpus import VideoJob
+from signseg.run.jobs import VideoJob
 from signseg.infer.fixed_shape import FixedShapeNetwork
-from signseg.pipeline import process
+from signseg.run.pipeline import process
 from signseg.infer.segmenter import Segmenter
 from signseg.decode.video import VideoReader
 clips = {[str(c) for c in clips]!r}

@@ -13,8 +13,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from signseg.errors import VideoError
 from signseg.decode.image import resize
+from signseg.errors import VideoError
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from signseg.decode.video import VideoReader
 from signseg.errors import WeightsError
 from signseg.infer import presets, runtimes
 from signseg.infer.lanes import Lanes
-from signseg.infer.preprocess import device_resize_model, resolve_resize, threshold as apply_threshold, to_input, \
-    to_source
+from signseg.infer.preprocess import device_resize_model, resolve_resize, to_input, to_source
+from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.runtimes import has_gpu
 from signseg.models import build
 from signseg.models.metrics import CUSTOM_OBJECTS

@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from signseg.store.mask_reader import MaskReader
 from signseg.labels import PART_NAMES
+from signseg.store.mask_reader import MaskReader
 
 #: What a clip can be made of: the (part) masks, one part's RGB crops, or the part boxes.
 SOURCES = ("masks", "boxes", *(f"{p}_crops" for p in PART_NAMES))

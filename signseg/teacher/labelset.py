@@ -25,10 +25,10 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from signseg.errors import SignsegError
 from signseg.decode.image import resize
-from signseg.teacher.masks import fit_skin_model, hand_missed, part_mask
 from signseg.decode.video import VideoReader
+from signseg.errors import SignsegError
+from signseg.teacher.masks import fit_skin_model, hand_missed, part_mask
 
 LABELS_FORMAT = "signseg-labels"
 FLAG_NAMES = ("face_found", "left_found", "right_found", "left_missed", "right_missed")

@@ -1,5 +1,6 @@
-"""Where worker tasks run: joblib's loky / threading backends on this machine, or a dask or
-ray cluster through joblib's backends for them. No scheduler of our own.
+"""Workers: where a parallel run's tasks go (joblib's loky / threading backends on this
+machine, or a dask or ray cluster through joblib's backends for them; no scheduler of our
+own), and how each loads its model (:class:`ModelSpec`, picklable, loaded once per process).
 
 ``dask``: ``scheduler`` is a dask.distributed scheduler address (``tcp://host:8786``); without
 one a LocalCluster of ``n_jobs`` single-threaded worker processes is started and stopped.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import joblib
@@ -100,3 +103,49 @@ def threads_per_worker(backend: str, n_jobs: int, scheduler: str | None = None) 
     if backend not in PROCESS_BACKENDS or scheduler:
         return None
     return max(1, (os.cpu_count() or 1) // n_jobs)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load a Segmenter in a worker: a shipped model name or a model file path.
+
+    ``threads`` caps the CPU threads of each worker's runtime (TensorFlow's pools, ONNX
+    Runtime's) so n workers share the cores instead of each taking them all.
+    """
+
+    name: str | None = None
+    weights: str | None = None
+    batch_size: int = 8
+    threshold: float | None = None
+    input_size: tuple[int, int] | None = None
+    threads: int | None = None
+    runtime: str = "auto"
+    precision: str = "float32"
+
+    def load(self):
+        """The Segmenter for this spec, loaded once per process."""
+        with _LOCK:
+            if self not in _LOADED:
+                self._limit_threads()
+                from signseg.infer.segmenter import Segmenter
+                kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
+                          runtime=self.runtime, threads=self.threads, precision=self.precision)
+                _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
+                                 else Segmenter.from_pretrained(self.name, **kw))
+            return _LOADED[self]
+
+    def _limit_threads(self) -> None:
+        if not self.threads:
+            return
+        import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+            except RuntimeError:  # TensorFlow already ran in this process: keep its pools
+                pass
+
+
+_LOADED: dict[ModelSpec, Any] = {}
+_LOCK = threading.Lock()

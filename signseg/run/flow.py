@@ -31,7 +31,6 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from signseg.corpus import VideoJob
 from signseg.decode.chunks import Chunk, decoded_chunks
 from signseg.decode.image import opencv_single_threaded
 from signseg.decode.prefetch import InOrder, StoppableQueue
@@ -41,8 +40,9 @@ from signseg.infer.batching import IN_FLIGHT, batched
 from signseg.infer.fixed_shape import FixedShapeNetwork
 from signseg.infer.preprocess import to_input, to_masks
 from signseg.postprocess.steps import Postprocess
+from signseg.run.jobs import VideoJob
+from signseg.run.workers import ModelSpec
 from signseg.store.mask_file import MaskFile
-from signseg.tasks import ModelSpec
 
 #: Exceptions that mean "this video cannot be processed": recorded, and the run goes on.
 #: A :class:`StoreError` (the output cannot be written) is not one: it stops the run.
@@ -215,7 +215,7 @@ def segment_to_shard(model, job: VideoJob, shard: str, stride: int = 1,
                      on_frames: Callable[[int], None] | None = None, post: Postprocess = Postprocess()) -> Outcome:
     """A worker's task: ``job``'s video through the flow into the shard file ``shard``.
 
-    ``model``: a :class:`~signseg.tasks.ModelSpec` (loaded once per worker process) or a
+    ``model``: a :class:`~signseg.run.workers.ModelSpec` (loaded once per worker process) or a
     ready Segmenter.
     """
     segmenter = model.load() if isinstance(model, ModelSpec) else model

@@ -22,13 +22,14 @@ from typing import Iterator, Sequence
 from joblib import delayed
 from tqdm.auto import tqdm
 
-from signseg.backends import parallel, threads_per_worker
-from signseg.corpus import VideoJob, jobs_for_files
 from signseg.errors import StoreError
-from signseg.store.mask_file import MaskFile
 from signseg.postprocess.steps import Postprocess
-from signseg.flow import Outcome, segment_jobs, segment_to_shard
-from signseg.tasks import ModelSpec
+from signseg.run.corpus import jobs_for_files
+from signseg.run.flow import Outcome, segment_jobs, segment_to_shard
+from signseg.run.jobs import VideoJob
+from signseg.run.workers import ModelSpec
+from signseg.run.workers import parallel, threads_per_worker
+from signseg.store.mask_file import MaskFile
 
 
 @dataclass

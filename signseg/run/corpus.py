@@ -15,26 +15,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from signseg.errors import LabelsError
+from signseg.run.jobs import VideoJob
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 COLOR_SUFFIX, DEPTH_SUFFIX = "_color", "_depth"
 FOLDER_SEPARATOR = "__"
 _SIGNER = re.compile(r"signer(\d+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class VideoJob:
-    """One video to segment: where it is, the id it gets, and what is known about it."""
-
-    video_id: str
-    path: Path
-    label: int | None = None
-    label_name: str | None = None
-    signer: int | None = None
-
-    def attrs(self) -> dict[str, Any]:
-        """The group attributes this job contributes (None values are not written)."""
-        return {"label": self.label, "label_name": self.label_name, "signer": self.signer}
 
 
 def _strip_color(name: str) -> str:
