@@ -21,7 +21,7 @@ import h5py
 from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from signseg.evaluate import PartScore  # noqa: E402
+from signseg.train.evaluate import PartScore  # noqa: E402
 from signseg.postprocess.parts import split_parts  # noqa: E402
 from signseg.teacher.labelset import usable_frames  # noqa: E402
 

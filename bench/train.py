@@ -41,7 +41,8 @@ def main() -> int:
     from signseg.models.metrics import bce_dice_loss, f1_m, iou_m
     from signseg.models import build
     from signseg.infer.presets import resolve
-    from signseg.train import FrameBatches, load_sources
+    from signseg.train.fit import FrameBatches
+    from signseg.train.frames import load_sources
 
     card, _ = resolve(args.model)
     size = tuple(card.input_size)

@@ -55,7 +55,7 @@ def main() -> int:
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from signseg.evaluate import by_setting, evaluate
+    from signseg.train.evaluate import by_setting, evaluate
     from signseg.infer.presets import list_presets
 
     setting_of, videos = {}, args.videos

@@ -118,7 +118,7 @@ def _adapt_first(args, jobs) -> dict:
     """``corpus --adapt N``: adapt a model on N frames of this corpus (``OUT.adapt/``, reused when
     it is already there), then point ``args`` at its weights; returns the file attributes."""
     import json
-    from signseg.adapt import adapt
+    from signseg.train.adapt import adapt
     init = os.fspath(args.weights) if args.weights else (args.model or "snet-lite")
     folder = args.output.with_name(args.output.stem + ".adapt")
     weights, report = folder / "model.weights.h5", folder / "adapt.json"
@@ -147,7 +147,7 @@ def cmd_label(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from signseg.adapt import adapt, adapt_labels
+    from signseg.train.adapt import adapt, adapt_labels
     if (args.root is None) == (not args.labels):
         raise ValueError("adapt: give a corpus ROOT (the teacher labels it) or --labels PATH (your own labelled "
                          "frames), one of the two")
@@ -175,7 +175,8 @@ def cmd_teacher(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from signseg.train import read_groups, train
+    from signseg.train.fit import train
+    from signseg.train.frames import read_groups
     config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
               else {"encoder_weights": args.encoder_weights})
     card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,

@@ -6,7 +6,7 @@ import h5py
 import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
-from signseg.adapt import adapt, pick_holdout
+from signseg.train.adapt import adapt, pick_holdout
 from signseg.run.corpus import scan
 from signseg.run.jobs import VideoJob
 from signseg.errors import SignsegError
@@ -103,7 +103,7 @@ def hand_labels(tmp_path_factory):
     ``images.npy`` + ``labels.npy``, from three real clips (masks from committed landmarks)."""
     from test_quality import CLIPS, HELDOUT
     from signseg.teacher.labelset import label_videos
-    from signseg.train import load_labels_file
+    from signseg.train.frames import load_labels_file
     import cv2
     import numpy as np
 
@@ -130,9 +130,9 @@ def hand_labels(tmp_path_factory):
 
 
 def test_adapt_on_hand_labelled_frames_holds_out_the_last_ones(tmp_path, hand_labels):
-    from signseg.adapt import adapt_labels
-    from signseg.evaluate import evaluate_frames
-    from signseg.train import load_pairs_folder
+    from signseg.train.adapt import adapt_labels
+    from signseg.train.evaluate import evaluate_frames
+    from signseg.train.frames import load_pairs_folder
     import json
     import numpy as np
 
@@ -180,8 +180,8 @@ def test_adapt_labels_cli_with_the_papers_arrays_and_clear_errors(tmp_path, hand
 
 
 def test_a_killed_adapt_goes_on_from_its_last_epoch(tmp_path, hand_labels, monkeypatch):
-    import signseg.train as tr
-    from signseg.adapt import adapt_labels
+    import signseg.train.fit as tr
+    from signseg.train.adapt import adapt_labels
     real = tr._Clock.on_epoch_end
 
     def dies_after_epoch_one(self, epoch, logs=None):  # fault injection: killed once epoch 1 is backed up

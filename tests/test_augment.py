@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from signseg import labels as L
-from signseg.augment import Backgrounds, augment, composite, fill_person, recolour_clothes
+from signseg.train.augment import Backgrounds, augment, composite, fill_person, recolour_clothes
 from signseg.decode.video import VideoReader
 
 
@@ -79,7 +79,7 @@ def test_backgrounds_cover_the_hue_circle_and_the_rooms(soup_frame):
 def test_augment_pastes_onto_new_backgrounds_only_with_a_person_mask(soup_frame, monkeypatch):
     """SOUP's wall is grey: a strongly saturated corner means the view was pasted elsewhere."""
     import cv2
-    import signseg.augment as aug
+    import signseg.train.augment as aug
     monkeypatch.setattr(aug, "P_COMPOSITE", 1.0)
     frame, person, mask = soup_frame
     rng = np.random.default_rng(0)

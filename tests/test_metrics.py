@@ -41,7 +41,7 @@ def test_custom_objects_use_the_paper_names():
 
 def test_scores_by_setting_weigh_clips_alike_and_name_the_worst():
     import numpy as np
-    from signseg.evaluate import Score, by_setting
+    from signseg.train.evaluate import Score, by_setting
     scores = {"all": Score()}
     for vid, hit in (("a", 90), ("b", 50), ("c", 10)):
         s = Score()

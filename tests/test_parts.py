@@ -8,7 +8,7 @@ import pytest
 from conftest import SIGN, SOUP, run
 from signseg import labels as L
 from signseg.store.mask_reader import MaskReader
-from signseg.evaluate import PartScore
+from signseg.train.evaluate import PartScore
 from signseg.postprocess.parts import crop_parts, split_parts
 from signseg.decode.video import VideoReader
 

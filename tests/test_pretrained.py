@@ -3,7 +3,7 @@ signer never used in training (SOUP.mp4 is held out of training and validation).
 import pytest
 
 from signseg.infer import presets
-from signseg.evaluate import evaluate
+from signseg.train.evaluate import evaluate
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from test_teacher import LANDMARKS

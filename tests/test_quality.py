@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
-from signseg.evaluate import by_setting, evaluate
+from signseg.train.evaluate import by_setting, evaluate
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 

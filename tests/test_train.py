@@ -9,8 +9,9 @@ from signseg.video import VideoReader
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
-from signseg.augment import augment
-from signseg.train import load_sources, split_by_group, train
+from signseg.train.augment import augment
+from signseg.train.fit import train
+from signseg.train.frames import load_sources, split_by_group
 from test_teacher import LANDMARKS
 
 
@@ -99,7 +100,7 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
 
 
 def test_a_killed_run_resumes_and_its_card_counts_every_epoch(tmp_path, soup_labels, tiny_model_file, monkeypatch):
-    import signseg.train as tr
+    import signseg.train.fit as tr
     real = tr._Clock.on_epoch_end
 
     def dies_after_epoch_one(self, epoch, logs=None):  # fault injection: killed once epoch 1 is backed up and logged
@@ -171,7 +172,7 @@ def test_augment_varies_white_balance():
 
 
 def test_validation_takes_whole_signers(tmp_path):
-    from signseg.train import read_groups
+    from signseg.train.frames import read_groups
     (tmp_path / "g.tsv").write_text("video\tsigner\tsetting\tsplit\n" +
                                     "".join(f"clip{i}\tsigner{i % 7}\thome\ttrain\n" for i in range(60)))
     signer_of = read_groups(tmp_path / "g.tsv")

@@ -3,7 +3,7 @@
 Each preset is two files in the package's ``weights/`` folder: ``<name>.weights.h5`` and a
 model card ``<name>.json`` with the architecture, its config, the input size, the mask
 threshold, the training data, measured metrics and the weights' sha256. Training writes
-both (:mod:`signseg.train`). ``SIGNSEG_WEIGHTS_DIR`` points the registry at another folder.
+both (:mod:`signseg.train.fit`). ``SIGNSEG_WEIGHTS_DIR`` points the registry at another folder.
 """
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     import h5py
     from tqdm.auto import tqdm
 
-    from signseg.evaluate import evaluate
+    from signseg.train.evaluate import evaluate
     from signseg.teacher.env import ensure_teacher
     from signseg.teacher.labelset import (build_labels, landmarks_file, missing_landmarks, open_labels, run_teacher,
                                           usable_frames)
@@ -116,8 +116,8 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
     before and after: frames are usually stored recording by recording, so the held-out ones
     are not near copies of training frames.
     """
-    from signseg.evaluate import evaluate_frames
-    from signseg.train import load_sources
+    from signseg.train.evaluate import evaluate_frames
+    from signseg.train.frames import load_sources
 
     model_dir = Path(model_dir)
     try:
@@ -150,7 +150,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     result, and write ``adapt.json`` with what was measured."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
-    from signseg.train import train
+    from signseg.train.fit import train
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
