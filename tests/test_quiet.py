@@ -6,7 +6,7 @@ from conftest import REPO, signseg_command
 
 NOISY_CHILD = r'''
 import os, sys, time
-from signseg.quiet import filtered_stderr
+from signseg.cli.quiet import filtered_stderr
 with filtered_stderr():
     os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
     os.write(2, b"I0000 00:00:1795854072.408318   13965 port.cc:153] oneDNN custom operations are on.\n")

@@ -1,0 +1,77 @@
+"""What several verbs share: argument types, the model and run options, the run's report."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def threshold(s: str) -> float:
+    v = float(s)
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {v}")
+    return v
+
+
+def size(s: str) -> tuple[int, int]:
+    try:
+        h, w = (int(x) for x in s.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x256, got {s!r}") from None
+    if h % 8 or w % 8 or h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"height and width must be positive multiples of 8, got {s!r}")
+    return h, w
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, help="shipped model name (default: snet-lite); see `signseg models`")
+    g.add_argument("--weights", type=Path, default=None,
+                   help="a model file instead: .keras, .weights.h5 with its .json card, or a legacy Keras-2 .h5")
+    g.add_argument("--batch-size", type=positive_int, default=8, help="frames per inference batch (default 8)")
+    g.add_argument("--threshold", type=threshold, default=None, help="mask threshold (default: the model's)")
+    g.add_argument("--input-size", type=size, default=None, help="HxW the model runs at (default: the model's)")
+    g.add_argument("--runtime", default="auto", choices=("auto", "keras", "xla", "onnx"),
+                   help="where the network runs (default auto: the fastest here, see docs/performance.md)")
+    g.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="the network's compute precision: mixed_bfloat16 for a GPU (runs on Keras)")
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """Output, stride, resume/overwrite, quiet and model options of segment and corpus."""
+    p.add_argument("-o", "--output", required=True, type=Path, help="HDF5 file to write")
+    p.add_argument("--stride", type=positive_int, default=1, help="keep every N-th frame (default 1)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="add to an existing output, skipping complete videos")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--parts", action="store_true",
+                   help="split masks into face (1), left hand (2), right hand (3), the signer's sides; "
+                        "store per-frame boxes")
+    p.add_argument("--crops", type=positive_int, default=None, metavar="SIZE",
+                   help="also store SIZExSIZE RGB crops of face and hands (implies --parts)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_model_args(p)
+
+
+def model_spec(args):
+    from signseg.run.workers import ModelSpec
+    if args.weights is not None and args.model:
+        raise ValueError("give --model or --weights, not both")
+    return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
+                     batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
+                     runtime=args.runtime, precision=args.precision)
+
+
+def report(summary, output) -> int:
+    print(f"signseg: {summary.line()} -> {output}", file=sys.stderr)
+    for msg in summary.failed.values():
+        print(f"signseg: failed: {msg}", file=sys.stderr)
+    return 1 if summary.failed else 0

@@ -1,0 +1,27 @@
+"""``signseg models``: list the shipped models."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub, parents) -> argparse.ArgumentParser:
+    m = sub.add_parser("models", parents=parents, help="list the shipped models")
+    m.add_argument("--json", action="store_true")
+    return m
+
+
+def run(args) -> int:
+    from signseg.infer.presets import list_presets
+    presets = list_presets()
+    if args.json:
+        print(json.dumps(presets, indent=2))
+        return 0
+    for name, entry in presets.items():
+        state = "installed" if entry["available"] else "not installed"
+        line = f"{name:10s} {state:14s} {entry['description']}"
+        if entry["available"]:
+            card = entry["card"]
+            line += f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}]"
+        print(line)
+    return 0

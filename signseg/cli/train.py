@@ -1,0 +1,57 @@
+"""``signseg train``: train or fine-tune a model on labelled frames."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from signseg.cli.args import positive_int, size
+
+
+def add_parser(sub, parents) -> argparse.ArgumentParser:
+    t = sub.add_parser("train", parents=parents, help="train or fine-tune a model on labelled frames")
+    t.add_argument("sources", nargs="+", type=Path, help="labels .h5 files, image/mask folders, or images.npy")
+    t.add_argument("-o", "--output", required=True, type=Path, help="model folder")
+    t.add_argument("--name", default="model", help="file name of the weights and card")
+    t.add_argument("--init", default=None, help="fine-tune from a shipped model name or a .weights.h5")
+    t.add_argument("--architecture", default="snet", choices=("snet", "vgg_unet"))
+    t.add_argument("--width", type=float, default=1.0, help="snet width multiplier")
+    t.add_argument("--stem", type=int, default=1, choices=(1, 2, 4),
+                   help="snet: 2 or 4 runs the U-Net at 1/2 or 1/4 resolution behind a strided stem (CPU-friendly)")
+    t.add_argument("--encoder-weights", default=None, help="vgg_unet: path to the ImageNet VGG16 notop .h5")
+    t.add_argument("--input-size", type=size, default=None, help="HxW (default 224x224, or the --init model's)")
+    t.add_argument("--epochs", type=positive_int, default=50)
+    t.add_argument("--steps", type=positive_int, default=200, help="batches per epoch")
+    t.add_argument("--batch-size", type=positive_int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--dice", action="store_true", help="add a soft Dice term to the BCE loss")
+    t.add_argument("--val-fraction", type=float, default=0.15, help="share of videos held for validation")
+    t.add_argument("--holdout", nargs="*", default=[], help="video ids kept out of training and validation")
+    t.add_argument("--groups", type=Path, default=None,
+                   help="TSV of video<TAB>signer: validation takes whole signers, not single clips")
+    t.add_argument("--patience", type=positive_int, default=8)
+    t.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall-clock time")
+    t.add_argument("--crop-size", type=size, default=None,
+                   help="train on random HxW windows of the input-size view (cheaper for large inputs)")
+    t.add_argument("--max-val-frames", type=positive_int, default=None, help="validate on at most N frames")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("-q", "--quiet", action="store_true",
+                   help="one line per epoch (the default when output is not a terminal)")
+    return t
+
+
+def run(args) -> int:
+    from signseg.train.fit import train
+    from signseg.train.frames import read_groups
+    config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
+              else {"encoder_weights": args.encoder_weights})
+    card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
+                 input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,
+                 batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
+                 holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
+                 crop_size=args.crop_size, max_val_frames=args.max_val_frames,
+                 groups=read_groups(args.groups) if args.groups else None,
+                 verbose=2 if args.quiet else "auto")
+    print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
+          f"threshold {card.threshold})", file=sys.stderr)
+    return 0

@@ -1,0 +1,82 @@
+"""The package's layout shows the flow: each stage a folder, no folder reaching up the flow."""
+import ast
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGE = REPO / "signseg"
+#: The floors, lowest first: a module may import its own floor and those below, never above.
+#: Shared vocabulary (errors, labels, cache, version) sits below them all; tools that use
+#: several floors (the CLI, overlays) sit above.
+FLOORS = ["_version", "errors", "labels", "cache", "weights", "decode", "models", "infer", "postprocess", "store", "run",
+          "teacher", "train", "overlay", "video", "readers", "cli", "__init__", "__main__"]
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    assert parts[0] == "signseg", module
+    if len(parts) == 1:
+        return FLOORS.index("__init__")
+    return FLOORS.index(parts[1])
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(REPO).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        yield path, name
+
+
+def _imports(path: Path, name: str):
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                yield ".".join(base + ([node.module] if node.module else [])), node.lineno
+            elif node.module and node.module.startswith("signseg"):
+                yield node.module, node.lineno
+                if node.module == "signseg":
+                    for alias in node.names:
+                        yield f"signseg.{alias.name}", node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("signseg"):
+                    yield alias.name, node.lineno
+
+
+def test_every_module_sits_on_a_known_floor():
+    for path, name in _modules():
+        if name != "signseg":
+            assert name.split(".")[1] in FLOORS, f"{path}: not on a floor of tests/test_layout.py"
+
+
+def test_no_module_imports_a_higher_floor():
+    upward = []
+    for path, name in _modules():
+        mine = _floor(name)
+        for imported, line in _imports(path, name):
+            if imported == "signseg":
+                continue
+            if _floor(imported) > mine:
+                upward.append(f"{path.relative_to(REPO)}:{line} ({FLOORS[mine]}) imports {imported}")
+    assert not upward, "\n".join(upward)
+
+
+def test_the_stages_are_folders():
+    for stage in ("decode", "infer", "postprocess", "store", "run", "models", "teacher", "train", "cli"):
+        assert (PACKAGE / stage / "__init__.py").is_file(), stage
+
+
+def test_the_public_names_of_the_readme_resolve():
+    """What README.md shows keeps working after the moves."""
+    import signseg
+    import signseg.readers
+    import signseg.video
+    from signseg.cli import main
+    assert callable(main)
+    for name in ("Segmenter", "MaskReader", "MaskFile", "VideoReader", "read_video", "snet", "vgg_unet"):
+        assert getattr(signseg, name) is not None, name
+    assert signseg.video.VideoReader is signseg.VideoReader
+    assert callable(signseg.readers.to_tf_dataset) and callable(signseg.readers.to_torch_dataset)
+    assert signseg.Segmenter.stream and signseg.Segmenter.predict_proba
