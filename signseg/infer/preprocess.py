@@ -44,22 +44,35 @@ def to_source(proba: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-def threshold(proba: np.ndarray, t: float) -> np.ndarray:
-    """Probabilities -> uint8 masks: :data:`labels.UNASSIGNED` where hand or face (``p >= t``;
-    uint8 probabilities are ``p * 255`` rounded), else :data:`labels.BACKGROUND` (0)."""
-    if proba.dtype == np.uint8:
+def _threshold_into(p: np.ndarray, t: float, out: np.ndarray) -> None:
+    """One frame's probabilities -> ``out`` (uint8): :data:`labels.UNASSIGNED` where ``p >= t``
+    (uint8 probabilities are ``p * 255`` rounded), else 0."""
+    if p.dtype == np.uint8:
         below = min(254, max(0, round(t * 255) - 1))  # p*255 rounds to >= t*255
-        masks = np.empty(proba.shape, np.uint8)
-        for p, m in zip(proba.reshape(-1, *proba.shape[-2:]), masks.reshape(-1, *proba.shape[-2:])):
-            cv2.threshold(p, below, int(labels.UNASSIGNED), cv2.THRESH_BINARY, dst=m)
-        return masks
-    return (proba >= t).view(np.uint8) * np.uint8(labels.UNASSIGNED)
+        cv2.threshold(p, below, int(labels.UNASSIGNED), cv2.THRESH_BINARY, dst=out)
+    else:
+        np.greater_equal(p, t, out=out.view(np.bool_))
+        out *= np.uint8(labels.UNASSIGNED)
+
+
+def threshold(proba: np.ndarray, t: float) -> np.ndarray:
+    """Probabilities (float, or uint8 times 255) -> uint8 masks: :data:`labels.UNASSIGNED`
+    where hand or face (``p >= t``), else :data:`labels.BACKGROUND` (0)."""
+    masks = np.empty(proba.shape, np.uint8)
+    for p, m in zip(proba.reshape(-1, *proba.shape[-2:]), masks.reshape(-1, *proba.shape[-2:])):
+        _threshold_into(p, t, m)
+    return masks
 
 
 def to_masks(proba: np.ndarray, height: int, width: int, t: float) -> np.ndarray:
-    """(n, h, w) probabilities at the input size -> (n, height, width) uint8 masks: resized
-    back (float32 or uint8, as given), then thresholded."""
-    return threshold(to_source(proba, height, width), t)
+    """(n, h, w) probabilities at the input size -> (n, height, width) uint8 masks: each frame
+    resized back (bilinear, float32 or uint8 as given) and thresholded while in cache."""
+    masks = np.empty((len(proba), height, width), np.uint8)
+    for p, m in zip(proba, masks):
+        if p.shape != (height, width):
+            p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
+        _threshold_into(p, t, m)
+    return masks
 
 
 RESIZES = ("auto", "host", "device")

@@ -1,6 +1,7 @@
 """Append one video's masks (and parts, boxes, crops) to a mask file, chunk by chunk."""
 from __future__ import annotations
 
+import contextlib
 import zlib
 from concurrent.futures import Executor
 from typing import Any
@@ -10,6 +11,11 @@ import numpy as np
 
 from signseg.decode.prefetch import InOrder
 from signseg.store.mask_file import CHUNK_BYTES, COMPRESSION, ROOM_MARGIN, MaskFile, chunk_frames
+
+try:  # h5py's global lock: write_direct_chunk takes it itself only from h5py 3.15 (h5py pull 2764);
+    from h5py._objects import phil as _H5PY_LOCK  # before, two threads' files could corrupt each other
+except ImportError:  # pragma: no cover - a future h5py without it locks inside
+    _H5PY_LOCK = contextlib.nullcontext()
 
 
 def _deflate(block: np.ndarray) -> bytes:
@@ -88,7 +94,8 @@ class VideoWriter:
     def _write_chunks(self, everything: bool = False) -> None:
         """Write the compressed chunks that are ready, in order (``everything``: all)."""
         for offset, data in self._chunks.ready(everything):
-            self.ds.id.write_direct_chunk((offset, 0, 0), data)
+            with _H5PY_LOCK:
+                self.ds.id.write_direct_chunk((offset, 0, 0), data)
 
     def _create(self, name: str, first: np.ndarray) -> h5py.Dataset:
         """A growable, gzip-compressed per-frame dataset, chunked along frames (chunks <= 1 MiB)."""
