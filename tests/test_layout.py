@@ -80,3 +80,28 @@ def test_the_public_names_of_the_readme_resolve():
     assert signseg.video.VideoReader is signseg.VideoReader
     assert callable(signseg.readers.to_tf_dataset) and callable(signseg.readers.to_torch_dataset)
     assert signseg.Segmenter.stream and signseg.Segmenter.predict_proba
+
+
+def test_every_signseg_name_in_the_code_and_docs_exists():
+    """Docstrings and docs name modules, classes and functions that are there (after moves)."""
+    import importlib
+    import re
+    import subprocess
+    files = subprocess.run(["git", "ls-files", "*.py", "*.md"], capture_output=True, text=True, cwd=REPO,
+                           check=True).stdout.split()
+    missing = set()
+    for f in files:
+        for name in re.findall(r"\bsignseg(?:\.[A-Za-z_][A-Za-z0-9_]*)+", (REPO / f).read_text()):
+            parts = name.split(".")
+            for k in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+                try:
+                    obj = importlib.import_module(".".join(parts[:k]))
+                    break
+                except ImportError:
+                    continue
+            for attr in parts[k:]:
+                obj = getattr(obj, attr, None)
+                if obj is None:
+                    missing.add(f"{f}: {name}")
+                    break
+    assert not missing, "\n".join(sorted(missing))

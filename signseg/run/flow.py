@@ -7,10 +7,10 @@
 2. **batch and infer** (the calling thread, :func:`signseg.infer.batching.batched`): the
    chunks' frames packed into batches of exactly the batch size, across videos, each run on
    the Segmenter's :class:`~signseg.infer.fixed_shape.FixedShapeNetwork` (one compile per
-   input size; under JAX two batches in flight);
+   input size; two batches in flight);
 3. **postprocess and write** (one writer thread): each chunk's probabilities resized back and
    thresholded (:func:`signseg.infer.preprocess.to_masks`) and whole mask chunks compressed on
-   a small thread pool; parts, boxes and crops (:class:`~signseg.postprocess.steps.steps.Postprocess`)
+   a small thread pool; parts, boxes and crops (:class:`~signseg.postprocess.steps.Postprocess`)
    and the HDF5 calls on the writer, in order, into one shard per video; ``take`` gets each
    video's :class:`Outcome` when its last chunk is through.
 
