@@ -1,7 +1,8 @@
-"""The driver: videos -> one HDF5 mask file, in-process or on parallel workers, resumable.
+"""A run: videos -> one HDF5 mask file, in this process or on parallel workers, resumable.
 
-Data flows one way: jobs -> (this process or workers: decode -> infer -> a shard file per
-video) -> the driver adopts each shard into the output, the only process that writes it.
+Data flows one way: jobs -> the flow (:mod:`signseg.run.flow`: decode -> batch -> infer ->
+postprocess -> a shard file per video, in this process or on each worker) -> this process
+adopts each shard into the output, the only process that writes it.
 New masks never go straight into the output: a full disk or a crash mid-video hits a shard,
 and the output only receives whole videos, after a check that there is room for them. A
 video that fails (unreadable, no frames, ...) is recorded under ``/failures`` and the others
@@ -155,14 +156,14 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
     ``model``: a :class:`ModelSpec` or a ready ``Segmenter`` (in-process and driver runs).
     ``infer``:
 
-    - ``"workers"``: with ``n_jobs > 1`` or a dask/ray backend, each video goes to a worker
-      that decodes, infers and writes a shard; with ``n_jobs=1``, the same in this process.
-    - ``"driver"``: this process runs the model on batches spanning videos, fed by
+    - ``"workers"``: with ``n_jobs > 1`` or a dask/ray backend, each video goes to a worker,
+      which runs the flow on it into a shard; with ``n_jobs=1``, the flow runs in this process.
+    - ``"driver"``: the flow runs in this process, its batches spanning videos, fed by
       ``n_jobs`` decode threads (the GPU path).
     - ``"auto"``: ``"driver"`` where this process sees a GPU (and the backend is local),
       else ``"workers"``.
 
-    Either way the driver copies each finished shard into ``out``, the only writer of it.
+    Either way this process copies each finished shard into ``out``, the only writer of it.
     ``parts`` splits masks into face / left hand / right hand and stores boxes; ``crops``
     (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.postprocess.parts`).
     """
