@@ -140,14 +140,15 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
 
     return _fine_tune(sources, model_dir, [g for g in groups if g not in held], held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
-                      labelled=n_train, source=[os.fspath(s) for s in sources])
+                      labelled=n_train, source=[os.fspath(s) for s in sources], data=data)
 
 
 def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str], score, *, init: str,
                minutes: float, epochs: int, steps_per_epoch: int, progress: bool, labelled: int,
-               source) -> AdaptResult:
+               source, data=None) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
-    result, and write ``adapt.json`` with what was measured."""
+    result, and write ``adapt.json`` with what was measured. ``data``: the frames of ``sources``,
+    where they are loaded already."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import train
@@ -156,7 +157,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     before = score(base)
     card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
                  learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held, max_minutes=minutes,
-                 max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0)
+                 max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0, data=data)
     weights = model_dir / card.weights_file
     after = score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "frames": labelled, "iou_before": round(before, 4),

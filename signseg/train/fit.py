@@ -128,7 +128,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           batch_size: int = 8, learning_rate: float = 1e-3, dice: bool = False, val_fraction: float = 0.15,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
-          groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto") -> ModelCard:
+          groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
+          data: LabelledFrames | None = None) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -139,12 +140,13 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     on whole ``input_size`` frames); ``max_val_frames`` validates on an evenly spaced subset.
     ``groups`` maps video ids to signers: validation then takes whole signers.
     ``verbose="auto"`` shows Keras's progress bar on a terminal and one line per epoch
-    (:class:`EpochLog`) anywhere else.
+    (:class:`EpochLog`) anywhere else. ``data``: the frames of ``sources`` where the caller has
+    loaded them already (they are not read again).
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
-    data = load_sources(sources)
+    data = load_sources(sources) if data is None else data
     is_val = split_by_group(data.groups, val_fraction, holdout, signer_of=groups)
     train_data = data.subset(~is_val)
     val_data = data.subset(is_val & ~np.isin(data.groups, list(holdout)))
