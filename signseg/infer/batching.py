@@ -61,9 +61,10 @@ class Batched:
 class _Packer:
     """Packs chunks' input frames into batches of exactly ``network.batch_size``."""
 
-    def __init__(self, network: FixedShapeNetwork, in_flight: int):
+    def __init__(self, network: FixedShapeNetwork, in_flight: int, stop: threading.Event | None):
         self.network = network
         self.in_flight = in_flight
+        self.stop = stop
         self.buffers: list[np.ndarray] = []
         self.started = 0
         self.fill = 0
@@ -102,7 +103,9 @@ class _Packer:
         """Send the batch (padding rows left as they are) and note each chunk's rows in it."""
         if not self.fill:
             return
-        self.room.acquire()  # at most ``in_flight`` batches not yet fetched
+        while not self.room.acquire(timeout=0.1):  # at most ``in_flight`` batches not yet fetched
+            if self.stop is not None and self.stop.is_set():
+                break  # the reader gave up: nothing will be fetched any more
         batch = _Batch(self.network(self.buffer, self.fill), self.network, self.room.release)
         for item, n, row in self.waiting:
             item.pieces.append((batch, row, n))
@@ -110,26 +113,19 @@ class _Packer:
         self.started += 1
         self.fill, self.waiting = 0, []
 
-    def unblock(self) -> None:
-        """Let a packer waiting for room go on (its reader stopped)."""
-        self.room.release(self.in_flight + 1)
-
-
 def batched(chunks: Iterable[Chunk], network: FixedShapeNetwork, in_flight: int = IN_FLIGHT,
-            packer: list | None = None) -> Iterator[Batched]:
+            stop: threading.Event | None = None) -> Iterator[Batched]:
     """Every chunk of ``chunks``, in order, once all its frames are in started batches.
 
     Chunks must hold at most ``network.batch_size`` frames and ``in_flight`` be at least 2:
     a chunk then spans at most two batches, and the chunks of the oldest batch in flight
     have always been handed on, so fetching it makes room. Read the chunks' probabilities in
-    order, on another thread (the one packing would wait for them otherwise). ``packer``, a list, receives
-    the packer, whose :meth:`_Packer.unblock` frees a producer when the reader gives up.
+    order, each before asking for the next chunk, or on another thread: packing waits for
+    room otherwise. Once ``stop`` is set (the reader gave up), packing no longer waits.
     """
     if in_flight < 2:
         raise ValueError(f"in_flight must be at least 2, got {in_flight}")
-    pack = _Packer(network, in_flight)
-    if packer is not None:
-        packer.append(pack)
+    pack = _Packer(network, in_flight, stop)
     held: deque[Batched] = deque()
     for chunk in chunks:
         item = Batched(chunk)

@@ -54,12 +54,8 @@ class FixedShapeNetwork:
             self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
                                                   segmenter.logits))
         else:
-            scale = np.float32(segmenter.input_scale)
-
             def scaled_network(frames: np.ndarray, lane: bool) -> np.ndarray:  # on a lane's thread
-                x = frames.astype(np.float32)
-                x *= scale
-                return segmenter.network(x, lane)
+                return segmenter.network(segmenter.to_input(frames), lane)  # frames are input-size: scaled only
 
             def on_lanes(frames: np.ndarray, filled: int) -> list:  # the Segmenter's runtime, on its lanes
                 if not self.compiles:

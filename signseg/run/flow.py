@@ -178,7 +178,6 @@ def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[in
     chunk_frames = max(1, min(network.batch_size, 16))
     written = StoppableQueue(4 * network.batch_size // chunk_frames + 8)  # chunks waiting for the writer
     failure: list[BaseException] = []
-    packer: list = []
     end = object()
     pool = ThreadPoolExecutor(POST_THREADS, thread_name_prefix="signseg-post")
     writer = _Writer(jobs, segmenter, stride, shard_for, take, on_frames, post, pool)
@@ -188,9 +187,7 @@ def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[in
             writer.run(written.get, end)
         except BaseException as exc:  # handed to the feeding thread, which stops the run
             failure.append(exc)
-            written.stop()
-            if packer:
-                packer[0].unblock()  # the feeding thread may be waiting for room
+            written.stop()  # also frees the feeding thread if it waits for room on the network
 
     with opencv_single_threaded():  # the decode threads, lanes and pool are the parallelism
         thread = threading.Thread(target=write_all, name="signseg-writer", daemon=True)
@@ -199,7 +196,7 @@ def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[in
                                 to_input=lambda frames: to_input(frames, network.input_size),
                                 failures=VIDEO_FAILURES, describe=failure_message)
         try:
-            for item in batched(stream, network, IN_FLIGHT, packer):
+            for item in batched(stream, network, IN_FLIGHT, stop=written.stopped):
                 if not written.put(item) or failure:
                     break
         finally:

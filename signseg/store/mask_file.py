@@ -21,7 +21,7 @@ import os
 import shutil
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import h5py
 import numpy as np
@@ -33,6 +33,9 @@ except ImportError:  # pragma: no cover - Windows
 
 from signseg._version import __version__
 from signseg.errors import StoreError
+
+if TYPE_CHECKING:
+    from signseg.store.video_writer import VideoWriter
 
 FORMAT_VERSION = 1
 #: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk
