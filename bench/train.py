@@ -11,9 +11,9 @@ Rows:
   the second and later epochs of ``--steps`` steps timed (the first compiles), best of
   ``--rounds``, for each way of running it: eager Keras steps or XLA-compiled ones
   (``jit_compile``), and the views made on the training thread or by a feeder thread
-  (``PyDataset(workers=1)``) while the step runs. ``signseg train`` uses eager steps on the
-  same thread, the best row on the 2-core machine (docs/performance.md). Numbers are
-  printed, never asserted.
+  (``PyDataset(workers=1)``) while the step runs, or the views made inside the step from uint8
+  arrays (``--views graph``, :mod:`signseg.train.views`), in float32 or with bfloat16 compute
+  (``--precision mixed_bfloat16``). Numbers are printed, never asserted.
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--precision", nargs="+", default=["float32", "mixed_bfloat16"],
+                   help="Keras dtype policies to time the fit rows in")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
@@ -43,6 +45,11 @@ def main() -> int:
     from signseg.infer.presets import resolve
     from signseg.train.fit import FrameBatches
     from signseg.train.frames import load_sources
+    try:  # graph views (issue 16); an older checkout has host views only
+        from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
+        has_graph_views = True
+    except ImportError:
+        has_graph_views = False
 
     card, _ = resolve(args.model)
     size = tuple(card.input_size)
@@ -62,33 +69,47 @@ def main() -> int:
         rate = args.steps * args.batch_size / (time.perf_counter() - t)
         rows.append({"what": "augment", "how": name, "images_per_s": round(rate, 1)})
 
-    for jit in (False, True):
-        for workers in (0, 1):
-            keras.utils.set_random_seed(0)
-            model = build(card.architecture, **card.config)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce_dice_loss, metrics=[f1_m, iou_m],
-                          jit_compile=jit)
+    arrays = None
+    variants = [("host", False, 0, p) for p in args.precision] + [
+        ("host", False, 1, "float32"), ("host", True, 0, "float32"), ("graph", False, 0, "float32"),
+        ("graph", False, 0, "mixed_bfloat16")]
+    for views, jit, workers, precision in variants:
+        if views == "graph" and not has_graph_views:
+            continue
+        keras.utils.set_random_seed(0)
+        keras.mixed_precision.set_global_policy(precision)
+        model = build(card.architecture, **card.config)
+        keras.mixed_precision.set_global_policy("float32")
+        if views == "graph":
+            arrays = arrays or FrameArrays.from_frames(data, size)
+            model = ViewTrainer(model, size)
+            ds = ArrayBatches(arrays, args.batch_size, steps=args.steps, seed=0)
+        else:
             kw = {"workers": workers, "use_multiprocessing": False, "max_queue_size": 4} if workers else {}
             ds = FrameBatches(data, size, args.batch_size, steps=args.steps, seed=0, **kw)
-            times = []
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce_dice_loss, metrics=[f1_m, iou_m],
+                      jit_compile=jit)
+        times = []
 
-            class Timer(keras.callbacks.Callback):
-                def on_epoch_begin(self, epoch, logs=None):
-                    self.t = time.perf_counter()
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t = time.perf_counter()
 
-                def on_epoch_end(self, epoch, logs=None):
-                    times.append(time.perf_counter() - self.t)
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.t)
 
-            how = f"{'xla' if jit else 'eager'} steps, {'feeder thread' if workers else 'same thread'}"
-            try:
-                model.fit(ds, epochs=1 + args.rounds, verbose=0, callbacks=[Timer()])
-            except Exception as exc:  # e.g. an op XLA cannot compile on this backend and device
-                why = str(exc).split("Detected unsupported operations")[-1].split("{{")[0].strip()[:90]
-                rows.append({"what": "fit", "how": how, "images_per_s": f"failed: {why}"})
-                continue
-            rate = args.steps * args.batch_size / min(times[1:])
-            rows.append({"what": "fit", "how": how, "images_per_s": round(rate, 1)})
-            print(rows[-1], file=sys.stderr, flush=True)
+        how = (f"{'xla' if jit else 'eager'} steps, "
+               + ("views in the step" if views == "graph" else "feeder thread" if workers else "same thread")
+               + ("" if precision == "float32" else f", {precision}"))
+        try:
+            model.fit(ds, epochs=1 + args.rounds, verbose=0, callbacks=[Timer()])
+        except Exception as exc:  # e.g. an op XLA cannot compile on this backend and device
+            why = str(exc).split("Detected unsupported operations")[-1].split("{{")[0].strip()[:90]
+            rows.append({"what": "fit", "how": how, "images_per_s": f"failed: {why}"})
+            continue
+        rate = args.steps * args.batch_size / min(times[1:])
+        rows.append({"what": "fit", "how": how, "images_per_s": round(rate, 1)})
+        print(rows[-1], file=sys.stderr, flush=True)
     base = next(r["images_per_s"] for r in rows if r["how"] == "eager steps, same thread")
     for r in rows:
         ok = r["what"] == "fit" and not isinstance(r["images_per_s"], str)

@@ -83,6 +83,8 @@ def main() -> int:
             part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
             scores.update({k: v for k, v in part.items() if k != "all"})
         label = Path(name).stem.replace(".weights", "") if name.endswith(".h5") else name
+        if label in results:  # a candidate named like a shipped model: tell them apart by its folder
+            label = f"{Path(name).parent.name}/{label}"
         results[label] = {"clips": {k: v.as_dict() for k, v in scores.items()},
                           "settings": by_setting(scores, setting_of)}
         if args.images:

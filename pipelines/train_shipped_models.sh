@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The exact training runs behind signseg/weights/*.weights.h5 (docs/model_card.md).
+# The CPU training runs behind the earlier signseg/weights/*.weights.h5 (docs/model_card.md).
+# Since the tenth session both shipped models were trained further on a lent GPU from these:
+# python -m signseg.train.pack (the labels below, held-out signers left out), then
+# pipelines/train_on_gpu.sh twice (docs/model_card.md has the settings).
 # Usage: pipelines/train_shipped_models.sh LABELS_DIR OUT_DIR
 # LABELS_DIR is what pipelines/make_teacher_labels.sh wrote. Every clip of the held-out test
 # signers (pipelines/signers.tsv, split "test": home webcams, selfies, skin-coloured and white
@@ -17,9 +20,8 @@ signseg train "$labels/signs2.h5" "$labels/tid.h5" "$labels/startasl.h5" -o "$ou
     --groups "$here/signers.tsv" --holdout $holdout --max-val-frames 480 --patience 10 --max-minutes 85
 # (sessions 7 and 8 ran this in four stages, each --init the previous stage's weights: lr 1e-3, 5e-4,
 # 3e-4, 3e-4; the last, stage 4, early-stopped after 29 epochs; docs/model_card.md has the table)
-# snet: unchanged since the third session (teacher labels of shared/data/signs only, held out SOUP
-# test_video video; 224x224 windows of the 400x400 view, ~1.8 CPU hours in all). It is not the
-# default anywhere until it is retrained on a GPU (docs/model_card.md):
+# snet of the third session (teacher labels of shared/data/signs only, held out SOUP test_video
+# video; 224x224 windows of the 400x400 view, ~1.8 CPU hours in all), the start of its GPU runs:
 #   signseg train LABELS.h5 -o "$out/snet" --name snet --width 1.0 --input-size 400x400 --crop-size 224x224 \
 #       --batch-size 8 --steps 60 --epochs 100 --lr 1e-3 --dice --val-fraction 0.1 --holdout SOUP test_video video \
 #       --max-val-frames 96 --patience 10 --max-minutes 55

@@ -129,3 +129,16 @@ def teacher_python(tmp_path_factory):
     python = r.stdout.strip().splitlines()[-1]
     assert Path(python).exists() and str(venv) in python
     return python
+
+
+@pytest.fixture(scope="session")
+def soup_labels(tmp_path_factory) -> Path:
+    """Teacher labels of SOUP (its committed landmarks, every 4th frame, frames at 160 px): a
+    tiny real training set."""
+    from signseg.teacher.labelset import label_videos
+    folder = tmp_path_factory.mktemp("labels")
+    (folder / "SOUP.npz").write_bytes((Path(__file__).parent / "data" / "SOUP.landmarks.npz").read_bytes())
+    out = folder / "soup_labels.h5"
+    assert not label_videos([SOUP], out, teacher_python=None, landmarks_dir=folder, max_side=160, every=4,
+                            progress=False)
+    return out

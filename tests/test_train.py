@@ -15,16 +15,6 @@ from signseg.train.frames import load_sources, split_by_group
 from test_teacher import LANDMARKS
 
 
-@pytest.fixture(scope="module")
-def soup_labels(tmp_path_factory, soup):
-    folder = tmp_path_factory.mktemp("labels")
-    (folder / "SOUP.npz").write_bytes(LANDMARKS.read_bytes())
-    out = folder / "soup_labels.h5"
-    assert not label_videos([soup], out, teacher_python=None, landmarks_dir=folder, max_side=160, every=4,
-                            progress=False)
-    return out
-
-
 def test_split_never_puts_one_video_on_both_sides():
     groups = [f"v{i % 23}" for i in range(500)]
     val = split_by_group(groups, 0.3, holdout=["v5"])

@@ -34,6 +34,11 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--crop-size", type=size, default=None,
                    help="train on random HxW windows of the input-size view (cheaper for large inputs)")
     t.add_argument("--max-val-frames", type=positive_int, default=None, help="validate on at most N frames")
+    t.add_argument("--views", default="host", choices=("host", "graph"),
+                   help="make training views on the host (OpenCV) or inside the compiled step from uint8 "
+                        "arrays (graph: the way to feed a GPU)")
+    t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+                   help="mixed_bfloat16: bfloat16 compute, float32 weights (faster on CPUs with AVX512-BF16 and on GPUs)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -51,7 +56,8 @@ def run(args) -> int:
                  holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
                  crop_size=args.crop_size, max_val_frames=args.max_val_frames,
                  groups=read_groups(args.groups) if args.groups else None,
-                 verbose=2 if args.quiet else "auto")
+                 verbose=2 if args.quiet else "auto", views=args.views,
+                 precision=args.precision)
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
     return 0

@@ -18,14 +18,14 @@ from signseg.errors import WeightsError
 
 #: Every name the registry knows, with what it is for.
 PRESETS: dict[str, str] = {
-    "snet": "The paper's SNet U-Net (32-256 filters) at its native 400x400; undertrained (CPU-only "
-            "training so far): prefer snet-lite until it is retrained on a GPU.",
-    "snet-lite": "SNet at half width behind a stride-2 stem, 224x224 input: the default, CPU and GPU.",
+    "snet": "The paper's SNet U-Net (32-256 filters) at its native 400x400, trained on a GPU: "
+            "the GPU default.",
+    "snet-lite": "SNet at half width behind a stride-2 stem, 224x224 input: the CPU default.",
 }
-#: Chosen by ``from_pretrained()`` with no name. The heavy ``snet`` becomes the GPU default again
-#: once it scores at least ``snet-lite``'s held-out quality (docs/model_card.md); today it
-#: scores far lower, and a default must be the better model, not the bigger one.
-DEFAULT_GPU, DEFAULT_CPU = "snet-lite", "snet-lite"
+#: Chosen by ``from_pretrained()`` with no name. ``snet`` is the GPU default because it scores at
+#: least ``snet-lite``'s held-out quality by the rule models are picked by (the worst setting, then
+#: the mean; docs/model_card.md): a default must be the better model, not the bigger one.
+DEFAULT_GPU, DEFAULT_CPU = "snet", "snet-lite"
 
 CARD_SUFFIX, WEIGHTS_SUFFIX = ".json", ".weights.h5"
 

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from signseg.train.augment import Backgrounds, augment
+from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
 from signseg.models import build
 from signseg.models.metrics import bce_dice_loss, f1_m, iou, iou_m
@@ -129,7 +130,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
-          data: LabelledFrames | None = None) -> ModelCard:
+          data: LabelledFrames | None = None, views: str = "host", precision: str = "float32") -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -141,8 +142,17 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``groups`` maps video ids to signers: validation then takes whole signers.
     ``verbose="auto"`` shows Keras's progress bar on a terminal and one line per epoch
     (:class:`EpochLog`) anywhere else. ``data``: the frames of ``sources`` where the caller has
-    loaded them already (they are not read again).
+    loaded them already (they are not read again). ``views``: where training views are made --
+    ``"host"`` (:mod:`signseg.train.augment`, OpenCV, one image at a time) or ``"graph"``
+    (:mod:`signseg.train.views`: uint8 arrays in, the views made inside the compiled step; the
+    way to feed a GPU; on a 2-core CPU the host views are faster -- docs/performance.md).
+    ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
+    a CPU with AVX512-BF16; the saved weights and inference stay float32).
     """
+    if views not in ("host", "graph"):
+        raise ValueError(f"views must be 'host' or 'graph', not {views!r}")
+    if views == "graph" and crop_size is not None:
+        raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
@@ -162,20 +172,26 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     if init is not None:
         card0 = init_card(init)
         architecture, config = card0.architecture, dict(card0.config)
-        model = build(architecture, **config)
+        model = _build_in(precision, architecture, config)
         model.load_weights(str(card0.extra["_weights_path"]))
         input_size = input_size or card0.input_size
     else:
         keras.utils.set_random_seed(seed)
-        model = build(architecture, **config)
+        model = _build_in(precision, architecture, config)
         card0 = None
     input_size = tuple(input_size or (224, 224))
     loss = bce_dice_loss if dice else keras.losses.BinaryCrossentropy()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
-
-    # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
-    # step and the thread fighting for them (bench/train.py, docs/performance.md)
-    train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
+    if views == "graph":
+        trainer = ViewTrainer(model, input_size)
+        trainer(np.zeros((1, *input_size, 3), np.float32))  # built before fit (BackupAndRestore asks)
+        train_ds = ArrayBatches(FrameArrays.from_frames(train_data, input_size, seed), batch_size,
+                                steps=steps_per_epoch, seed=seed)
+    else:
+        # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
+        # step and the thread fighting for them (bench/train.py, docs/performance.md)
+        trainer = model
+        train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
     clock = _Clock(model_dir, resuming=(model_dir / "backup").is_dir())
@@ -195,9 +211,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     if verbose in (0, 2):  # one plain line per epoch
         callbacks.append(EpochLog(epochs, steps_per_epoch * batch_size))
         verbose = 0
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if best_file.is_file():
-        model.load_weights(str(best_file))
+        trainer.load_weights(str(best_file))
     threshold, val_iou = best_threshold(model, val_ds)
 
     weights_file = model_dir / f"{name}.weights.h5"
@@ -219,13 +235,24 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "holdout_videos": sorted(holdout),
             "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,  # counts epochs before a resume
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
-            "crop_size": None if crop_size is None else list(crop_size),
+            "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,
             "loss": "bce+dice" if dice else "bce", "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_iou": round(val_iou, 4)}})
     card.save(model_dir / f"{name}.json")
     (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
     return card
+
+
+def _build_in(precision: str, architecture: str, config: dict) -> keras.Model:
+    """The network with its layers in ``precision`` (a Keras dtype policy); the global policy
+    is restored at once, so nothing built later (the saved twin, inference) inherits it."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        return build(architecture, **config)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 def init_card(init: str | os.PathLike) -> ModelCard:

@@ -110,7 +110,7 @@ def load_npy_pair(images: str | os.PathLike, masks: str | os.PathLike) -> Labell
 
 
 def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
-    """Load each source by its kind: ``.h5`` labels file, folder, or ``images.npy``."""
+    """Load each source by its kind: ``.h5`` labels file or training pack, folder, or ``images.npy``."""
     data = LabelledFrames()
     for src in sources:
         p = Path(src)
@@ -119,7 +119,8 @@ def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
         elif p.suffix == ".npy":
             data.extend(load_npy_pair(p, p.with_name(p.name.replace("images", "labels"))))
         elif p.suffix in (".h5", ".hdf5"):
-            data.extend(load_labels_file(p))
+            from signseg.train.pack import is_pack, load_pack
+            data.extend(load_pack(p) if is_pack(p) else load_labels_file(p))
         else:
             raise ValueError(f"{p}: unknown training source (expected a labels .h5, a folder or images.npy)")
     if not len(data):

@@ -1,0 +1,122 @@
+"""What a training step is fed when its views are made in the step (``--views graph``).
+
+:class:`FrameArrays` holds every labelled frame once, resized to the model's input and kept
+as uint8 (3 + 1 + 1 bytes a pixel: the frame, its labels, the teacher's person mask), with one
+room plate per clip; :class:`ArrayBatches` gathers random batches of them with the numbers of
+their views (:func:`signseg.train.views.draw_params`); :class:`ViewTrainer` wraps the network
+so that the step itself turns those into views (:func:`signseg.train.views.render`) before
+the forward pass. The host's work per image is a copy of a few hundred kilobytes.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import cv2
+import keras
+import numpy as np
+
+from signseg.decode.image import resize
+from signseg.train.augment import Backgrounds
+from signseg.train.frames import LabelledFrames
+from signseg.train.views import draw_params, render
+
+ANCHORS = 64  # hand/face pixels kept per frame: close-ups zoom in around one of them
+
+
+@dataclass
+class FrameArrays:
+    """Labelled frames as uint8 arrays at one size: ``images`` (N, h, w, 3), ``labels`` and
+    ``persons`` (N, h, w, 1), ``has_person`` (N,), ``anchors`` (N, ANCHORS, 2) x, y with
+    ``n_anchors`` (N,) valid rows, and room ``plates`` (P, h, w, 3)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    persons: np.ndarray
+    has_person: np.ndarray
+    anchors: np.ndarray
+    n_anchors: np.ndarray
+    plates: np.ndarray
+
+    @classmethod
+    def from_frames(cls, data: LabelledFrames, size: tuple[int, int], seed: int = 0) -> "FrameArrays":
+        """Resize every frame once to ``size`` (the inference geometry: stretched, as
+        :func:`signseg.train.augment.augment` does), plates from each clip's own room."""
+        h, w = size
+        n = len(data)
+        images = np.empty((n, h, w, 3), np.uint8)
+        labels = np.empty((n, h, w, 1), np.uint8)
+        persons = np.zeros((n, h, w, 1), np.uint8)
+        anchors = np.zeros((n, ANCHORS, 2), np.float32)
+        n_anchors = np.zeros(n, np.int32)
+        def one(i: int) -> None:  # OpenCV lets go of the GIL: frames resize on every core
+            images[i] = resize(data.images[i], size)
+            labels[i, ..., 0] = cv2.resize(data.masks[i], (w, h), interpolation=cv2.INTER_NEAREST)
+            if data.persons[i] is not None:
+                persons[i, ..., 0] = resize(data.persons[i], size)
+            fg = np.argwhere(labels[i, ..., 0] > 0)
+            if len(fg):
+                pick = fg[np.random.default_rng([seed, i]).integers(len(fg), size=min(ANCHORS, len(fg)))]
+                anchors[i, :len(pick)] = pick[:, ::-1]
+                n_anchors[i] = len(pick)
+
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            list(pool.map(one, range(n)))
+        plates = [resize(p, size) for p in Backgrounds.from_clips(data.images, data.persons, data.groups).plates]
+        has_person = np.array([p is not None for p in data.persons], bool)
+        return cls(images, labels, persons, has_person, anchors, n_anchors,
+                   np.stack(plates) if plates else np.zeros((1, h, w, 3), np.uint8))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Random training batches: ``(inputs, labels)`` where inputs holds the uint8 frames,
+    person masks and plates of the batch and the numbers of its views; the views themselves
+    are made in the step (:class:`ViewTrainer`)."""
+
+    def __init__(self, arrays: FrameArrays, batch_size: int, steps: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.arrays, self.batch_size, self.steps = arrays, batch_size, steps
+        self.rng = np.random.default_rng(seed)
+        self.size = arrays.images.shape[1:3]
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        a, rng = self.arrays, self.rng
+        idx = np.sort(rng.integers(0, len(a), self.batch_size))
+        p = draw_params(rng, self.batch_size, self.size, [a.anchors[i, :a.n_anchors[i]] for i in idx])
+        # frames without a person mask keep their own background and clothes
+        p["use"][~a.has_person[idx], :5] = 0
+        plates = a.plates[rng.integers(0, len(a.plates), self.batch_size)]
+        inputs = {"image": a.images[idx], "person": a.persons[idx], "plate": plates, **p}
+        return inputs, a.labels[idx]
+
+
+class ViewTrainer(keras.Model):
+    """The network, trained on views made inside its compiled step: ``train_step`` renders
+    the batch's views (:func:`signseg.train.views.render`) and hands them to Keras's own step;
+    called on a plain image batch (validation, prediction) it is just the network."""
+
+    def __init__(self, network: keras.Model, size: tuple[int, int], **kwargs):
+        super().__init__(**kwargs)
+        self.network, self.size = network, tuple(size)
+
+    def _views(self, inputs, labels):
+        extra = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
+        return render(inputs["image"], labels, inputs["person"], inputs["plate"], extra, self.size)
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):  # Keras builds the model on a training batch once
+            inputs = self._views(inputs, keras.ops.zeros_like(inputs["person"]))[0]
+        return self.network(inputs, training=training)
+
+    def train_step(self, *args):
+        *state, data = args  # JAX passes the state first, TensorFlow and torch do not
+        inputs, labels = data[0], data[1]
+        x, y = self._views(inputs, labels)
+        return super().train_step(*state, (x, y))

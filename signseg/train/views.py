@@ -1,0 +1,289 @@
+"""Training views made inside the compiled training step, from uint8 arrays (``--views graph``).
+
+:mod:`signseg.train.augment` makes each view with OpenCV on the host, one image at a time: on a
+GPU that feeds ~70 images/s to a network that trains far faster. Here the host only gathers
+uint8 frames and draws a few numbers per view (:func:`draw_params`: where to look, which
+colours); the per-pixel work -- warping, new clothes, short sleeves, pasting the signer onto a
+room, a wall, a gradient, a texture or clutter, colour, white balance, contrast, blur and noise
+-- is :func:`render`, plain ``keras.ops`` that compile into the training step on any backend.
+The recipe follows :func:`signseg.train.augment.augment` step for step; what it leaves out is
+JPEG compression (no such op in a compiled graph).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from keras import ops
+
+from signseg import labels as L
+from signseg.train.augment import (P_BLUR, P_CLOSE_UP, P_CLOTHES, P_CLUTTER, P_COMPOSITE, P_NOISE,
+                                   _random_colours)
+
+N_SHAPES = 8       # clutter objects per background (each on or off)
+TEXTURE_CELLS = 12  # the texture background: a coloured noise grid of this many cells, upsampled
+P_PLATE = 0.45      # a composite's background is a real room (a painted-out plate) this often
+P_SLEEVES = 0.5     # recoloured clothes get bare forearms this often (where hands are labelled)
+
+
+# --------------------------------------------------------------------------- host: the numbers
+def _affine(scale: float, aspect: float, angle_deg: float, centre, target) -> np.ndarray:
+    """Forward 2x3 map (source -> view) as in :func:`augment`: rotate, scale, move ``centre`` to ``target``."""
+    a = math.radians(angle_deg)
+    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    lin = rot @ np.diag([scale * aspect, scale / aspect])
+    return np.hstack([lin, (np.asarray(target) - lin @ np.asarray(centre))[:, None]])
+
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """The view -> source map of a forward 2x3 map, flattened to 6 numbers."""
+    lin = np.linalg.inv(m[:, :2])
+    return np.hstack([lin, (-lin @ m[:, 2])[:, None]]).ravel()
+
+
+def _colour_matrix(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A camera's colour: hue turned about the grey axis, saturation, exposure, brightness and
+    per-channel white-balance gains, as one 3x3 matrix and an offset (RGB rows)."""
+    theta = math.radians(rng.uniform(-12, 12))
+    k = np.ones((3, 3)) / 3
+    cross = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / math.sqrt(3)
+    hue = math.cos(theta) * np.eye(3) + math.sin(theta) * cross + (1 - math.cos(theta)) * k
+    lum = np.tile([0.299, 0.587, 0.114], (3, 1))
+    sat = lum + (1 + rng.uniform(-0.35, 0.35)) * (np.eye(3) - lum)
+    gains = np.exp(rng.uniform(-0.35, 0.35, 3))
+    gains /= gains.mean()
+    value = 1 + rng.uniform(-0.35, 0.35)
+    m = np.diag(gains) @ (value * sat) @ hue
+    return m, gains * rng.uniform(-25, 25)
+
+
+def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors: list[np.ndarray],
+                strength: float = 1.0) -> dict[str, np.ndarray]:
+    """The random numbers of ``n`` views at ``size`` (float32 arrays, ``n`` rows each).
+
+    ``anchors[i]``: (k, 2) x, y pixels of view ``i``'s hands and face in the stored frame
+    (close-ups zoom in around one of them); the stored frames are ``size`` too.
+    """
+    h, w = size
+    p = {k: np.zeros((n,) + s, np.float32) for k, s in dict(
+        warp=(6,), plate_warp=(6,), clothes=(3,), use=(6,), bg=(9,), texture=(TEXTURE_CELLS, TEXTURE_CELLS),
+        shapes=(N_SHAPES, 9), colour=(3, 3), offset=(3,), camera=(4,)).items()}
+    for i in range(n):
+        # where the view looks: scale/aspect/rotation/shift jitter, mirrored half the time,
+        # a close-up around a hand or the face about a third of the time
+        flip = rng.random() < 0.5
+        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
+        centre = (w / 2, h / 2)
+        pts = anchors[i]
+        if len(pts) and rng.random() < P_CLOSE_UP * strength:
+            scale = math.exp(rng.uniform(0.5, 1.4))
+            centre = tuple(pts[rng.integers(len(pts))].astype(float))
+        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
+        shift = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
+        m = _affine(scale, aspect, rng.uniform(-12, 12) * strength, centre, (w / 2 + shift[0], h / 2 + shift[1]))
+        if flip:  # mirror first: x -> w - 1 - x
+            m = m @ np.array([[-1, 0, w - 1], [0, 1, 0], [0, 0, 1]], float)
+        p["warp"][i] = _inverse(m)
+        zoom = rng.uniform(1.0, 1.8)  # a window of a room plate, mirrored at random
+        ch, cw = h / zoom, w / zoom
+        y0, x0 = rng.uniform(0, h - ch), rng.uniform(0, w - cw)
+        sx = (-1 if rng.random() < 0.5 else 1) / zoom
+        p["plate_warp"][i] = [sx, 0, x0 + (cw - 1 if sx < 0 else 0), 0, 1 / zoom, y0]
+        # clothes: mostly white or skin-coloured, sometimes any colour
+        r = rng.random()
+        if r < 0.4:
+            p["clothes"][i] = np.array([rng.uniform(200, 255)] * 3) * rng.uniform(0.9, 1.0, 3)
+        elif r < 0.7:
+            p["clothes"][i] = _skin_colour(rng)
+        else:
+            p["clothes"][i] = _random_colours(1, rng)[0]
+        composite = rng.random() < P_COMPOSITE * strength
+        p["use"][i] = [rng.random() < P_CLOTHES * strength, rng.random() < P_SLEEVES, composite,
+                       composite and rng.random() < P_PLATE, composite and rng.random() < P_CLUTTER,
+                       rng.uniform(0.3, 0.8)]  # the share of the old shading kept on new clothes
+        # the wall: flat (lit unevenly), a two-colour gradient, or a texture
+        c0, c1 = _random_colours(2, rng)
+        kind = rng.choice(3, p=[0.6, 0.25, 0.15])
+        p["bg"][i] = [*c0, *c1, kind, rng.uniform(0, 2 * math.pi), rng.uniform(0.0, 0.35)]
+        p["texture"][i] = rng.random((TEXTURE_CELLS, TEXTURE_CELLS))
+        for j in range(N_SHAPES):
+            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+            ax, ay = rng.uniform(0.03, 0.2, 2) * np.array([w, h])
+            p["shapes"][i, j] = [cx, cy, ax, ay, rng.random() < 0.5, j < rng.integers(2, 12),
+                                 *_random_colours(1, rng)[0]]
+        if strength > 0:
+            p["colour"][i], p["offset"][i] = _colour_matrix(rng)
+        else:
+            p["colour"][i] = np.eye(3)
+        p["camera"][i] = [math.exp(rng.uniform(-0.3, 0.3) * strength),          # contrast
+                          (rng.random() < P_BLUR * strength) * rng.uniform(0.5, 1.0),  # blur weight
+                          (rng.random() < P_NOISE * strength) * rng.uniform(2, 9),     # noise sigma
+                          rng.uniform(0, 1000)]                                     # noise phase
+    if strength == 0:
+        p["use"][:] = 0
+    return p
+
+
+def _skin_colour(rng: np.random.Generator) -> np.ndarray:
+    """A skin-like RGB colour (beige, peach, orange, tan): shirts a colour model takes for skin."""
+    import cv2
+    hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+
+
+def identity_params(n: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Parameters of the plain view: the stored frame itself, no change (for tests)."""
+    p = draw_params(np.random.default_rng(0), n, size, [np.zeros((0, 2))] * n, strength=0.0)
+    p["warp"][:] = [1, 0, 0, 0, 1, 0]
+    p["offset"][:] = 0
+    p["camera"][:] = [1, 0, 0, 0]
+    return p
+
+
+# --------------------------------------------------------------------------- graph: the pixels
+def _reflect(i, n: int):
+    """Integer coordinates folded back into 0..n-1 (mirror at the edges, like BORDER_REFLECT_101)."""
+    if n == 1:
+        return ops.zeros_like(i)
+    period = 2 * n - 2
+    i = ops.mod(i, period)
+    return ops.where(i >= n, period - i, i)
+
+
+def _sample(src, warp, size: tuple[int, int], nearest: bool = False):
+    """``src`` (B, H, W, C) seen through the per-view view->source maps ``warp`` (B, 6): (B, h, w, C)."""
+    _, hs, ws, c = src.shape  # the stored size is static, the batch need not be
+    h, w = size
+    ys, xs = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
+    xs, ys = ops.reshape(xs, (1, -1)), ops.reshape(ys, (1, -1))
+    sx = warp[:, 0:1] * xs + warp[:, 1:2] * ys + warp[:, 2:3]
+    sy = warp[:, 3:4] * xs + warp[:, 4:5] * ys + warp[:, 5:6]
+    flat = ops.reshape(src, (-1, c))
+    base = ops.expand_dims(ops.arange(ops.shape(src)[0], dtype="int32") * (hs * ws), 1)
+
+    def tap(yi, xi):
+        idx = base + _reflect(yi, hs) * ws + _reflect(xi, ws)
+        return ops.take(flat, ops.reshape(idx, (-1,)), axis=0)
+
+    if nearest:
+        out = tap(ops.cast(ops.round(sy), "int32"), ops.cast(ops.round(sx), "int32"))
+    else:
+        x0, y0 = ops.floor(sx), ops.floor(sy)
+        fx, fy = ops.reshape(sx - x0, (-1, 1)), ops.reshape(sy - y0, (-1, 1))
+        x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+        top = tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx
+        bottom = tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx
+        out = top * (1 - fy) + bottom * fy
+    return ops.reshape(out, (-1, h, w, c))
+
+
+def _dilate(mask, radius: int):
+    """Grey dilation of (B, h, w, 1) by a square of side 2r+1 (separable max pooling)."""
+    k = 2 * radius + 1
+    mask = ops.max_pool(mask, pool_size=(k, 1), strides=1, padding="same")
+    return ops.max_pool(mask, pool_size=(1, k), strides=1, padding="same")
+
+
+def _masked_mean(values, weight):
+    """Per view mean of ``values`` (B, h, w, C) where ``weight`` (B, h, w, 1): (B, 1, 1, C)."""
+    total = ops.sum(values * weight, axis=(1, 2), keepdims=True)
+    return total / ops.maximum(ops.sum(weight, axis=(1, 2), keepdims=True), 1.0)
+
+
+def _hash_noise(shape, phase):
+    """Uniform 0..1 noise that is a pure function of the pixel and ``phase`` (B,): no RNG state
+    inside the compiled step, so a view is reproducible from its numbers."""
+    b, h, w, c = shape
+    ys, xs = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
+    ch = ops.reshape(ops.arange(c, dtype="float32"), (1, 1, 1, c))
+    arg = (ops.reshape(xs, (1, h, w, 1)) * 12.9898 + ops.reshape(ys, (1, h, w, 1)) * 78.233
+           + ch * 37.719 + ops.reshape(phase, (-1, 1, 1, 1)))
+    v = ops.sin(ops.mod(arg, 6283.1853)) * 43758.5453
+    return v - ops.floor(v)
+
+
+def _background(p, plate, size: tuple[int, int]):
+    """The wall behind a pasted signer, per view: a room plate or a flat / gradient / textured
+    wall, with clutter drawn over it (B, h, w, 3, float 0..255)."""
+    h, w = size
+    bg = p["bg"]
+    c0, c1 = ops.reshape(bg[:, 0:3], (-1, 1, 1, 3)), ops.reshape(bg[:, 3:6], (-1, 1, 1, 3))
+    ys, xs = ops.meshgrid(ops.arange(h, dtype="float32") / h, ops.arange(w, dtype="float32") / w, indexing="ij")
+    angle = ops.reshape(bg[:, 7], (-1, 1, 1))
+    ramp = ops.cos(angle) * xs[None] + ops.sin(angle) * ys[None]
+    lo, hi = ops.min(ramp, axis=(1, 2), keepdims=True), ops.max(ramp, axis=(1, 2), keepdims=True)
+    ramp = ops.expand_dims((ramp - lo) / ops.maximum(hi - lo, 1e-6), -1)
+    light = ops.reshape(bg[:, 8], (-1, 1, 1, 1))
+    flat = c0 * (ramp * light + 1 - light / 2)
+    gradient = c0 * (1 - ramp) + c1 * ramp
+    texture = ops.image.resize(ops.expand_dims(p["texture"], -1), (h, w), interpolation="bilinear")
+    textured = c0 * (1 - texture) + c1 * texture
+    kind = ops.reshape(bg[:, 6], (-1, 1, 1, 1))
+    wall = ops.where(kind < 0.5, flat, ops.where(kind < 1.5, gradient, textured))
+    use = p["use"]
+    wall = ops.where(ops.reshape(use[:, 3], (-1, 1, 1, 1)) > 0, plate, wall)
+    # clutter: boxes and blobs in skin tones, white and other colours
+    x_px, y_px = xs[None] * w, ys[None] * h
+    cluttered = wall
+    for j in range(N_SHAPES):
+        s = p["shapes"][:, j]
+        cx, cy, ax, ay = (ops.reshape(s[:, k], (-1, 1, 1)) for k in range(4))
+        dx, dy = (x_px - cx) / ops.maximum(ax, 1.0), (y_px - cy) / ops.maximum(ay, 1.0)
+        box = ops.logical_and(ops.abs(dx) < 1, ops.abs(dy) < 1)
+        blob = dx * dx + dy * dy < 1
+        inside = ops.where(ops.reshape(s[:, 4], (-1, 1, 1)) > 0, box, blob)
+        inside = ops.logical_and(inside, ops.reshape(s[:, 5], (-1, 1, 1)) > 0)
+        cluttered = ops.where(ops.expand_dims(inside, -1), ops.reshape(s[:, 6:9], (-1, 1, 1, 3)), cluttered)
+    wall = ops.where(ops.reshape(use[:, 4], (-1, 1, 1, 1)) > 0, cluttered, wall)
+    return wall
+
+
+def render(image, label, person, plate, p, size: tuple[int, int]):
+    """Training views (x in [0, 1] float32 (B, h, w, 3), y binary float32 (B, h, w, 1)) of
+    uint8 frames ``image`` (B, H, W, 3), labels ``label`` (B, H, W, 1; signseg.labels values),
+    the teacher's person masks ``person`` (B, H, W, 1; 0-255, zero where there is none),
+    background plates ``plate`` (B, H, W, 3) and the numbers ``p`` of :func:`draw_params`."""
+    h, w = size
+    use = p["use"]
+    img = _sample(ops.cast(image, "float32"), p["warp"], size)
+    per = _sample(ops.cast(person, "float32") / 255.0, p["warp"], size)
+    lab = _sample(ops.cast(label, "int32"), p["warp"], size, nearest=True)
+    fg = ops.cast(lab > 0, "float32")
+    hands = ops.cast(ops.logical_or(lab == L.LEFT_HAND, lab == L.RIGHT_HAND), "float32")
+    flag = lambda k: ops.reshape(use[:, k], (-1, 1, 1, 1))  # noqa: E731
+
+    # new clothes: the person's pixels away from hands and face, shading kept in part
+    body = ops.clip((per - 0.5) / 0.3, 0.0, 1.0) * (1 - _dilate(fg, 2))
+    grey = ops.mean(img, axis=-1, keepdims=True)
+    shade = grey / ops.maximum(_masked_mean(grey, body), 1.0) - 1
+    clothes = ops.clip(ops.reshape(p["clothes"], (-1, 1, 1, 3)) * (1 + shade * flag(5)), 0, 255)
+    a = body * flag(0)
+    new = img * (1 - a) + clothes * a
+    # short sleeves: a forearm's length of body round each hand in that hand's colour
+    reach = max(1, round(0.12 * max(h, w) / 8))
+    coarse = ops.max_pool(hands, pool_size=8, strides=8, padding="same")
+    near_hands = ops.image.resize(_dilate(coarse, reach), (h, w), interpolation="nearest")
+    arms = body * near_hands * flag(0) * flag(1)
+    skin = ops.clip(_masked_mean(img, hands) * (1 + shade * 0.3), 0, 255)
+    img = new * (1 - arms) + skin * arms
+
+    # the signer pasted onto another background; labelled pixels are always kept
+    alpha = ops.maximum(ops.clip((per - 0.35) / 0.4, 0.0, 1.0), _dilate(fg, 1))
+    alpha = ops.depthwise_conv(alpha, np.full((3, 3, 1, 1), 1 / 9, np.float32), strides=1, padding="same")
+    wall = _background(p, _sample(ops.cast(plate, "float32"), p["plate_warp"], size), size)
+    a = flag(2) * (1 - alpha)
+    img = img * (1 - a) + wall * a
+
+    # the camera: colour matrix, contrast, blur, noise
+    img = ops.einsum("bhwc,bdc->bhwd", img, p["colour"]) + ops.reshape(p["offset"], (-1, 1, 1, 3))
+    cam = p["camera"]
+    contrast = ops.reshape(cam[:, 0], (-1, 1, 1, 1))
+    mean = ops.mean(img, axis=(1, 2, 3), keepdims=True)
+    img = ops.clip((img - mean) * contrast + mean, 0, 255)
+    blur_w = ops.reshape(cam[:, 1], (-1, 1, 1, 1))
+    kernel = np.outer(*(2 * [np.array([1, 4, 6, 4, 1], np.float32) / 16]))
+    blurred = ops.depthwise_conv(img, np.tile(kernel[:, :, None, None], (1, 1, 3, 1)), strides=1, padding="same")
+    img = img * (1 - blur_w) + blurred * blur_w
+    noise = (_hash_noise((ops.shape(img)[0], h, w, 3), cam[:, 3]) - 0.5) * 3.46  # unit variance
+    img = ops.clip(img + noise * ops.reshape(cam[:, 2], (-1, 1, 1, 1)), 0, 255)
+    return img / 255.0, fg

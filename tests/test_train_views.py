@@ -1,0 +1,154 @@
+"""Graph views (views made inside the compiled training step) and training packs, on real frames."""
+import json
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from keras import ops
+
+from signseg.infer.segmenter import Segmenter
+from signseg.train.feed import ArrayBatches, FrameArrays
+from signseg.train.frames import load_sources
+from signseg.train.pack import is_pack, load_pack, write_pack
+from signseg.train.views import _affine, _inverse, identity_params, render
+
+SIZE = (96, 128)
+
+
+@pytest.fixture(scope="module")
+def arrays(soup_labels):
+    return FrameArrays.from_frames(load_sources([soup_labels]), SIZE)
+
+
+def _render(a, idx, p):
+    x, y = render(a.images[idx], a.labels[idx], a.persons[idx], a.plates[np.zeros(len(idx), int)], p, SIZE)
+    return ops.convert_to_numpy(x), ops.convert_to_numpy(y)
+
+
+def test_the_plain_view_is_the_stored_frame(arrays):
+    idx = np.arange(4)
+    x, y = _render(arrays, idx, identity_params(4, SIZE))
+    assert np.array_equal(np.round(x * 255).astype(np.uint8), arrays.images[idx])
+    assert np.array_equal(y[..., 0] > 0, arrays.labels[idx, ..., 0] > 0)
+    assert y.dtype == np.float32 and set(np.unique(y)) <= {0.0, 1.0}
+
+
+def test_views_warp_as_opencv_does(arrays):
+    """Scale, rotation, shift and a mirror, against cv2.warpAffine with the same forward map."""
+    h, w = SIZE
+    idx = np.arange(3)
+    p = identity_params(3, SIZE)
+    forward = []
+    for i, (scale, angle, flip) in enumerate([(1.3, 10, False), (0.8, -7, True), (2.0, 3, False)]):
+        m = _affine(scale, 1.1, angle, (w / 2 + 5, h / 2 - 3), (w / 2, h / 2))
+        if flip:
+            m = m @ np.array([[-1, 0, w - 1], [0, 1, 0], [0, 0, 1]], float)
+        p["warp"][i] = _inverse(m)
+        forward.append(m)
+    x, y = _render(arrays, idx, p)
+    for i, m in zip(idx, forward):
+        img = cv2.warpAffine(arrays.images[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        lab = cv2.warpAffine(arrays.labels[i, ..., 0], m, (w, h), flags=cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_REFLECT_101)
+        assert np.abs(x[i] * 255 - img).mean() < 1.5
+        assert ((y[i, ..., 0] > 0) == (lab > 0)).mean() > 0.99
+
+
+def test_a_pasted_signer_keeps_every_labelled_pixel(arrays):
+    """Composite on a flat green wall where the person mask is empty: the wall everywhere but
+    round the labelled hands and face, which keep their own pixels."""
+    i = int(np.argmax((arrays.labels[:, ..., 0] > 0).sum(axis=(1, 2))))
+    idx = np.array([i])
+    p = identity_params(1, SIZE)
+    p["use"][0, 2] = 1  # composite
+    p["bg"][0, :3], p["bg"][0, 6], p["bg"][0, 8] = (0, 255, 0), 0, 0.0  # a flat, evenly lit wall
+    person = np.zeros_like(arrays.persons[idx])
+    x, y = render(arrays.images[idx], arrays.labels[idx], person, arrays.plates[:1], p, SIZE)
+    x = np.round(ops.convert_to_numpy(x)[0] * 255)
+    fg = arrays.labels[i, ..., 0] > 0
+    far = cv2.dilate(fg.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+    inside = cv2.erode(fg.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert far.any() and inside.any()
+    assert (x[far] == (0, 255, 0)).all()
+    assert np.array_equal(x[inside], arrays.images[i][inside].astype(float))
+
+
+def test_random_views_vary_and_keep_labels_binary(arrays):
+    batches = ArrayBatches(arrays, batch_size=6, steps=2, seed=3)
+    inputs, labels = batches[0]
+    assert inputs["image"].dtype == np.uint8 and labels.shape == (6, *SIZE, 1)
+    extra = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
+    x, y = render(inputs["image"], labels, inputs["person"], inputs["plate"], extra, SIZE)
+    x, y = ops.convert_to_numpy(x), ops.convert_to_numpy(y)
+    assert x.shape == (6, *SIZE, 3) and 0 <= x.min() and x.max() <= 1
+    assert set(np.unique(y)) <= {0.0, 1.0} and y.sum() > 0
+    plain = arrays.images[np.sort(np.random.default_rng(3).integers(0, len(arrays), 6))] / 255.0
+    assert np.abs(x - plain).mean() > 0.02  # the views are not the stored frames
+
+
+def test_graph_views_fine_tune_through_the_cli(tmp_path, soup_labels, tiny_model_file, soup):
+    from signseg.cli import main
+    from signseg.video import VideoReader
+    rc = main(["train", str(soup_labels), "-o", str(tmp_path / "m"), "--name", "g", "--init", str(tiny_model_file),
+               "--views", "graph", "--epochs", "2", "--steps", "2", "--batch-size", "2", "--val-fraction", "0", "-q"])
+    assert rc == 0
+    seg = Segmenter.from_file(tmp_path / "m" / "g.weights.h5")
+    assert json.loads((tmp_path / "m" / "g.json").read_text())["training"]["views"] == "graph"
+    frames = np.stack([next(iter(VideoReader(soup)))])
+    before = Segmenter.from_file(tiny_model_file).predict_proba(frames)
+    assert not np.allclose(before, seg.predict_proba(frames))  # it learned something
+    with pytest.raises(ValueError, match="crop_size is for host views"):
+        from signseg.train.fit import train
+        train([soup_labels], tmp_path / "x", views="graph", crop_size=(32, 32), input_size=(64, 64))
+
+
+def test_a_pack_reads_back_as_the_labelled_frames(tmp_path, soup_labels):
+    data = load_sources([soup_labels])
+    # a soft person mask round the labels (the teacher's, where it ran with segmentation)
+    data.persons = [cv2.GaussianBlur(cv2.dilate((m > 0).astype(np.uint8) * 255, np.ones((15, 15), np.uint8)),
+                                     (9, 9), 0) for m in data.masks]
+    pack = write_pack(data, tmp_path / "pack.h5")
+    assert is_pack(pack) and not is_pack(soup_labels)
+    back = load_sources([pack])
+    assert back.groups == data.groups
+    for a, b in zip(data.masks, back.masks):
+        assert np.array_equal(a, b)
+    err = np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(data.images, back.images)])
+    assert err < 3.0  # H.264 at crf 20
+    person_err = max(np.abs(a.astype(int) - b).mean() for a, b in zip(data.persons, back.persons))
+    assert person_err < 12
+    assert pack.stat().st_size < 0.1 * sum(im.nbytes for im in data.images)
+
+
+def test_a_damaged_pack_names_the_clip(tmp_path, soup_labels):
+    pack = write_pack(load_sources([soup_labels]), tmp_path / "pack.h5")
+    with h5py.File(pack, "a") as f:
+        g = f["SOUP"]
+        video = g["video"][:]
+        del g["video"]
+        g["video"] = video[: len(video) // 3]  # the clip cut short
+    with pytest.raises(ValueError, match="SOUP"):
+        load_pack(pack)
+
+
+def test_frame_arrays_hold_anchors_on_hands_and_face(arrays):
+    for i in range(len(arrays)):
+        pts = arrays.anchors[i, :arrays.n_anchors[i]].astype(int)
+        assert arrays.n_anchors[i] == 0 or (arrays.labels[i, pts[:, 1], pts[:, 0], 0] > 0).all()
+    assert arrays.n_anchors.max() == 64 and arrays.images.dtype == np.uint8 and arrays.images.shape[1:3] == SIZE
+
+
+def test_bfloat16_training_leaves_float32_weights_and_policy(tmp_path, soup_labels, tiny_model_file):
+    import keras
+    from signseg.train.fit import train
+    card = train([soup_labels], tmp_path / "m", name="b", init=tiny_model_file, epochs=1, steps_per_epoch=2,
+                 batch_size=2, val_fraction=0.0, verbose=0, precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # nothing built later inherits it
+    assert card.extra["training"]["precision"] == "mixed_bfloat16"
+    with h5py.File(tmp_path / "m" / "b.weights.h5", "r") as f:
+        dtypes = set()
+        f.visititems(lambda name, obj: dtypes.add(obj.dtype) if isinstance(obj, h5py.Dataset) else None)
+    assert dtypes == {np.dtype("float32")}
+    seg = Segmenter.from_file(tmp_path / "m" / "b.weights.h5")
+    assert seg.predict_proba(np.zeros((1, 64, 64, 3), np.uint8)).dtype == np.float32
