@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from keras import ops
 
@@ -126,7 +127,6 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
 
 def _skin_colour(rng: np.random.Generator) -> np.ndarray:
     """A skin-like RGB colour (beige, peach, orange, tan): shirts a colour model takes for skin."""
-    import cv2
     hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
