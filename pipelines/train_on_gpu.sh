@@ -12,10 +12,13 @@
 # Then through the device tool: command "bash pipelines/train_on_gpu.sh", carry [".whl", ".device"].
 # MINUTES (default 5.5) is each model's training budget, MODELS which to train (default both),
 # SNET_INIT / LITE_INIT what each starts from (a shipped name or a .weights.h5 with its card,
-# default the shipped model), SNET_LR / LITE_LR their learning rates, FEED=0 skips the feed figures; both train at once on the one GPU, with
-# their views made inside the compiled step (--views graph). Back in $OUT: each model's
-# .weights.h5 + .json card and its log (one line per epoch, images/s included), the GPU's name,
-# and bench/train_feed.py's figures (how fast the views alone can feed a step).
+# default the shipped model), SNET_LR / LITE_LR their learning rates, FEED=0 skips the feed
+# figures. Both train at once on the one GPU, their views made inside the compiled step
+# (--views graph). Back in $OUT: each model's .weights.h5 + .json card and its log (one line per
+# epoch, images/s included), the GPU's name, and bench/train_feed.py's figures (how fast the
+# views alone can feed a step). To continue from a call's weights, copy them with their cards
+# over signseg/weights/ (what the tenth session's second call did): a .weights.h5 elsewhere
+# must travel too, and the tree (pack, wheels and weights) must stay under 64 MiB.
 set -uo pipefail
 minutes="${MINUTES:-5.5}"
 MODELS="${MODELS:-snet snet-lite}"
