@@ -146,6 +146,7 @@ def test_bfloat16_training_leaves_float32_weights_and_policy(tmp_path, soup_labe
                  batch_size=2, val_fraction=0.0, verbose=0, precision="mixed_bfloat16")
     assert keras.mixed_precision.global_policy().name == "float32"  # nothing built later inherits it
     assert card.extra["training"]["precision"] == "mixed_bfloat16"
+    assert card.extra["training"]["views"] == "host"  # auto, and no GPU here: OpenCV's views are faster on a CPU
     with h5py.File(tmp_path / "m" / "b.weights.h5", "r") as f:
         dtypes = set()
         f.visititems(lambda name, obj: dtypes.add(obj.dtype) if isinstance(obj, h5py.Dataset) else None)

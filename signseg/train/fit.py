@@ -130,7 +130,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
-          data: LabelledFrames | None = None, views: str = "host", precision: str = "float32") -> ModelCard:
+          data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32") -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -145,12 +145,16 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     loaded them already (they are not read again). ``views``: where training views are made --
     ``"host"`` (:mod:`signseg.train.augment`, OpenCV, one image at a time) or ``"graph"``
     (:mod:`signseg.train.views`: uint8 arrays in, the views made inside the compiled step; the
-    way to feed a GPU; on a 2-core CPU the host views are faster -- docs/performance.md).
+    way to feed a GPU; on a 2-core CPU the host views are faster -- docs/performance.md);
+    ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` is asked for), else host.
     ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
     """
-    if views not in ("host", "graph"):
-        raise ValueError(f"views must be 'host' or 'graph', not {views!r}")
+    if views not in ("auto", "host", "graph"):
+        raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
+    if views == "auto":
+        from signseg.infer.runtimes import has_gpu
+        views = "graph" if crop_size is None and has_gpu() else "host"
     if views == "graph" and crop_size is not None:
         raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
     model_dir = Path(model_dir)
