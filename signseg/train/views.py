@@ -72,7 +72,7 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
     for i in range(n):
         # where the view looks: scale/aspect/rotation/shift jitter, mirrored half the time,
         # a close-up around a hand or the face about a third of the time
-        flip = rng.random() < 0.5
+        flip = strength > 0 and rng.random() < 0.5
         scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
         centre = (w / 2, h / 2)
         pts = anchors[i]
@@ -107,11 +107,11 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
         kind = rng.choice(3, p=[0.6, 0.25, 0.15])
         p["bg"][i] = [*c0, *c1, kind, rng.uniform(0, 2 * math.pi), rng.uniform(0.0, 0.35)]
         p["texture"][i] = rng.random((TEXTURE_CELLS, TEXTURE_CELLS))
+        count = rng.integers(2, 12)  # objects on this wall (at most N_SHAPES of them drawn)
         for j in range(N_SHAPES):
             cx, cy = rng.uniform(0, w), rng.uniform(0, h)
             ax, ay = rng.uniform(0.03, 0.2, 2) * np.array([w, h])
-            p["shapes"][i, j] = [cx, cy, ax, ay, rng.random() < 0.5, j < rng.integers(2, 12),
-                                 *_random_colours(1, rng)[0]]
+            p["shapes"][i, j] = [cx, cy, ax, ay, rng.random() < 0.5, j < count, *_random_colours(1, rng)[0]]
         if strength > 0:
             p["colour"][i], p["offset"][i] = _colour_matrix(rng)
         else:
