@@ -81,7 +81,7 @@ def main() -> int:
         model = build(card.architecture, **card.config)
         keras.mixed_precision.set_global_policy("float32")
         if views == "graph":
-            arrays = arrays or FrameArrays.from_frames(data, size)
+            arrays = FrameArrays.from_frames(data, size) if arrays is None else arrays
             model = ViewTrainer(model, size)
             ds = ArrayBatches(arrays, args.batch_size, steps=args.steps, seed=0)
         else:

@@ -39,7 +39,7 @@ def main() -> int:
     import numpy as np
     from signseg.train.feed import ArrayBatches, FrameArrays
     from signseg.train.frames import load_sources
-    from signseg.train.views import render
+    from signseg.train.views import render_batch
 
     size = tuple(int(v) for v in args.size.split("x"))
     t = time.perf_counter()
@@ -53,8 +53,7 @@ def main() -> int:
     ds = ArrayBatches(arrays, args.batch_size, steps=args.batches, seed=0)
 
     def views(inputs, labels):
-        extra = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
-        return render(inputs["image"], labels, inputs["person"], inputs["plate"], extra, size)
+        return render_batch(inputs, labels, size)
 
     if keras.backend.backend() == "jax":
         import jax

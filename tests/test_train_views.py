@@ -11,7 +11,7 @@ from signseg.infer.segmenter import Segmenter
 from signseg.train.feed import ArrayBatches, FrameArrays
 from signseg.train.frames import load_sources
 from signseg.train.pack import is_pack, load_pack, write_pack
-from signseg.train.views import _affine, _inverse, identity_params, render
+from signseg.train.views import _inverse, identity_params, render, render_batch
 
 SIZE = (96, 128)
 
@@ -19,6 +19,14 @@ SIZE = (96, 128)
 @pytest.fixture(scope="module")
 def arrays(soup_labels):
     return FrameArrays.from_frames(load_sources([soup_labels]), SIZE)
+
+
+def _forward_map(scale, aspect, angle, centre, target):
+    """A 2x3 source -> view map: rotate by ``angle`` degrees, scale, move ``centre`` to ``target``."""
+    m = cv2.getRotationMatrix2D((0, 0), angle, 1.0)
+    m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
+    m[:, 2] = np.asarray(target) - m[:, :2] @ np.asarray(centre)
+    return m
 
 
 def _render(a, idx, p):
@@ -41,7 +49,7 @@ def test_views_warp_as_opencv_does(arrays):
     p = identity_params(3, SIZE)
     forward = []
     for i, (scale, angle, flip) in enumerate([(1.3, 10, False), (0.8, -7, True), (2.0, 3, False)]):
-        m = _affine(scale, 1.1, angle, (w / 2 + 5, h / 2 - 3), (w / 2, h / 2))
+        m = _forward_map(scale, 1.1, angle, (w / 2 + 5, h / 2 - 3), (w / 2, h / 2))
         if flip:
             m = m @ np.array([[-1, 0, w - 1], [0, 1, 0], [0, 0, 1]], float)
         p["warp"][i] = _inverse(m)
@@ -78,8 +86,7 @@ def test_random_views_vary_and_keep_labels_binary(arrays):
     batches = ArrayBatches(arrays, batch_size=6, steps=2, seed=3)
     inputs, labels = batches[0]
     assert inputs["image"].dtype == np.uint8 and labels.shape == (6, *SIZE, 1)
-    extra = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
-    x, y = render(inputs["image"], labels, inputs["person"], inputs["plate"], extra, SIZE)
+    x, y = render_batch(inputs, labels, SIZE)
     x, y = ops.convert_to_numpy(x), ops.convert_to_numpy(y)
     assert x.shape == (6, *SIZE, 3) and 0 <= x.min() and x.max() <= 1
     assert set(np.unique(y)) <= {0.0, 1.0} and y.sum() > 0

@@ -148,6 +148,18 @@ def composite(image: np.ndarray, mask: np.ndarray, person: np.ndarray, backgroun
     return (image * alpha + background * (1 - alpha) + 0.5).astype(np.uint8)
 
 
+def clothes_colour(rng: np.random.Generator) -> np.ndarray:
+    """A new colour for the signer's clothes (RGB float32): mostly white or near-white (shirts,
+    robes) or skin-coloured (beige, peach, orange, tan tops), the rest anywhere."""
+    r = rng.random()
+    if r < 0.4:
+        return np.array([rng.uniform(200, 255)] * 3) * rng.uniform(0.9, 1.0, 3)
+    if r < 0.7:
+        hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    return _random_colours(1, rng)[0]
+
+
 def recolour_clothes(image: np.ndarray, mask: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Give the signer other clothes: the person's pixels away from hands and face take a new
     colour with their shading kept -- mostly white or skin-coloured, the shirts and robes that a
@@ -156,15 +168,7 @@ def recolour_clothes(image: np.ndarray, mask: np.ndarray, person: np.ndarray, rn
     body = (person > 128) & (mask == 0)
     if body.sum() < 50:
         return image
-    r = rng.random()
-    if r < 0.4:  # white and near-white: shirts, robes
-        colour = np.array([rng.uniform(200, 255)] * 3) * rng.uniform(0.9, 1.0, 3)
-    elif r < 0.7:  # skin-coloured: beige, peach, orange, tan tops
-        hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
-        colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
-    else:
-        colour = _random_colours(1, rng)[0]
-    out = _paint(image, body, colour, rng, keep=mask > 0)
+    out = _paint(image, body, clothes_colour(rng), rng, keep=mask > 0)
     hands = np.isin(mask, (L.LEFT_HAND, L.RIGHT_HAND))
     if hands.sum() >= 20 and rng.random() < 0.5:
         # short sleeves: a forearm's length of the body round each hand in that hand's colour
@@ -186,6 +190,29 @@ def _paint(image: np.ndarray, region: np.ndarray, colour: np.ndarray, rng: np.ra
     new = np.clip(colour * shade[..., None], 0, 255)
     a = (cv2.GaussianBlur(region.astype(np.float32), (5, 5), 0) * ~keep)[..., None]
     return (image * (1 - a) + new * a + 0.5).astype(np.uint8)
+
+
+def framing(rng: np.random.Generator, size: tuple[int, int], anchors: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """A view's framing as a forward 2x3 map (frame at ``size`` -> view): scale, aspect-ratio,
+    rotation and position jitter, or, about a third of the time, a close-up around one of
+    ``anchors`` ((k, 2) x, y pixels of hands and face)."""
+    h, w = size
+    # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
+    # wide scale jitter plus an independent aspect-ratio jitter
+    scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
+    centre = np.array([w / 2, h / 2])
+    if len(anchors) and rng.random() < P_CLOSE_UP * strength:
+        # close-ups (webcams, selfies, AUTSL) show hands and face up to ~4x larger than a
+        # full-body studio shot: zoom in around a hand or face pixel
+        scale = math.exp(rng.uniform(0.5, 1.4))
+        centre = anchors[rng.integers(len(anchors))].astype(float)
+    aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
+    angle = rng.uniform(-12, 12) * strength
+    tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
+    m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
+    return m
 
 
 def _camera(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -236,22 +263,7 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
                 img = composite(img, msk, per, bg)
         if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
             img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
-        # framing varies a lot between corpora (full body 16:9 vs close-up 4:3 or square):
-        # wide scale jitter plus an independent aspect-ratio jitter
-        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
-        centre = np.array([w / 2, h / 2])
-        fg = np.argwhere(msk > 0)
-        if len(fg) and rng.random() < P_CLOSE_UP * strength:
-            # close-ups (webcams, selfies, AUTSL) show hands and face up to ~4x larger than a
-            # full-body studio shot: zoom in around a hand or face pixel
-            scale = math.exp(rng.uniform(0.5, 1.4))
-            centre = fg[rng.integers(len(fg))][::-1].astype(float)
-        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
-        angle = rng.uniform(-12, 12) * strength
-        tx, ty = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        m[:, :2] = m[:, :2] @ np.diag([scale * aspect, scale / aspect])
-        m[:, 2] = (w / 2 + tx, h / 2 + ty) - m[:, :2] @ centre
+        m = framing(rng, size, np.argwhere(msk > 0)[:, ::-1], strength)
         img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
         msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST,

@@ -4,7 +4,7 @@
 as uint8 (3 + 1 + 1 bytes a pixel: the frame, its labels, the teacher's person mask), with one
 room plate per clip; :class:`ArrayBatches` gathers random batches of them with the numbers of
 their views (:func:`signseg.train.views.draw_params`); :class:`ViewTrainer` wraps the network
-so that the step itself turns those into views (:func:`signseg.train.views.render`) before
+so that the step itself turns those into views (:func:`signseg.train.views.render_batch`) before
 the forward pass. The host's work per image is a copy of a few hundred kilobytes.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from signseg.decode.image import resize
 from signseg.train.augment import Backgrounds
 from signseg.train.frames import LabelledFrames
-from signseg.train.views import draw_params, render
+from signseg.train.views import draw_params, render_batch
 
 ANCHORS = 64  # hand/face pixels kept per frame: close-ups zoom in around one of them
 
@@ -99,24 +99,20 @@ class ArrayBatches(keras.utils.PyDataset):
 
 class ViewTrainer(keras.Model):
     """The network, trained on views made inside its compiled step: ``train_step`` renders
-    the batch's views (:func:`signseg.train.views.render`) and hands them to Keras's own step;
+    the batch's views (:func:`signseg.train.views.render_batch`) and hands them to Keras's own step;
     called on a plain image batch (validation, prediction) it is just the network."""
 
     def __init__(self, network: keras.Model, size: tuple[int, int], **kwargs):
         super().__init__(**kwargs)
         self.network, self.size = network, tuple(size)
 
-    def _views(self, inputs, labels):
-        extra = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
-        return render(inputs["image"], labels, inputs["person"], inputs["plate"], extra, self.size)
-
     def call(self, inputs, training=False):
         if isinstance(inputs, dict):  # Keras builds the model on a training batch once
-            inputs = self._views(inputs, keras.ops.zeros_like(inputs["person"]))[0]
+            inputs = render_batch(inputs, keras.ops.zeros_like(inputs["person"]), self.size)[0]
         return self.network(inputs, training=training)
 
     def train_step(self, *args):
         *state, data = args  # JAX passes the state first, TensorFlow and torch do not
         inputs, labels = data[0], data[1]
-        x, y = self._views(inputs, labels)
+        x, y = render_batch(inputs, labels, self.size)
         return super().train_step(*state, (x, y))

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 from keras import ops
 
 from signseg import labels as L
-from signseg.train.augment import (P_BLUR, P_CLOSE_UP, P_CLOTHES, P_CLUTTER, P_COMPOSITE, P_NOISE,
-                                   _random_colours)
+from signseg.train.augment import (P_BLUR, P_CLOTHES, P_CLUTTER, P_COMPOSITE, P_NOISE, _random_colours,
+                                   clothes_colour, framing)
 
 N_SHAPES = 8       # clutter objects per background (each on or off)
 TEXTURE_CELLS = 12  # the texture background: a coloured noise grid of this many cells, upsampled
@@ -28,18 +27,10 @@ P_SLEEVES = 0.5     # recoloured clothes get bare forearms this often (where han
 
 
 # --------------------------------------------------------------------------- host: the numbers
-def _affine(scale: float, aspect: float, angle_deg: float, centre, target) -> np.ndarray:
-    """Forward 2x3 map (source -> view) as in :func:`augment`: rotate, scale, move ``centre`` to ``target``."""
-    a = math.radians(angle_deg)
-    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
-    lin = rot @ np.diag([scale * aspect, scale / aspect])
-    return np.hstack([lin, (np.asarray(target) - lin @ np.asarray(centre))[:, None]])
-
-
 def _inverse(m: np.ndarray) -> np.ndarray:
-    """The view -> source map of a forward 2x3 map, flattened to 6 numbers."""
-    lin = np.linalg.inv(m[:, :2])
-    return np.hstack([lin, (-lin @ m[:, 2])[:, None]]).ravel()
+    """The view -> source map of a forward 2x3 (or 3x3) map, flattened to 6 numbers."""
+    lin = np.linalg.inv(m[:2, :2])
+    return np.hstack([lin, (-lin @ m[:2, 2])[:, None]]).ravel()
 
 
 def _colour_matrix(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -70,18 +61,9 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
         warp=(6,), plate_warp=(6,), clothes=(3,), use=(6,), bg=(9,), texture=(TEXTURE_CELLS, TEXTURE_CELLS),
         shapes=(N_SHAPES, 9), colour=(3, 3), offset=(3,), camera=(4,)).items()}
     for i in range(n):
-        # where the view looks: scale/aspect/rotation/shift jitter, mirrored half the time,
-        # a close-up around a hand or the face about a third of the time
+        # where the view looks (augment.framing), mirrored half the time
         flip = strength > 0 and rng.random() < 0.5
-        scale = math.exp(rng.uniform(-0.5, 0.5) * strength)
-        centre = (w / 2, h / 2)
-        pts = anchors[i]
-        if len(pts) and rng.random() < P_CLOSE_UP * strength:
-            scale = math.exp(rng.uniform(0.5, 1.4))
-            centre = tuple(pts[rng.integers(len(pts))].astype(float))
-        aspect = math.exp(rng.uniform(-0.25, 0.25) * strength)
-        shift = rng.uniform(-0.15, 0.15, 2) * strength * np.array([w, h])
-        m = _affine(scale, aspect, rng.uniform(-12, 12) * strength, centre, (w / 2 + shift[0], h / 2 + shift[1]))
+        m = np.vstack([framing(rng, size, anchors[i], strength), [0, 0, 1]])
         if flip:  # mirror first: x -> w - 1 - x
             m = m @ np.array([[-1, 0, w - 1], [0, 1, 0], [0, 0, 1]], float)
         p["warp"][i] = _inverse(m)
@@ -90,14 +72,7 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
         y0, x0 = rng.uniform(0, h - ch), rng.uniform(0, w - cw)
         sx = (-1 if rng.random() < 0.5 else 1) / zoom
         p["plate_warp"][i] = [sx, 0, x0 + (cw - 1 if sx < 0 else 0), 0, 1 / zoom, y0]
-        # clothes: mostly white or skin-coloured, sometimes any colour
-        r = rng.random()
-        if r < 0.4:
-            p["clothes"][i] = np.array([rng.uniform(200, 255)] * 3) * rng.uniform(0.9, 1.0, 3)
-        elif r < 0.7:
-            p["clothes"][i] = _skin_colour(rng)
-        else:
-            p["clothes"][i] = _random_colours(1, rng)[0]
+        p["clothes"][i] = clothes_colour(rng)
         composite = rng.random() < P_COMPOSITE * strength
         p["use"][i] = [rng.random() < P_CLOTHES * strength, rng.random() < P_SLEEVES, composite,
                        composite and rng.random() < P_PLATE, composite and rng.random() < P_CLUTTER,
@@ -125,12 +100,6 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
     return p
 
 
-def _skin_colour(rng: np.random.Generator) -> np.ndarray:
-    """A skin-like RGB colour (beige, peach, orange, tan): shirts a colour model takes for skin."""
-    hsv = np.uint8([[[rng.uniform(4, 24), rng.uniform(60, 200), rng.uniform(120, 250)]]])
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
-
-
 def identity_params(n: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
     """Parameters of the plain view: the stored frame itself, no change (for tests)."""
     p = draw_params(np.random.default_rng(0), n, size, [np.zeros((0, 2))] * n, strength=0.0)
@@ -150,14 +119,21 @@ def _reflect(i, n: int):
     return ops.where(i >= n, period - i, i)
 
 
-def _sample(src, warp, size: tuple[int, int], nearest: bool = False):
-    """``src`` (B, H, W, C) seen through the per-view view->source maps ``warp`` (B, 6): (B, h, w, C)."""
-    _, hs, ws, c = src.shape  # the stored size is static, the batch need not be
+def _source_coords(warp, size: tuple[int, int]):
+    """Where each view pixel looks in its stored frame: x, y (B, h*w) through the per-view
+    view->source maps ``warp`` (B, 6)."""
     h, w = size
     ys, xs = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
     xs, ys = ops.reshape(xs, (1, -1)), ops.reshape(ys, (1, -1))
-    sx = warp[:, 0:1] * xs + warp[:, 1:2] * ys + warp[:, 2:3]
-    sy = warp[:, 3:4] * xs + warp[:, 4:5] * ys + warp[:, 5:6]
+    return (warp[:, 0:1] * xs + warp[:, 1:2] * ys + warp[:, 2:3],
+            warp[:, 3:4] * xs + warp[:, 4:5] * ys + warp[:, 5:6])
+
+
+def _sample(src, sx, sy, size: tuple[int, int], nearest: bool = False):
+    """``src`` (B, H, W, C) read at :func:`_source_coords` ``sx, sy`` (bilinear, or the nearest
+    pixel), mirrored at the edges: (B, h, w, C)."""
+    _, hs, ws, c = src.shape  # the stored size is static, the batch need not be
+    h, w = size
     flat = ops.reshape(src, (-1, c))
     base = ops.expand_dims(ops.arange(ops.shape(src)[0], dtype="int32") * (hs * ws), 1)
 
@@ -245,9 +221,11 @@ def render(image, label, person, plate, p, size: tuple[int, int]):
     background plates ``plate`` (B, H, W, 3) and the numbers ``p`` of :func:`draw_params`."""
     h, w = size
     use = p["use"]
-    img = _sample(ops.cast(image, "float32"), p["warp"], size)
-    per = _sample(ops.cast(person, "float32") / 255.0, p["warp"], size)
-    lab = _sample(ops.cast(label, "int32"), p["warp"], size, nearest=True)
+    sx, sy = _source_coords(p["warp"], size)  # frame, person mask and labels move together
+    both = _sample(ops.concatenate([ops.cast(image, "float32"), ops.cast(person, "float32") / 255.0], axis=-1),
+                   sx, sy, size)
+    img, per = both[..., :3], both[..., 3:]
+    lab = _sample(ops.cast(label, "int32"), sx, sy, size, nearest=True)
     fg = ops.cast(lab > 0, "float32")
     hands = ops.cast(ops.logical_or(lab == L.LEFT_HAND, lab == L.RIGHT_HAND), "float32")
     flag = lambda k: ops.reshape(use[:, k], (-1, 1, 1, 1))  # noqa: E731
@@ -270,7 +248,7 @@ def render(image, label, person, plate, p, size: tuple[int, int]):
     # the signer pasted onto another background; labelled pixels are always kept
     alpha = ops.maximum(ops.clip((per - 0.35) / 0.4, 0.0, 1.0), _dilate(fg, 1))
     alpha = ops.depthwise_conv(alpha, np.full((3, 3, 1, 1), 1 / 9, np.float32), strides=1, padding="same")
-    wall = _background(p, _sample(ops.cast(plate, "float32"), p["plate_warp"], size), size)
+    wall = _background(p, _sample(ops.cast(plate, "float32"), *_source_coords(p["plate_warp"], size), size), size)
     a = flag(2) * (1 - alpha)
     img = img * (1 - a) + wall * a
 
@@ -287,3 +265,10 @@ def render(image, label, person, plate, p, size: tuple[int, int]):
     noise = (_hash_noise((ops.shape(img)[0], h, w, 3), cam[:, 3]) - 0.5) * 3.46  # unit variance
     img = ops.clip(img + noise * ops.reshape(cam[:, 2], (-1, 1, 1, 1)), 0, 255)
     return img / 255.0, fg
+
+
+def render_batch(inputs: dict, labels, size: tuple[int, int]):
+    """:func:`render` of one batch as :class:`signseg.train.feed.ArrayBatches` hands it over
+    (``inputs``: the uint8 arrays and the numbers of the views; ``labels``)."""
+    numbers = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
+    return render(inputs["image"], labels, inputs["person"], inputs["plate"], numbers, size)
