@@ -1,7 +1,7 @@
 """Benchmark: runtimes, model-only vs end-to-end (video -> HDF5) frames/s, and MediaPipe Holistic.
 
     python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
-                            [--batch-size 1 8] [--input-size 224x224 ...] [--rounds 5]
+                            [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--rounds 5]
                             [--teacher-python PY] [--json]
 
 One row per clip x input size x runtime x batch size:
@@ -18,6 +18,8 @@ One row per clip x input size x runtime x batch size:
 - the network, model-only, end-to-end and matmul timings take turns for ``--rounds`` rounds
   and each keeps its best: this shared machine's slow spells last seconds and would
   otherwise land on one column;
+- ``--mirror``: with the test-time flip off / on (default: as the model card says); ``net_gflops``
+  counts both passes;
 - ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
 - Holistic runs in its own environment on the same clip (``--teacher-python``), best of 3
   passes, start-up excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
@@ -124,6 +126,8 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, nargs="*", default=[8], help="batch sizes to try")
     p.add_argument("--runtime", nargs="*", default=["keras", "xla", "onnx"], help="runtimes to try")
     p.add_argument("--input-size", nargs="*", default=[], help="HxW sizes to try (default: the model's)")
+    p.add_argument("--mirror", nargs="*", choices=["off", "on"], default=[],
+                   help="test-time flip settings to try (default: the model card's)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
     p.add_argument("--teacher-python", default=None,
                    help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
@@ -136,11 +140,12 @@ def main() -> int:
     from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
 
-    def load(size, runtime, batch):
-        kw = dict(batch_size=batch, input_size=size, runtime=runtime)
+    def load(size, runtime, batch, mirror=None):
+        kw = dict(batch_size=batch, input_size=size, runtime=runtime, mirror=mirror)
         return Segmenter.from_file(args.weights, **kw) if args.weights else Segmenter.from_pretrained(args.model, **kw)
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.input_size] or [None]
+    mirrors = [m == "on" for m in args.mirror] or [None]
     rows = []
     peak = matmul_gflops()
     for clip in args.clip:
@@ -149,15 +154,15 @@ def main() -> int:
         mp_fps = holistic_fps(teacher, clip) if teacher else None
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
-            for runtime in args.runtime:
+            for runtime, mirror in itertools.product(args.runtime, mirrors):
                 if not runtimes.available(runtime):
                     print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
                     continue
                 for batch in args.batch_size:
-                    seg = load(size, runtime, batch)
+                    seg = load(size, runtime, batch, mirror)
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
-                    gflop = conv_gflop(seg.model, seg.input_size)
+                    gflop = conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)
                     x = seg.to_input(frames)
                     with tempfile.TemporaryDirectory() as tmp:
                         e2e = end_to_end(seg, clip, Path(tmp))
@@ -168,7 +173,7 @@ def main() -> int:
                     row_peak = 2 * MATMUL_N ** 3 / t["peak"] / 1e9
                     peak = max(peak, row_peak)
                     rows.append({"clip": clip.name, "frames": n, "model": seg.name,
-                                 "input": "x".join(map(str, seg.input_size)), "runtime": runtime, "batch": batch,
+                                 "input": "x".join(map(str, seg.input_size)), "runtime": runtime, "batch": batch, "mirror": seg.mirror,
                                  "net_fps": round(net, 1), "net_gflops": round(net * gflop, 1),
                                  "of_peak": round(net * gflop / row_peak, 2), "of_run_peak": None,
                                  "model_fps": round(m, 1),

@@ -24,9 +24,16 @@ import numpy as np
 
 
 def _segmenter(spec: str):
+    """A preset name or a .weights.h5; ``+mirror`` / ``-mirror`` after it turns the test-time
+    flip on or off (default: as its card says)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
-    return Segmenter.from_pretrained(spec) if spec in PRESETS else Segmenter.from_file(spec)
+    mirror = None
+    for suffix, value in (("+mirror", True), ("-mirror", False)):
+        if spec.endswith(suffix):
+            spec, mirror = spec[: -len(suffix)], value
+    return (Segmenter.from_pretrained(spec, mirror=mirror) if spec in PRESETS
+            else Segmenter.from_file(spec, mirror=mirror))
 
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
@@ -47,7 +54,8 @@ def main() -> int:
     p.add_argument("--groups", type=Path, default=None, help="signers.tsv: test clips and their settings")
     p.add_argument("--videos", nargs="+", default=None, help="clips to score (default: the test clips of --groups)")
     p.add_argument("--models", nargs="+", default=None,
-                   help="preset names or .weights.h5 files (default: every installed preset)")
+                   help="preset names or .weights.h5 files, each optionally followed by +mirror or -mirror "
+                        "(default: every installed preset)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--images", type=Path, default=None, help="folder for overlays of each model's worst clips")
     p.add_argument("--worst", type=int, default=2, help="overlays of this many worst clips per model")
@@ -82,7 +90,8 @@ def main() -> int:
         for path in args.labels:
             part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
             scores.update({k: v for k, v in part.items() if k != "all"})
-        label = Path(name).stem.replace(".weights", "") if name.endswith(".h5") else name
+        base, flip = (name[:-7], name[-7:]) if name.endswith(("+mirror", "-mirror")) else (name, "")
+        label = (Path(base).stem.replace(".weights", "") if base.endswith(".h5") else base) + flip
         if label in results:  # a candidate named like a shipped model: tell them apart by its folder
             label = f"{Path(name).parent.name}/{label}"
         results[label] = {"clips": {k: v.as_dict() for k, v in scores.items()},

@@ -20,6 +20,7 @@ def test_segment_writes_complete_masks_then_refuses_and_resumes(tmp_path, soup, 
         assert g["masks"].shape == (41, 240, 320) and g["masks"].dtype == np.uint8
         assert g.attrs["complete"] and g.attrs["n_frames"] == 41 and g.attrs["model"] == "tiny"
         assert g.attrs["source"] == str(soup) and len(g.attrs["weights_sha256"]) == 64
+        assert not g.attrs["mirror"]  # the tiny model's card does not ask for the flip
 
     r = run("segment", soup, "-o", out, "--weights", tiny_model_file)
     assert r.returncode == 2 and "output exists" in r.stderr and str(out) in r.stderr
@@ -39,10 +40,11 @@ def test_segment_writes_complete_masks_then_refuses_and_resumes(tmp_path, soup, 
 def test_stride_and_overwrite(tmp_path, soup, tiny_model_file):
     out = tmp_path / "out.h5"
     out.write_text("junk from before")
-    r = run("segment", soup, "-o", out, "--weights", tiny_model_file, "--stride", "4", "--overwrite", "-q")
+    r = run("segment", soup, "-o", out, "--weights", tiny_model_file, "--stride", "4", "--overwrite", "--mirror",
+            "-q")
     assert r.returncode == 0, r.stderr
     with h5py.File(out, "r") as f:
-        assert f["videos/SOUP/masks"].shape == (11, 240, 320)
+        assert f["videos/SOUP/masks"].shape == (11, 240, 320) and f["videos/SOUP"].attrs["mirror"]
         assert f["videos/SOUP"].attrs["fps"] == pytest.approx(29.97 / 4, abs=0.01)
 
 

@@ -61,4 +61,5 @@ def test_segment_cli_on_the_bundled_clip(tmp_path):
     with h5py.File(out, "r") as f:
         g = f["videos/SOUP"]
         assert g["masks"].shape == (41, 240, 320) and g.attrs["complete"] and g.attrs["model"] == "snet-lite"
+        assert g.attrs["mirror"]  # snet-lite's card asks for the test-time flip
         assert 0.005 < (g["masks"][:] > 0).mean() < 0.3  # hands and face: a small, nonzero share

@@ -29,11 +29,12 @@ CLIPS = {
     "Noct1z__asl_goodbye": ("signs2", "coloured studio"),
 }
 #: model -> (floor of the mean per-clip IoU, floor of every clip, floor of the mean precision).
-#: Measured (tenth session, the GPU-trained weights): snet-lite 0.572 mean, worst 0.376
-#: (google__Hksl_lemon), precision 0.733; snet 0.590, worst 0.342 (google__Hksl_lemon), 0.762.
+#: Measured (eleventh session; the GPU-trained weights, snet-lite with its card's test-time
+#: flip): snet-lite 0.592 mean, worst 0.427 (google__Hksl_lemon), precision 0.766 (without the
+#: flip 0.572 / 0.376 / 0.733); snet 0.590, worst 0.342 (google__Hksl_lemon), 0.762.
 #: Earlier snet-lite weights: 0.540 / 0.329 / 0.733 (stage 4, 2cec832f...), 0.524 / 0.263 / 0.675
 #: (3bc8e4f7...), 0.260 / 0.014 (d5def301...); the CPU-trained snet was not held to a floor.
-FLOORS = {"snet-lite": (0.54, 0.34, 0.70), "snet": (0.56, 0.31, 0.73)}
+FLOORS = {"snet-lite": (0.56, 0.40, 0.73), "snet": (0.56, 0.31, 0.73)}
 
 
 @pytest.fixture(scope="module")

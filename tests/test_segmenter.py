@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import keras
@@ -222,3 +223,41 @@ def test_device_resize_needs_the_keras_runtime():
         Segmenter.from_pretrained("snet-lite", runtime="onnx", resize="device")
     with pytest.raises(ValueError, match="resize must be"):
         Segmenter.from_pretrained("snet-lite", resize="gpu")
+
+
+# ---------------------------------------------------------------- test-time flip
+@pytest.mark.parametrize("resize", ["host", "device"])
+def test_mirror_averages_the_frame_and_its_mirror_image(tiny_model_file, soup, resize):
+    """``mirror=True``: the mean of the network on the frame and (flipped back) on its mirror
+    image, on the host path and the in-graph resize path alike; and so a mirrored frame gets
+    exactly the mirrored probabilities."""
+    frames = read_video(soup)[:5]
+    plain = Segmenter.from_file(tiny_model_file, batch_size=4, runtime="keras", resize=resize)
+    flip = Segmenter.from_file(tiny_model_file, batch_size=4, runtime="keras", resize=resize, mirror=True)
+    assert flip.mirror and not plain.mirror
+    a, b = plain.predict_proba(frames), plain.predict_proba(frames[:, :, ::-1].copy())[:, :, ::-1]
+    assert np.abs(a - b).max() > 1e-3  # the random network is not symmetric by itself
+    out = flip.predict_proba(frames)
+    np.testing.assert_allclose(out, 0.5 * (a + b), atol=1e-5)
+    np.testing.assert_allclose(flip.predict_proba(frames[:, :, ::-1].copy())[:, :, ::-1], out, atol=1e-5)
+
+
+def test_mirror_comes_from_the_model_card(preset_dir, soup):
+    card = json.loads((preset_dir / "snet-lite.json").read_text())
+    assert card["mirror"] is False  # every card says it
+    assert not Segmenter.from_pretrained("snet-lite").mirror
+    (preset_dir / "snet-lite.json").write_text(json.dumps({**card, "mirror": True}))
+    assert Segmenter.from_pretrained("snet-lite").mirror
+    assert not Segmenter.from_pretrained("snet-lite", mirror=False).mirror  # the caller decides last
+
+
+def test_mirror_in_the_compiled_uint8_network_matches_the_host_path(tiny_model_file, soup):
+    """The GPU driver's graph (uint8 in, uint8 probabilities out) flips inside the graph; it
+    must give the host path's probabilities to within its uint8 rounding."""
+    from signseg.infer.fixed_shape import uint8_model
+    from signseg.infer.preprocess import to_input
+    seg = Segmenter.from_file(tiny_model_file, runtime="keras", mirror=True)
+    x = to_input(read_video(soup)[:4], seg.input_size)
+    graph = uint8_model(seg.model, seg.input_size, seg.input_scale, seg.logits, mirror=True)
+    got = np.asarray(graph.predict_on_batch(x)).astype(np.float32) / 255
+    np.testing.assert_allclose(got, seg.network(seg.to_input(x)), atol=0.5 / 255 + 1e-5)

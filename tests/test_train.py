@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from signseg.video import VideoReader
+from signseg.video import VideoReader, read_video
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
@@ -118,9 +118,26 @@ def test_train_cli_from_scratch(tmp_path, soup_labels):
     from signseg.cli import main
     rc = main(["train", str(soup_labels), "-o", str(tmp_path / "m"), "--name", "x", "--width", "0.125",
                "--input-size", "32x32", "--epochs", "1", "--steps", "1", "--batch-size", "2",
-               "--val-fraction", "0", "-q"])
+               "--val-fraction", "0", "--mirror", "-q"])
     assert rc == 0 and (tmp_path / "m" / "x.weights.h5").is_file()
-    assert Segmenter.from_file(tmp_path / "m" / "x.weights.h5").input_size == (32, 32)
+    seg = Segmenter.from_file(tmp_path / "m" / "x.weights.h5")
+    assert seg.input_size == (32, 32) and seg.mirror  # the card asks for the test-time flip
+
+
+def test_mirror_threshold_is_chosen_on_the_flip_averaged_output(soup):
+    """With ``mirror`` the validation output is the frame's and its mirror image's mean, so
+    mirroring the validation set changes nothing; a random network alone is not symmetric."""
+    import keras
+    from signseg.models import snet
+    from signseg.train.fit import best_threshold
+    keras.utils.set_random_seed(3)
+    model = snet(width=0.125)
+    x = np.stack([cv2.resize(f, (64, 64)) for f in read_video(soup)[:4]]).astype(np.float32) / 255
+    p = np.asarray(model.predict_on_batch(x))
+    y = (p > np.median(p)).astype(np.float32)  # a mask the network nearly agrees with
+    flipped = [(x[:, :, ::-1].copy(), y[:, :, ::-1].copy())]
+    assert best_threshold(model, [(x, y)], mirror=True) == pytest.approx(best_threshold(model, flipped, mirror=True))
+    assert best_threshold(model, [(x, y)])[1] != pytest.approx(best_threshold(model, flipped)[1])
 
 
 def test_crop_windows_come_from_the_full_view_and_favour_foreground():

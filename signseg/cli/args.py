@@ -43,6 +43,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="where the network runs (default auto: the fastest here, see docs/performance.md)")
     g.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                    help="the network's compute precision: mixed_bfloat16 for a GPU (runs on Keras)")
+    g.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
+                   help="also run the network on each frame's mirror image and average (test-time flip: "
+                        "twice the network's work; default: the model card's, see `signseg models`)")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -67,7 +70,7 @@ def model_spec(args):
         raise ValueError("give --model or --weights, not both")
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
                      batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
-                     runtime=args.runtime, precision=args.precision)
+                     runtime=args.runtime, precision=args.precision, mirror=args.mirror)
 
 
 def report(summary, output) -> int:

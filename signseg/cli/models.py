@@ -22,6 +22,8 @@ def run(args) -> int:
         line = f"{name:10s} {state:14s} {entry['description']}"
         if entry["available"]:
             card = entry["card"]
-            line += f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}]"
+            flip = ", mirror" if card.get("mirror") else ""
+            line += (f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}, "
+                     f"threshold {card['threshold']}{flip}]")
         print(line)
     return 0

@@ -39,6 +39,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
                         "arrays (graph: the way to feed a GPU); auto: graph where a GPU is seen")
     t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
                    help="mixed_bfloat16: bfloat16 compute, float32 weights (faster on CPUs with AVX512-BF16 and on GPUs)")
+    t.add_argument("--mirror", action="store_true",
+                   help="the model card asks for the test-time flip (each frame and its mirror image, averaged) "
+                        "and its threshold is chosen that way")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -57,7 +60,7 @@ def run(args) -> int:
                  crop_size=args.crop_size, max_val_frames=args.max_val_frames,
                  groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto", views=args.views,
-                 precision=args.precision)
+                 precision=args.precision, mirror=args.mirror)
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
     return 0

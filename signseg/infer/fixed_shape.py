@@ -22,13 +22,18 @@ from signseg.infer.lanes import Lanes
 _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def uint8_model(model: keras.Model, input_size: tuple[int, int], scale: float, logits: bool) -> keras.Model:
+def uint8_model(model: keras.Model, input_size: tuple[int, int], scale: float, logits: bool,
+                mirror: bool = False) -> keras.Model:
     """``model`` wrapped for uint8 frames at ``input_size``: scaled in the graph, uint8
-    probabilities (x255) out, so only bytes cross between host and device."""
+    probabilities (x255) out, so only bytes cross between host and device. ``mirror``: the
+    output averaged with the flipped-back output on the mirror image, as the host path does."""
     ops = keras.ops
     frames = keras.Input(shape=(*input_size, 3), dtype="uint8", name="frames")
     x = keras.layers.Lambda(lambda f: ops.cast(f, "float32") * scale, dtype="float32", name="scale")(frames)
     y = ops.cast(model(x), "float32")
+    if mirror:
+        flipped = keras.layers.Lambda(lambda f: ops.flip(f, axis=2), dtype="float32", name="mirror")(x)
+        y = 0.5 * (y + ops.flip(ops.cast(model(flipped), "float32"), axis=2))
     if logits:
         y = ops.sigmoid(y)
     y = keras.layers.Lambda(lambda p: ops.cast(ops.round(p[..., 0] * 255.0), "uint8"), dtype="float32",
@@ -52,7 +57,7 @@ class FixedShapeNetwork:
                          and self.input_size is not None)
         if self.compiled:
             self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
-                                                  segmenter.logits))
+                                                  segmenter.logits, segmenter.mirror))
         else:
             def scaled_network(frames: np.ndarray, lane: bool) -> np.ndarray:  # on a lane's thread
                 return segmenter.network(segmenter.to_input(frames), lane)  # frames are input-size: scaled only

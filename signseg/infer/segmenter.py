@@ -69,13 +69,16 @@ class Segmenter:
     ``resize``: where frames are resized to the input size and probabilities back, ``"host"``
     (OpenCV, in numpy) or ``"device"`` (inside the compiled Keras graph, so uint8 frames go to
     the GPU as they are decoded); ``"auto"`` is ``"device"`` on a GPU, ``"host"`` otherwise.
+    ``mirror=True`` runs the network on each frame and on its mirror image and averages the two
+    (test-time flip): twice the network's work for masks that do not depend on which way the
+    signer faces (docs/model_card.md has what it is worth).
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
                  threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
-                 precision: str = "float32", resize: str = "auto"):
+                 precision: str = "float32", resize: str = "auto", mirror: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -91,6 +94,7 @@ class Segmenter:
         self.input_scale = float(input_scale)
         self.logits = logits
         self.precision = precision
+        self.mirror = bool(mirror)
         gpu = has_gpu()
         self.runtime = runtimes.resolve(runtime, gpu, precision)
         self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
@@ -105,12 +109,13 @@ class Segmenter:
     def from_pretrained(cls, name: str | None = None, *, batch_size: int = 8,
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
                         runtime: str = "auto", threads: int | None = None,
-                        precision: str = "float32", resize: str = "auto") -> "Segmenter":
+                        precision: str = "float32", resize: str = "auto",
+                        mirror: bool | None = None) -> "Segmenter":
         """Load shipped weights by name (``signseg.infer.presets.PRESETS``).
 
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
-        otherwise (both ``snet-lite`` until ``snet`` is retrained: docs/model_card.md).
-        ``input_size`` / ``threshold`` override the model card's values. ``precision``
+        otherwise (both ``snet-lite`` now, the better model by docs/model_card.md's rule).
+        ``input_size`` / ``threshold`` / ``mirror`` override the model card's values. ``precision``
         ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the network to compute in half
         precision (float32 weights), for GPUs.
         """
@@ -119,12 +124,13 @@ class Segmenter:
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
                               threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
-                              precision=precision, resize=resize)
+                              precision=precision, resize=resize, mirror=mirror)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
-                   threads: int | None = None, precision: str = "float32", resize: str = "auto") -> "Segmenter":
+                   threads: int | None = None, precision: str = "float32", resize: str = "auto",
+                   mirror: bool | None = None) -> "Segmenter":
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
@@ -142,13 +148,15 @@ class Segmenter:
         return cls(model, input_size=input_size or card.input_size,
                    threshold=card.threshold if threshold is None else threshold,
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
-                   runtime=runtime, threads=threads, precision=precision, resize=resize)
+                   runtime=runtime, threads=threads, precision=precision, resize=resize,
+                   mirror=card.mirror if mirror is None else mirror)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
-                  resize: str = "auto", precision: str = "float32", **config) -> "Segmenter":
+                  resize: str = "auto", precision: str = "float32", mirror: bool | None = None,
+                  **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -158,7 +166,8 @@ class Segmenter:
           metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
           treated as logits). Its inputs are assumed scaled by ``input_scale``.
 
-        ``precision`` (as in :meth:`from_pretrained`) applies to weights with a card.
+        ``precision`` and ``mirror`` (as in :meth:`from_pretrained`) apply to weights with a card
+        (``mirror`` to any model file).
         """
         path = Path(path)
         if not path.is_file():
@@ -176,7 +185,7 @@ class Segmenter:
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
                                   threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize,
-                                  precision=precision)
+                                  precision=precision, mirror=mirror)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -190,7 +199,8 @@ class Segmenter:
             input_size = (h, w) if h and w else None
         return cls(model, input_size=input_size, threshold=0.5 if threshold is None else threshold,
                    batch_size=batch_size, name=path.name, weights_sha256=sha,
-                   input_scale=input_scale, logits=linear, runtime=runtime, threads=threads, resize=resize)
+                   input_scale=input_scale, logits=linear, runtime=runtime, threads=threads, resize=resize,
+                   mirror=bool(mirror))
 
     # ----------------------------------------------------------------- inference
     def _run(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -224,7 +234,8 @@ class Segmenter:
     def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False,
                  batch: int | None = None) -> np.ndarray:
         """``run`` ((b, ...) -> (b, h, w)) over ``x`` in batches of ``batch`` (default: the
-        batch size) padded to few fixed shapes -> (n, h, w) float32."""
+        batch size) padded to few fixed shapes -> (n, h, w) float32; with ``mirror`` also over
+        each chunk's mirror image, the two outputs (logits for a linear model) averaged."""
         batch = batch or self.batch_size
         out = np.empty(x.shape[:3], dtype=np.float32)
         for start in range(0, len(x), batch):
@@ -234,6 +245,9 @@ class Segmenter:
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
             y = np.asarray(run(chunk), dtype=np.float32)[:n]
+            if self.mirror:
+                flipped = np.asarray(run(np.ascontiguousarray(chunk[:, :, ::-1])), dtype=np.float32)[:n, :, ::-1]
+                y = 0.5 * (y + flipped)
             if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y
@@ -282,5 +296,5 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
-                f"batch_size={self.batch_size}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
+                f"batch_size={self.batch_size}, mirror={self.mirror}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
                 f"gpu={has_gpu()})")

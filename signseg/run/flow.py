@@ -69,7 +69,8 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
     """The attributes a video's group gets (docs/format.md)."""
     return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
-            "precision": segmenter.precision, "threshold": segmenter.threshold, "stride": stride, **post.attrs(),
+            "precision": segmenter.precision, "threshold": segmenter.threshold, "mirror": segmenter.mirror,
+            "stride": stride, **post.attrs(),
             **job.attrs()}
 
 

@@ -121,6 +121,7 @@ class ModelSpec:
     threads: int | None = None
     runtime: str = "auto"
     precision: str = "float32"
+    mirror: bool | None = None
 
     def load(self):
         """The Segmenter for this spec, loaded once per process."""
@@ -129,7 +130,8 @@ class ModelSpec:
                 self._limit_threads()
                 from signseg.infer.segmenter import Segmenter
                 kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
-                          runtime=self.runtime, threads=self.threads, precision=self.precision)
+                          runtime=self.runtime, threads=self.threads, precision=self.precision,
+                          mirror=self.mirror)
                 _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
                                  else Segmenter.from_pretrained(self.name, **kw))
             return _LOADED[self]

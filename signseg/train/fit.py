@@ -110,12 +110,16 @@ class _TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def best_threshold(model: keras.Model, val: FrameBatches) -> tuple[float, float]:
-    """The threshold in 0.3..0.7 with the best validation IoU, and that IoU."""
+def best_threshold(model: keras.Model, val: FrameBatches, mirror: bool = False) -> tuple[float, float]:
+    """The threshold in 0.3..0.7 with the best validation IoU, and that IoU; with ``mirror``,
+    of the output averaged over each frame and its mirror image (``Segmenter(mirror=True)``)."""
     probs, truth = [], []
     for i in range(len(val)):
         x, y = val[i]
-        probs.append(np.asarray(model.predict_on_batch(x))[..., 0])
+        p = np.asarray(model.predict_on_batch(x))[..., 0]
+        if mirror:
+            p = 0.5 * (p + np.asarray(model.predict_on_batch(x[:, :, ::-1].copy()))[:, :, ::-1, 0])
+        probs.append(p)
         truth.append(y[..., 0] > 0)
     p, t = np.concatenate(probs), np.concatenate(truth)
     scores = {th: iou(p >= th, t) for th in np.round(np.arange(0.3, 0.71, 0.05), 2)}
@@ -130,7 +134,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
-          data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32") -> ModelCard:
+          data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32",
+          mirror: bool = False) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -149,6 +154,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` is asked for), else host.
     ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
+    ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -218,7 +224,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if best_file.is_file():
         trainer.load_weights(str(best_file))
-    threshold, val_iou = best_threshold(model, val_ds)
+    threshold, val_iou = best_threshold(model, val_ds, mirror)
 
     weights_file = model_dir / f"{name}.weights.h5"
     # save from an uncompiled twin: a compiled model's file also holds the optimizer state
@@ -230,7 +236,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     card_config = {**config, "encoder_weights": None} if architecture == "vgg_unet" else config
     card = ModelCard(
         name=name, architecture=architecture, config=card_config, input_size=tuple(input_size), threshold=threshold,
-        sha256=sha256_of(weights_file), weights_file=weights_file.name,
+        sha256=sha256_of(weights_file), weights_file=weights_file.name, mirror=mirror,
         extra={"training": {
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
             "train_frames": len(train_data), "val_frames": len(val_data),
