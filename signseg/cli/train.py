@@ -39,9 +39,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
                         "arrays (graph: the way to feed a GPU); auto: graph where a GPU is seen")
     t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
                    help="mixed_bfloat16: bfloat16 compute, float32 weights (faster on CPUs with AVX512-BF16 and on GPUs)")
-    t.add_argument("--mirror", action="store_true",
+    t.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the model card asks for the test-time flip (each frame and its mirror image, averaged) "
-                        "and its threshold is chosen that way")
+                        "and its threshold is chosen that way (default: as the --init model's card)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")

@@ -135,7 +135,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
           data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32",
-          mirror: bool = False) -> ModelCard:
+          mirror: bool | None = None) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -154,7 +154,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` is asked for), else host.
     ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
-    ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it.
+    ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
+    (``None``: as the ``init`` model's card, so a fine-tuned ``snet-lite`` keeps its flip; off
+    from scratch).
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -189,6 +191,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         keras.utils.set_random_seed(seed)
         model = _build_in(precision, architecture, config)
         card0 = None
+    if mirror is None:
+        mirror = bool(card0 is not None and card0.mirror)
     input_size = tuple(input_size or (224, 224))
     loss = bce_dice_loss if dice else keras.losses.BinaryCrossentropy()
     if views == "graph":
