@@ -22,6 +22,8 @@ Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use j
   clips of ``--corpus`` with ``--decoders`` decode threads, end to end into an HDF5 file, after
   a warm-up run on a few clips (model load and compile outside the timing); ``corpus/net``
   its share of ``net_fps``, the issue's measure;
+- ``mirror``: the model card's test-time flip (``snet-lite``'s is on): every figure then
+  includes both passes, and ``of_peak`` counts the arithmetic of both;
 - ``mask_iou``: agreement with the float32 host-resized masks of the same model and size.
 It also runs on a CPU (slowly), which is how it was checked before any GPU was lent.
 """
@@ -129,8 +131,9 @@ def main() -> None:
                     if reference is None:
                         reference = masks
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
-                    gflop = conv_gflop(seg.model, seg.input_size)
-                    rows.append({"model": name, "input": "x".join(map(str, seg.input_size)), "precision": precision,
+                    gflop = conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)  # the flip: 2 passes
+                    rows.append({"model": name, "mirror": seg.mirror, "input": "x".join(map(str, seg.input_size)),
+                                 "precision": precision,
                                  "batch": batch, "gflop/frame": round(gflop, 2), "net_fps": round(net, 1),
                                  "tflops": round(net * gflop / 1e3, 2), "of_peak": round(net * gflop / peaks[precision], 3),
                                  "host_fps": round(host_fps, 1), "device_fps": round(device_fps, 1),
