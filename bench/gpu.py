@@ -11,7 +11,7 @@ On the lent machine, ``bash bench/gpu_device.sh`` sets up and runs it (the defau
 Runs under any Keras backend (TensorFlow is not needed: on the GPU machine use jax). Rows:
 - ``net_fps``: the network alone (``Segmenter.infer``) on frames already resized, numpy in
   and out, host-device copies included; ``of_peak``: its convolution arithmetic rate
-  (``conv_gflop`` per frame) over the device's practical peak in that precision, an NxN
+  (``segmenter_gflop`` per frame) over the device's practical peak in that precision, an NxN
   matmul through ``keras.ops`` measured in the same run;
 - ``host_fps`` / ``device_fps``: ``Segmenter.predict`` on decoded frames with the resizes in and
   out on the host (OpenCV) or inside the compiled graph (``resize="device"``, the GPU default:
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import report
-from segment import _timed, conv_gflop
+from segment import _timed, segmenter_gflop
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -131,7 +131,7 @@ def main() -> None:
                     if reference is None:
                         reference = masks
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
-                    gflop = conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)  # the flip: 2 passes
+                    gflop = segmenter_gflop(seg)
                     rows.append({"model": name, "mirror": seg.mirror, "input": "x".join(map(str, seg.input_size)),
                                  "precision": precision,
                                  "batch": batch, "gflop/frame": round(gflop, 2), "net_fps": round(net, 1),

@@ -92,6 +92,11 @@ def conv_gflop(model, size: tuple[int, int]) -> float:
     return total / 1e9
 
 
+def segmenter_gflop(seg) -> float:
+    """GFLOP per frame of what a Segmenter runs: its convolutions, twice with the test-time flip."""
+    return conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)
+
+
 def end_to_end(seg, clip: Path, tmp: Path):
     """One pass of the pipeline over ``clip`` into a fresh HDF5 file: a function returning frames."""
     from signseg.run.pipeline import segment_videos
@@ -162,7 +167,7 @@ def main() -> int:
                     seg = load(size, runtime, batch, mirror)
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
-                    gflop = conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)
+                    gflop = segmenter_gflop(seg)
                     x = seg.to_input(frames)
                     with tempfile.TemporaryDirectory() as tmp:
                         e2e = end_to_end(seg, clip, Path(tmp))

@@ -23,17 +23,25 @@ import h5py
 import numpy as np
 
 
+FLIP_SUFFIXES = {"+mirror": True, "-mirror": False}
+
+
+def _split_flip(spec: str) -> tuple[str, str, bool | None]:
+    """``spec`` without a trailing ``+mirror`` / ``-mirror``, that suffix (or ""), and the
+    test-time flip it asks for (None: as the model card says)."""
+    for suffix, mirror in FLIP_SUFFIXES.items():
+        if spec.endswith(suffix):
+            return spec[: -len(suffix)], suffix, mirror
+    return spec, "", None
+
+
 def _segmenter(spec: str):
-    """A preset name or a .weights.h5; ``+mirror`` / ``-mirror`` after it turns the test-time
-    flip on or off (default: as its card says)."""
+    """A preset name or a .weights.h5, with an optional flip suffix (:func:`_split_flip`)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
-    mirror = None
-    for suffix, value in (("+mirror", True), ("-mirror", False)):
-        if spec.endswith(suffix):
-            spec, mirror = spec[: -len(suffix)], value
-    return (Segmenter.from_pretrained(spec, mirror=mirror) if spec in PRESETS
-            else Segmenter.from_file(spec, mirror=mirror))
+    model, _, mirror = _split_flip(spec)
+    return (Segmenter.from_pretrained(model, mirror=mirror) if model in PRESETS
+            else Segmenter.from_file(model, mirror=mirror))
 
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
@@ -90,7 +98,7 @@ def main() -> int:
         for path in args.labels:
             part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
             scores.update({k: v for k, v in part.items() if k != "all"})
-        base, flip = (name[:-7], name[-7:]) if name.endswith(("+mirror", "-mirror")) else (name, "")
+        base, flip, _ = _split_flip(name)
         label = (Path(base).stem.replace(".weights", "") if base.endswith(".h5") else base) + flip
         if label in results:  # a candidate named like a shipped model: tell them apart by its folder
             label = f"{Path(name).parent.name}/{label}"

@@ -49,6 +49,14 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+def mirror_mean(run, x: np.ndarray) -> np.ndarray:
+    """The test-time flip: the mean of ``run(x)`` and of ``run`` on x's mirror image flipped
+    back (axis 2 is the width of both the (b, h, w, ...) input and the output), float32."""
+    direct = np.asarray(run(x), dtype=np.float32)
+    mirrored = np.asarray(run(np.ascontiguousarray(x[:, :, ::-1])), dtype=np.float32)[:, :, ::-1]
+    return 0.5 * (direct + mirrored)
+
+
 #: Frames per network call on a lane: a few frames' activations stay near the core's caches
 #: (bench/lanes.py, 2 lanes on 2 cores: 1-4 frames a call alike, 8 a little slower).
 LANE_BATCH = 2
@@ -244,10 +252,7 @@ class Segmenter:
             padded_n = _bucket(n, batch)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
-            y = np.asarray(run(chunk), dtype=np.float32)[:n]
-            if self.mirror:
-                flipped = np.asarray(run(np.ascontiguousarray(chunk[:, :, ::-1])), dtype=np.float32)[:n, :, ::-1]
-                y = 0.5 * (y + flipped)
+            y = (mirror_mean(run, chunk) if self.mirror else np.asarray(run(chunk), dtype=np.float32))[:n]
             if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
             out[start:start + n] = y

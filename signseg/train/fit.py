@@ -19,6 +19,7 @@ import numpy as np
 from signseg.train.augment import Backgrounds, augment
 from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
+from signseg.infer.segmenter import mirror_mean
 from signseg.models import build
 from signseg.models.metrics import bce_dice_loss, f1_m, iou, iou_m
 from signseg.train.frames import LabelledFrames, load_sources, split_by_group
@@ -113,13 +114,13 @@ class _TimeBudget(keras.callbacks.Callback):
 def best_threshold(model: keras.Model, val: FrameBatches, mirror: bool = False) -> tuple[float, float]:
     """The threshold in 0.1..0.9 with the best validation IoU, and that IoU; with ``mirror``,
     of the output averaged over each frame and its mirror image (``Segmenter(mirror=True)``)."""
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(x))[..., 0]
+
     probs, truth = [], []
     for i in range(len(val)):
         x, y = val[i]
-        p = np.asarray(model.predict_on_batch(x))[..., 0]
-        if mirror:
-            p = 0.5 * (p + np.asarray(model.predict_on_batch(x[:, :, ::-1].copy()))[:, :, ::-1, 0])
-        probs.append(p)
+        probs.append(mirror_mean(predict, x) if mirror else predict(x))
         truth.append(y[..., 0] > 0)
     p, t = np.concatenate(probs), np.concatenate(truth)
     # wide enough that an optimum is found, not clipped (0.3..0.7 clipped the shipped snet's at 0.3)
