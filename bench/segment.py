@@ -155,7 +155,7 @@ def main() -> int:
     peak = matmul_gflops()
     for clip in args.clip:
         frames = read_video(clip)
-        teacher = find_teacher(args.teacher_python)
+        teacher = None if args.teacher_python == "none" else find_teacher(args.teacher_python)
         mp_fps = holistic_fps(teacher, clip) if teacher else None
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
