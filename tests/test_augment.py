@@ -85,14 +85,16 @@ def test_augment_pastes_onto_new_backgrounds_only_with_a_person_mask(soup_frame,
     rng = np.random.default_rng(0)
 
     def saturated_corners(**kw):
-        views = [augment(frame, mask, (120, 160), rng, **kw) for _ in range(100)]
+        views = [augment(frame, mask, (120, 160), rng, **kw) for _ in range(300)]
         for x, y in views:
             assert x.shape == (120, 160, 3) and y.shape == (120, 160)
             assert set(np.unique(y)) <= {0, L.FACE, L.LEFT_HAND, L.RIGHT_HAND}
         return np.mean([cv2.cvtColor(x[:10, :10].copy(), cv2.COLOR_RGB2HSV)[..., 1].mean() > 150 for x, _ in views])
 
-    assert saturated_corners() <= 0.06  # colour jitter alone keeps a grey wall greyish
-    assert saturated_corners(person=person, backgrounds=Backgrounds()) >= 0.15
+    # colour jitter alone keeps a grey wall greyish (its brightness offset is additive, as in the
+    # graph views, so a darkened grey wall is a little more saturated: ~6% of views pass 150)
+    assert saturated_corners() <= 0.1
+    assert saturated_corners(person=person, backgrounds=Backgrounds()) >= 0.2
 
 
 def test_short_sleeves_give_the_arm_by_a_hand_that_hand_s_colour(soup_frame):
@@ -111,3 +113,14 @@ def test_short_sleeves_give_the_arm_by_a_hand_that_hand_s_colour(soup_frame):
         assert (out[hand] == frame[hand]).all()
         bare += np.abs(out[sleeve].mean(0) - skin).max() < 40
     assert 3 <= bare <= 17  # often, not always
+
+
+def test_noise_has_its_sigma_in_every_channel_and_differs_between_views():
+    from signseg.train.augment import add_noise
+    rng = np.random.default_rng(0)
+    grey = np.full((64, 80, 3), 128, np.uint8)
+    a, b = (add_noise(grey, 6.0, rng).astype(int) - 128 for _ in range(2))
+    for c in range(3):  # OpenCV's scalar arguments reach channel 0 alone: every channel is checked
+        assert 5.5 < a[..., c].std() < 6.5 and abs(a[..., c].mean()) < 0.5
+    assert (a != b).mean() > 0.8
+    assert add_noise(np.full((8, 8, 3), 250, np.uint8), 20.0, rng).max() == 255  # saturated, not wrapped

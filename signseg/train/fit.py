@@ -49,7 +49,7 @@ class FrameBatches(keras.utils.PyDataset):
                              person=self.data.persons[i], backgrounds=self.backgrounds) for i in picks]
         else:
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
-        x = np.stack([v[0] for v in views]).astype(np.float32) / 255.0
+        x = np.multiply(np.stack([v[0] for v in views]), np.float32(1 / 255))  # one pass to float32
         y = (np.stack([v[1] for v in views]) > 0).astype(np.float32)[..., None]
         return x, y
 

@@ -18,7 +18,7 @@ from keras import ops
 
 from signseg import labels as L
 from signseg.train.augment import (P_BLUR, P_CLOTHES, P_CLUTTER, P_COMPOSITE, P_NOISE, _random_colours,
-                                   clothes_colour, framing)
+                                   clothes_colour, colour_matrix, framing)
 
 N_SHAPES = 8       # clutter objects per background (each on or off)
 TEXTURE_CELLS = 12  # the texture background: a coloured noise grid of this many cells, upsampled
@@ -31,22 +31,6 @@ def _inverse(m: np.ndarray) -> np.ndarray:
     """The view -> source map of a forward 2x3 (or 3x3) map, flattened to 6 numbers."""
     lin = np.linalg.inv(m[:2, :2])
     return np.hstack([lin, (-lin @ m[:2, 2])[:, None]]).ravel()
-
-
-def _colour_matrix(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A camera's colour: hue turned about the grey axis, saturation, exposure, brightness and
-    per-channel white-balance gains, as one 3x3 matrix and an offset (RGB rows)."""
-    theta = math.radians(rng.uniform(-12, 12))
-    k = np.ones((3, 3)) / 3
-    cross = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / math.sqrt(3)
-    hue = math.cos(theta) * np.eye(3) + math.sin(theta) * cross + (1 - math.cos(theta)) * k
-    lum = np.tile([0.299, 0.587, 0.114], (3, 1))
-    sat = lum + (1 + rng.uniform(-0.35, 0.35)) * (np.eye(3) - lum)
-    gains = np.exp(rng.uniform(-0.35, 0.35, 3))
-    gains /= gains.mean()
-    value = 1 + rng.uniform(-0.35, 0.35)
-    m = np.diag(gains) @ (value * sat) @ hue
-    return m, gains * rng.uniform(-25, 25)
 
 
 def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors: list[np.ndarray],
@@ -88,7 +72,7 @@ def draw_params(rng: np.random.Generator, n: int, size: tuple[int, int], anchors
             ax, ay = rng.uniform(0.03, 0.2, 2) * np.array([w, h])
             p["shapes"][i, j] = [cx, cy, ax, ay, rng.random() < 0.5, j < count, *_random_colours(1, rng)[0]]
         if strength > 0:
-            p["colour"][i], p["offset"][i] = _colour_matrix(rng)
+            p["colour"][i], p["offset"][i] = colour_matrix(rng)
         else:
             p["colour"][i] = np.eye(3)
         p["camera"][i] = [math.exp(rng.uniform(-0.3, 0.3) * strength),          # contrast
