@@ -1,7 +1,8 @@
 """Score models against teacher labels of held-out clips, per clip and per setting, and draw overlays.
 
     python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
-        [--models snet-lite snet runs/x/model.weights.h5] [--json docs/model_eval.json] [--images docs/images]
+        [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] [--json docs/model_eval.json] \
+        [--images docs/images]
 
 ``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
 settings; ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
@@ -35,13 +36,13 @@ def _split_flip(spec: str) -> tuple[str, str, bool | None]:
     return spec, "", None
 
 
-def _segmenter(spec: str):
+def _segmenter(spec: str, max_blobs: int | None = None):
     """A preset name or a .weights.h5, with an optional flip suffix (:func:`_split_flip`)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     model, _, mirror = _split_flip(spec)
-    return (Segmenter.from_pretrained(model, mirror=mirror) if model in PRESETS
-            else Segmenter.from_file(model, mirror=mirror))
+    return (Segmenter.from_pretrained(model, mirror=mirror, max_blobs=max_blobs) if model in PRESETS
+            else Segmenter.from_file(model, mirror=mirror, max_blobs=max_blobs))
 
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
@@ -64,6 +65,8 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=None,
                    help="preset names or .weights.h5 files, each optionally followed by +mirror or -mirror "
                         "(default: every installed preset)")
+    p.add_argument("--max-blobs", type=int, default=None,
+                   help="keep each frame's N largest blobs, 0 all, for every model (default: each card's)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--images", type=Path, default=None, help="folder for overlays of each model's worst clips")
     p.add_argument("--worst", type=int, default=2, help="overlays of this many worst clips per model")
@@ -93,7 +96,7 @@ def main() -> int:
     names = args.models or [n for n, e in list_presets().items() if e["available"]]
     results = {}
     for name in names:
-        seg = _segmenter(name)
+        seg = _segmenter(name, args.max_blobs)
         scores = {}
         for path in args.labels:
             part = evaluate(seg, path, [v for v in videos if where.get(v) == path])

@@ -1,5 +1,6 @@
 """The shipped weights: they load by name, and their masks agree with the teacher on a
 signer never used in training (SOUP.mp4 is held out of training and validation)."""
+import cv2
 import pytest
 
 from signseg.infer import presets
@@ -62,4 +63,6 @@ def test_segment_cli_on_the_bundled_clip(tmp_path):
         g = f["videos/SOUP"]
         assert g["masks"].shape == (41, 240, 320) and g.attrs["complete"] and g.attrs["model"] == "snet-lite"
         assert g.attrs["mirror"]  # snet-lite's card asks for the test-time flip
+        assert g.attrs["max_blobs"] == 3  # and for a face and two hands at most
+        assert max(cv2.connectedComponents(m)[0] - 1 for m in g["masks"][:]) <= 3
         assert 0.005 < (g["masks"][:] > 0).mean() < 0.3  # hands and face: a small, nonzero share

@@ -232,14 +232,15 @@ def test_person_masks_travel_from_landmarks_to_training_frames(tmp_path, soup):
     assert len(data) and all(p is not None and p.shape == m.shape for p, m in zip(data.persons, data.masks))
 
 
-def test_fine_tuning_keeps_the_init_models_flip(tmp_path, soup_labels, tiny_model_file):
+def test_fine_tuning_keeps_the_init_models_flip_and_blob_cut(tmp_path, soup_labels, tiny_model_file):
     import shutil
     init = tmp_path / "flip" / "tiny.weights.h5"
     init.parent.mkdir()
     shutil.copy(tiny_model_file, init)
     card = json.loads((tiny_model_file.parent / "tiny.json").read_text())
-    (init.parent / "tiny.json").write_text(json.dumps({**card, "mirror": True}))
+    (init.parent / "tiny.json").write_text(json.dumps({**card, "mirror": True, "max_blobs": 3}))
     args = dict(init=init, epochs=1, steps_per_epoch=1, batch_size=2, val_fraction=0.0, verbose=0)
-    assert train([soup_labels], tmp_path / "a", **args).mirror  # as the init model's card says
+    tuned = train([soup_labels], tmp_path / "a", **args)
+    assert tuned.mirror and tuned.max_blobs == 3  # as the init model's card says
     assert not train([soup_labels], tmp_path / "b", mirror=False, **args).mirror  # unless told
     assert not train([soup_labels], tmp_path / "c", **{**args, "init": tiny_model_file}).mirror

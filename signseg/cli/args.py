@@ -14,6 +14,13 @@ def positive_int(s: str) -> int:
     return v
 
 
+def non_negative_int(s: str) -> int:
+    v = int(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
 def threshold(s: str) -> float:
     v = float(s)
     if not 0.0 < v < 1.0:
@@ -46,6 +53,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="also run the network on each frame's mirror image and average (test-time flip: "
                         "twice the network's work; default: the model card's, see `signseg models`)")
+    g.add_argument("--max-blobs", type=non_negative_int, default=None, metavar="N",
+                   help="keep each frame's N largest blobs of hand/face, 0 all of them "
+                        "(default: the model card's, 3 for the shipped models: a face and two hands)")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -70,7 +80,8 @@ def model_spec(args):
         raise ValueError("give --model or --weights, not both")
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
                      batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
-                     runtime=args.runtime, precision=args.precision, mirror=args.mirror)
+                     runtime=args.runtime, precision=args.precision, mirror=args.mirror,
+                     max_blobs=args.max_blobs)
 
 
 def report(summary, output) -> int:

@@ -22,7 +22,8 @@ def run(args) -> int:
         line = f"{name:10s} {state:14s} {entry['description']}"
         if entry["available"]:
             card = entry["card"]
-            flip = ", mirror" if card.get("mirror") else ""
+            flip = (", mirror" if card.get("mirror") else "") + (
+                f", {card['max_blobs']} largest blobs" if card.get("max_blobs") else "")
             line += (f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}, "
                      f"threshold {card['threshold']}{flip}]")
         print(line)

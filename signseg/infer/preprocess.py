@@ -13,6 +13,7 @@ import numpy as np
 
 from signseg import labels
 from signseg.decode.image import resize
+from signseg.postprocess.blobs import keep_largest
 
 
 def _round8(n: int) -> int:
@@ -55,23 +56,27 @@ def _threshold_into(p: np.ndarray, t: float, out: np.ndarray) -> None:
         out *= np.uint8(labels.UNASSIGNED)
 
 
-def threshold(proba: np.ndarray, t: float) -> np.ndarray:
+def threshold(proba: np.ndarray, t: float, max_blobs: int | None = None) -> np.ndarray:
     """Probabilities (float, or uint8 times 255) -> uint8 masks: :data:`labels.UNASSIGNED`
-    where hand or face (``p >= t``), else :data:`labels.BACKGROUND` (0)."""
+    where hand or face (``p >= t``), else :data:`labels.BACKGROUND` (0); with ``max_blobs``,
+    only each frame's largest blobs (:func:`signseg.postprocess.blobs.keep_largest`)."""
     masks = np.empty(proba.shape, np.uint8)
     for p, m in zip(proba.reshape(-1, *proba.shape[-2:]), masks.reshape(-1, *proba.shape[-2:])):
         _threshold_into(p, t, m)
+        keep_largest(m, max_blobs)
     return masks
 
 
-def to_masks(proba: np.ndarray, height: int, width: int, t: float) -> np.ndarray:
+def to_masks(proba: np.ndarray, height: int, width: int, t: float, max_blobs: int | None = None) -> np.ndarray:
     """(n, h, w) probabilities at the input size -> (n, height, width) uint8 masks: each frame
-    resized back (bilinear, float32 or uint8 as given) and thresholded while in cache."""
+    resized back (bilinear, float32 or uint8 as given), thresholded while in cache and, with
+    ``max_blobs``, cut to its largest blobs (as :func:`threshold`)."""
     masks = np.empty((len(proba), height, width), np.uint8)
     for p, m in zip(proba, masks):
         if p.shape != (height, width):
             p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
         _threshold_into(p, t, m)
+        keep_largest(m, max_blobs)
     return masks
 
 

@@ -55,20 +55,25 @@ class ModelCard:
     weights_file: str | None = None
     #: run on each frame and its mirror image and average (the threshold was chosen that way)
     mirror: bool = False
+    #: keep each frame's this many largest blobs of hand/face (None: all), see postprocess.blobs
+    max_blobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
-        known = {"name", "architecture", "config", "input_size", "threshold", "sha256", "weights_file", "mirror"}
+        known = {"name", "architecture", "config", "input_size", "threshold", "sha256", "weights_file", "mirror",
+                 "max_blobs"}
         return cls(name=d["name"], architecture=d["architecture"], config=dict(d.get("config", {})),
                    input_size=tuple(d["input_size"]), threshold=float(d.get("threshold", 0.5)),
                    sha256=d.get("sha256"), weights_file=d.get("weights_file"), mirror=bool(d.get("mirror", False)),
+                   max_blobs=d.get("max_blobs") or None,
                    extra={k: v for k, v in d.items() if k not in known})
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "architecture": self.architecture, "config": self.config,
                 "input_size": list(self.input_size), "threshold": self.threshold,
-                "sha256": self.sha256, "weights_file": self.weights_file, "mirror": self.mirror, **self.extra}
+                "sha256": self.sha256, "weights_file": self.weights_file, "mirror": self.mirror,
+                "max_blobs": self.max_blobs, **self.extra}
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")

@@ -80,13 +80,16 @@ class Segmenter:
     ``mirror=True`` runs the network on each frame and on its mirror image and averages the two
     (test-time flip): twice the network's work for masks that do not depend on which way the
     signer faces (docs/model_card.md has what it is worth).
+    ``max_blobs``: masks keep only each frame's largest blobs of hand/face (3: a face and two
+    hands; :mod:`signseg.postprocess.blobs`), ``None`` or 0 all of them.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
                  threshold: float = 0.5, batch_size: int = 8, name: str = "custom",
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
-                 precision: str = "float32", resize: str = "auto", mirror: bool = False):
+                 precision: str = "float32", resize: str = "auto", mirror: bool = False,
+                 max_blobs: int | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -103,6 +106,9 @@ class Segmenter:
         self.logits = logits
         self.precision = precision
         self.mirror = bool(mirror)
+        if max_blobs is not None and int(max_blobs) < 0:
+            raise ValueError(f"max_blobs must be >= 0 (0: keep all), got {max_blobs}")
+        self.max_blobs = int(max_blobs) if max_blobs else None
         gpu = has_gpu()
         self.runtime = runtimes.resolve(runtime, gpu, precision)
         self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
@@ -118,12 +124,13 @@ class Segmenter:
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
                         runtime: str = "auto", threads: int | None = None,
                         precision: str = "float32", resize: str = "auto",
-                        mirror: bool | None = None) -> "Segmenter":
+                        mirror: bool | None = None, max_blobs: int | None = None) -> "Segmenter":
         """Load shipped weights by name (``signseg.infer.presets.PRESETS``).
 
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
         otherwise (both ``snet-lite`` now, the better model by docs/model_card.md's rule).
-        ``input_size`` / ``threshold`` / ``mirror`` override the model card's values. ``precision``
+        ``input_size`` / ``threshold`` / ``mirror`` / ``max_blobs`` (0: keep all) override the
+        model card's values. ``precision``
         ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the network to compute in half
         precision (float32 weights), for GPUs.
         """
@@ -132,13 +139,13 @@ class Segmenter:
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
                               threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
-                              precision=precision, resize=resize, mirror=mirror)
+                              precision=precision, resize=resize, mirror=mirror, max_blobs=max_blobs)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
                    threads: int | None = None, precision: str = "float32", resize: str = "auto",
-                   mirror: bool | None = None) -> "Segmenter":
+                   mirror: bool | None = None, max_blobs: int | None = None) -> "Segmenter":
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
@@ -157,14 +164,15 @@ class Segmenter:
                    threshold=card.threshold if threshold is None else threshold,
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
                    runtime=runtime, threads=threads, precision=precision, resize=resize,
-                   mirror=card.mirror if mirror is None else mirror)
+                   mirror=card.mirror if mirror is None else mirror,
+                   max_blobs=card.max_blobs if max_blobs is None else max_blobs)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
                   resize: str = "auto", precision: str = "float32", mirror: bool | None = None,
-                  **config) -> "Segmenter":
+                  max_blobs: int | None = None, **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -174,8 +182,8 @@ class Segmenter:
           metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
           treated as logits). Its inputs are assumed scaled by ``input_scale``.
 
-        ``precision`` and ``mirror`` (as in :meth:`from_pretrained`) apply to weights with a card
-        (``mirror`` to any model file).
+        ``precision``, ``mirror`` and ``max_blobs`` (as in :meth:`from_pretrained`) apply to
+        weights with a card (``mirror`` and ``max_blobs`` to any model file).
         """
         path = Path(path)
         if not path.is_file():
@@ -193,7 +201,7 @@ class Segmenter:
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
                                   threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize,
-                                  precision=precision, mirror=mirror)
+                                  precision=precision, mirror=mirror, max_blobs=max_blobs)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -208,7 +216,7 @@ class Segmenter:
         return cls(model, input_size=input_size, threshold=0.5 if threshold is None else threshold,
                    batch_size=batch_size, name=path.name, weights_sha256=sha,
                    input_scale=input_scale, logits=linear, runtime=runtime, threads=threads, resize=resize,
-                   mirror=bool(mirror))
+                   mirror=bool(mirror), max_blobs=max_blobs)
 
     # ----------------------------------------------------------------- inference
     def _run(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -284,7 +292,8 @@ class Segmenter:
 
         Values follow :mod:`signseg.labels`; use ``mask > 0`` for a binary mask.
         """
-        return apply_threshold(self.predict_proba(frames), self.threshold if threshold is None else threshold)
+        return apply_threshold(self.predict_proba(frames), self.threshold if threshold is None else threshold,
+                               self.max_blobs)
 
     def stream(self, batches: Iterable[np.ndarray], threshold: float | None = None
                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -301,5 +310,5 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
-                f"batch_size={self.batch_size}, mirror={self.mirror}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
+                f"batch_size={self.batch_size}, mirror={self.mirror}, max_blobs={self.max_blobs}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
                 f"gpu={has_gpu()})")

@@ -70,6 +70,7 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
     return {"fps": reader.fps, "source": os.fspath(job.path), "claimed_frames": reader.info.claimed_frames,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
             "precision": segmenter.precision, "threshold": segmenter.threshold, "mirror": segmenter.mirror,
+            "max_blobs": segmenter.max_blobs or 0,
             "stride": stride, **post.attrs(),
             **job.attrs()}
 
@@ -123,7 +124,8 @@ class _Writer:
                     proba = item.probabilities()  # fetched here, in order: frees its batch's place
                     if c.index in self.failed:
                         continue
-                    masks = self.pool.submit(to_masks, proba, *c.frames.shape[1:3], self.segmenter.threshold)
+                    masks = self.pool.submit(to_masks, proba, *c.frames.shape[1:3], self.segmenter.threshold,
+                                             self.segmenter.max_blobs)
                 ahead.push(c, masks)
                 for chunk, m in ahead.ready():
                     self.write(chunk, m)

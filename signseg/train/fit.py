@@ -158,7 +158,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
     ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
     (``None``: as the ``init`` model's card, so a fine-tuned ``snet-lite`` keeps its flip; off
-    from scratch).
+    from scratch). The card's ``max_blobs`` (masks cut to each frame's largest blobs) comes
+    from the ``init`` model's card too.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -243,6 +244,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     card = ModelCard(
         name=name, architecture=architecture, config=card_config, input_size=tuple(input_size), threshold=threshold,
         sha256=sha256_of(weights_file), weights_file=weights_file.name, mirror=mirror,
+        max_blobs=None if card0 is None else card0.max_blobs,  # a fine-tuned model keeps its cleanup
         extra={"training": {
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
             "train_frames": len(train_data), "val_frames": len(val_data),

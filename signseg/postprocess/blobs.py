@@ -1,0 +1,27 @@
+"""Keep a frame's few largest blobs of hand and face: a signer has one face and two hands.
+
+A model's stray marks -- a desk object, a lamp, a patch of skin-coloured wall -- are mostly
+blobs smaller than the face and the hands; dropping all but the ``n`` largest 8-connected
+blobs removes them without touching the parts themselves (docs/model_card.md has what it is
+worth held out). Applied after the threshold, frame by frame.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def keep_largest(mask: np.ndarray, n: int | None) -> np.ndarray:
+    """``mask`` (H, W) uint8, foreground > 0, with only its ``n`` largest 8-connected blobs
+    left; the rest set to 0. Changed in place and returned; ``n`` None or 0 keeps all."""
+    if not n:
+        return mask
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ValueError(f"mask must be (H, W) uint8, got {mask.shape} {mask.dtype}")
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count - 1 <= n:  # label 0 is the background
+        return mask
+    keep = np.zeros(count, np.uint8)
+    keep[1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")[:n]] = 1
+    mask *= keep[comp]
+    return mask
