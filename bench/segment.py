@@ -1,7 +1,8 @@
 """Benchmark: runtimes, model-only vs end-to-end (video -> HDF5) frames/s, and MediaPipe Holistic.
 
     python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
-                            [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--rounds 5]
+                            [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--max-blobs 0 3]
+                            [--rounds 5]
                             [--teacher-python PY] [--json]
 
 One row per clip x input size x runtime x batch size:
@@ -20,6 +21,7 @@ One row per clip x input size x runtime x batch size:
   otherwise land on one column;
 - ``--mirror``: with the test-time flip off / on (default: as the model card says); ``net_gflops``
   counts both passes;
+- ``--max-blobs``: masks cut to each frame's N largest blobs, 0 none (default: the card's);
 - ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
 - Holistic runs in its own environment on the same clip (``--teacher-python``), best of 3
   passes, start-up excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
@@ -133,6 +135,8 @@ def main() -> int:
     p.add_argument("--input-size", nargs="*", default=[], help="HxW sizes to try (default: the model's)")
     p.add_argument("--mirror", nargs="*", choices=["off", "on"], default=[],
                    help="test-time flip settings to try (default: the model card's)")
+    p.add_argument("--max-blobs", type=int, nargs="*", default=[],
+                   help="largest-blob cuts to try, 0 none (default: the model card's)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
     p.add_argument("--teacher-python", default=None,
                    help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
@@ -145,12 +149,13 @@ def main() -> int:
     from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
 
-    def load(size, runtime, batch, mirror=None):
-        kw = dict(batch_size=batch, input_size=size, runtime=runtime, mirror=mirror)
+    def load(size, runtime, batch, mirror=None, max_blobs=None):
+        kw = dict(batch_size=batch, input_size=size, runtime=runtime, mirror=mirror, max_blobs=max_blobs)
         return Segmenter.from_file(args.weights, **kw) if args.weights else Segmenter.from_pretrained(args.model, **kw)
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.input_size] or [None]
     mirrors = [m == "on" for m in args.mirror] or [None]
+    cuts = args.max_blobs or [None]
     rows = []
     peak = matmul_gflops()
     for clip in args.clip:
@@ -159,12 +164,12 @@ def main() -> int:
         mp_fps = holistic_fps(teacher, clip) if teacher else None
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
-            for runtime, mirror in itertools.product(args.runtime, mirrors):
+            for runtime, mirror, cut in itertools.product(args.runtime, mirrors, cuts):
                 if not runtimes.available(runtime):
                     print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
                     continue
                 for batch in args.batch_size:
-                    seg = load(size, runtime, batch, mirror)
+                    seg = load(size, runtime, batch, mirror, cut)
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
                     gflop = segmenter_gflop(seg)
@@ -179,6 +184,7 @@ def main() -> int:
                     peak = max(peak, row_peak)
                     rows.append({"clip": clip.name, "frames": n, "model": seg.name,
                                  "input": "x".join(map(str, seg.input_size)), "runtime": runtime, "batch": batch, "mirror": seg.mirror,
+                                 "max_blobs": seg.max_blobs or 0,
                                  "net_fps": round(net, 1), "net_gflops": round(net * gflop, 1),
                                  "of_peak": round(net * gflop / row_peak, 2), "of_run_peak": None,
                                  "model_fps": round(m, 1),
