@@ -1,4 +1,4 @@
-"""Masks cut to each frame's largest blobs (signseg.postprocess.blobs), on every path that makes masks."""
+"""Masks cut to each frame's largest blobs (signseg.infer.blobs), on every path that makes masks."""
 import json
 
 import cv2
@@ -9,7 +9,7 @@ import pytest
 from conftest import run
 from signseg.infer.preprocess import threshold, to_masks
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.blobs import keep_largest
+from signseg.infer.blobs import keep_largest
 
 
 def _blobs(mask: np.ndarray) -> int:

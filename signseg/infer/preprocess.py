@@ -13,7 +13,7 @@ import numpy as np
 
 from signseg import labels
 from signseg.decode.image import resize
-from signseg.postprocess.blobs import keep_largest
+from signseg.infer.blobs import keep_largest
 
 
 def _round8(n: int) -> int:
@@ -59,7 +59,7 @@ def _threshold_into(p: np.ndarray, t: float, out: np.ndarray) -> None:
 def threshold(proba: np.ndarray, t: float, max_blobs: int | None = None) -> np.ndarray:
     """Probabilities (float, or uint8 times 255) -> uint8 masks: :data:`labels.UNASSIGNED`
     where hand or face (``p >= t``), else :data:`labels.BACKGROUND` (0); with ``max_blobs``,
-    only each frame's largest blobs (:func:`signseg.postprocess.blobs.keep_largest`)."""
+    only each frame's largest blobs (:func:`signseg.infer.blobs.keep_largest`)."""
     masks = np.empty(proba.shape, np.uint8)
     for p, m in zip(proba.reshape(-1, *proba.shape[-2:]), masks.reshape(-1, *proba.shape[-2:])):
         _threshold_into(p, t, m)

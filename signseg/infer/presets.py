@@ -55,7 +55,7 @@ class ModelCard:
     weights_file: str | None = None
     #: run on each frame and its mirror image and average (the threshold was chosen that way)
     mirror: bool = False
-    #: keep each frame's this many largest blobs of hand/face (None: all), see postprocess.blobs
+    #: keep each frame's this many largest blobs of hand/face (None: all), see infer.blobs
     max_blobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

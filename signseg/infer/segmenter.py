@@ -81,7 +81,7 @@ class Segmenter:
     (test-time flip): twice the network's work for masks that do not depend on which way the
     signer faces (docs/model_card.md has what it is worth).
     ``max_blobs``: masks keep only each frame's largest blobs of hand/face (3: a face and two
-    hands; :mod:`signseg.postprocess.blobs`), ``None`` or 0 all of them.
+    hands; :mod:`signseg.infer.blobs`), ``None`` or 0 all of them.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
