@@ -130,9 +130,8 @@ class Segmenter:
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
         otherwise (both ``snet-lite`` now, the better model by docs/model_card.md's rule).
         ``input_size`` / ``threshold`` / ``mirror`` / ``max_blobs`` (0: keep all) override the
-        model card's values. ``precision``
-        ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the network to compute in half
-        precision (float32 weights), for GPUs.
+        model card's values. ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
+        network to compute in half precision (float32 weights), for GPUs.
         """
         if name is None:
             name = presets.DEFAULT_GPU if has_gpu() else presets.DEFAULT_CPU
