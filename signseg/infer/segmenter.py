@@ -309,5 +309,5 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
-                f"batch_size={self.batch_size}, mirror={self.mirror}, max_blobs={self.max_blobs}, runtime={self.runtime!r}, backend={keras.backend.backend()!r}, "
-                f"gpu={has_gpu()})")
+                f"batch_size={self.batch_size}, mirror={self.mirror}, max_blobs={self.max_blobs}, "
+                f"runtime={self.runtime!r}, backend={keras.backend.backend()!r}, gpu={has_gpu()})")

@@ -7,7 +7,8 @@ Layout::
     /videos/<video_id>/boxes   float32 (T, 3, 4) face / left / right boxes (with --parts)
     /videos/<video_id>/crops/{face,left_hand,right_hand}  uint8 (T, S, S, 3) (with --crops S)
     /videos/<video_id>         attrs: fps, n_frames, source, model, weights_sha256, threshold,
-                               mirror, signseg_version, height, width, stride, complete (written last)
+                               mirror, max_blobs, signseg_version, height, width, stride,
+                               complete (written last)
     /failures/<video_id>       attrs: error, source
     /index                     one row per video: video_id, status, n_frames, label, signer
 
