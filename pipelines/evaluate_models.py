@@ -1,11 +1,12 @@
 """Score models against teacher labels of held-out clips, per clip and per setting, and draw overlays.
 
     python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
-        [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] [--json docs/model_eval.json] \
-        [--images docs/images]
+        [--split val] [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] \
+        [--json docs/model_eval.json] [--images docs/images]
 
 ``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
-settings; ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
+settings (``--split val``: the validation signers' clips instead, where choices are made);
+``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
 per-clip IoU and the worst clip); writes the scores as JSON and, per model, an overlay grid of
 real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
 this run.
@@ -62,6 +63,10 @@ def main() -> int:
     p.add_argument("labels", type=Path, nargs="+", help="teacher labels files holding the clips")
     p.add_argument("--groups", type=Path, default=None, help="signers.tsv: test clips and their settings")
     p.add_argument("--videos", nargs="+", default=None, help="clips to score (default: the test clips of --groups)")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="with --groups: score the held-out test signers' clips (default) or the validation "
+                        "signers' (the ones signseg train --groups validates on, for choices made before the test)")
+    p.add_argument("--val-fraction", type=float, default=0.12, help="as signseg train's (the shipped runs: 0.12)")
     p.add_argument("--models", nargs="+", default=None,
                    help="preset names or .weights.h5 files, each optionally followed by +mirror or -mirror "
                         "(default: every installed preset)")
@@ -82,7 +87,13 @@ def main() -> int:
         with open(args.groups, encoding="utf-8") as f:
             table = list(csv.DictReader(f, delimiter="\t"))
         setting_of = {r["video"]: r["setting"] for r in table}
-        videos = videos or [r["video"] for r in table if r["split"] == "test"]
+        if not videos and args.split == "test":
+            videos = [r["video"] for r in table if r["split"] == "test"]
+        elif not videos:  # the whole signers signseg train validates on (split_by_group's hash)
+            from signseg.train.frames import split_by_group
+            rest = [r["video"] for r in table if r["split"] != "test"]
+            is_val = split_by_group(rest, args.val_fraction, signer_of={r["video"]: r["signer"] for r in table})
+            videos = [v for v, val in zip(rest, is_val) if val]
     if not videos:
         p.error("name --videos or give --groups with test clips")
     where = {}  # clip -> the labels file that holds it
