@@ -124,3 +124,32 @@ def test_noise_has_its_sigma_in_every_channel_and_differs_between_views():
         assert 5.5 < a[..., c].std() < 6.5 and abs(a[..., c].mean()) < 0.5
     assert (a != b).mean() > 0.8
     assert add_noise(np.full((8, 8, 3), 250, np.uint8), 20.0, rng).max() == 255  # saturated, not wrapped
+
+
+def test_marked_clothes_are_the_signer_outside_hands_and_face(soup_frame):
+    """``mark_clothes`` labels the rest of the signer CLOTHES, geometry applied like the labels."""
+    from signseg.train.augment import CLOTHES
+    frame, person, mask = soup_frame
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        img, msk = augment(frame, mask, (120, 160), rng, person=person, mark_clothes=True)
+        assert set(np.unique(msk)) <= {0, L.FACE, L.LEFT_HAND, L.RIGHT_HAND, CLOTHES}
+        assert (msk == CLOTHES).any() and (msk == L.FACE).any()  # the body round the labels, the face kept
+    plain = augment(frame, mask, (120, 160), np.random.default_rng(3), person=person)[1]
+    assert not (plain == CLOTHES).any()  # unmarked unless asked
+    still = augment(frame, mask, (120, 160), rng, person=person, mark_clothes=True, strength=0.0)[1]
+    assert not (still == CLOTHES).any()  # validation views: no person handling at all
+
+
+def test_clothes_weight_batches_weigh_the_signers_other_pixels(soup_labels):
+    from signseg.train.fit import FrameBatches
+    from signseg.train.frames import load_sources
+    data = load_sources([soup_labels])
+    data.persons = [np.full_like(m, 255) for m in data.masks]  # the whole frame is "person"
+    x, y = FrameBatches(data, (64, 64), 4, steps=1)[0]
+    assert y.shape == (4, 64, 64, 1)
+    x, y, w = FrameBatches(data, (64, 64), 4, steps=1, clothes_weight=3.0)[0]
+    assert w.shape == (4, 64, 64) and set(np.unique(w)) <= {1.0, 3.0}
+    assert (w[y[..., 0] > 0] == 1.0).all()  # hands and face keep weight 1
+    assert (w == 3.0).mean() > 0.5  # every other pixel is the signer here: weighed 3
+    _, _ = FrameBatches(data, (64, 64), 4, train=False, clothes_weight=3.0)[0]  # validation: unweighted

@@ -244,3 +244,13 @@ def test_fine_tuning_keeps_the_init_models_flip_and_blob_cut(tmp_path, soup_labe
     assert tuned.mirror and tuned.max_blobs == 3  # as the init model's card says
     assert not train([soup_labels], tmp_path / "b", mirror=False, **args).mirror  # unless told
     assert not train([soup_labels], tmp_path / "c", **{**args, "init": tiny_model_file}).mirror
+
+
+def test_clothes_weight_trains_and_is_on_the_card(tmp_path, soup_labels, tiny_model_file):
+    args = dict(init=tiny_model_file, epochs=1, steps_per_epoch=1, batch_size=2, val_fraction=0.0, verbose=0)
+    card = train([soup_labels], tmp_path / "w", clothes_weight=3.0, views="host", **args)
+    assert card.extra["training"]["clothes_weight"] == 3.0
+    with pytest.raises(ValueError, match="clothes_weight"):
+        train([soup_labels], tmp_path / "g", clothes_weight=3.0, views="graph", **args)
+    with pytest.raises(ValueError, match="clothes_weight"):
+        train([soup_labels], tmp_path / "z", clothes_weight=0.0, **args)

@@ -42,6 +42,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the model card asks for the test-time flip (each frame and its mirror image, averaged) "
                         "and its threshold is chosen that way (default: as the --init model's card)")
+    t.add_argument("--clothes-weight", type=float, default=1.0,
+                   help="weight in the loss of the signer's pixels that are not hand or face (clothes, arms, hair; "
+                        "the teacher's person mask, host views): above 1 fewer light shirts marked")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -60,7 +63,7 @@ def run(args) -> int:
                  crop_size=args.crop_size, max_val_frames=args.max_val_frames,
                  groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto", views=args.views,
-                 precision=args.precision, mirror=args.mirror)
+                 precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight)
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
     return 0

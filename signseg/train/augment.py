@@ -31,6 +31,10 @@ P_CLUTTER = 0.5     # scatter objects over a pasted background (desks, shelves, 
 P_CLOSE_UP = 0.35   # zoom in around a hand or the face (webcam / selfie framing)
 P_BLUR, P_NOISE, P_JPEG = 0.25, 0.25, 0.3
 
+#: Label :func:`augment` gives (with ``mark_clothes``) to the signer's pixels that are neither
+#: hand nor face -- clothes, arms, hair, neck: the look-alikes a loss can weigh more.
+CLOTHES = 255
+
 
 def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
@@ -292,15 +296,21 @@ def _camera(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.nd
     return img
 
 
+def _labelled(msk: np.ndarray) -> np.ndarray:
+    """Hand and face pixels of a view's mask (:data:`CLOTHES` is not a label)."""
+    return (msk > 0) & (msk != CLOTHES)
+
+
 def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
             strength: float = 1.0, crop: tuple[int, int] | None = None, person: np.ndarray | None = None,
-            backgrounds: Backgrounds | None = None) -> tuple[np.ndarray, np.ndarray]:
+            backgrounds: Backgrounds | None = None, mark_clothes: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One random training view at ``size``: the inference geometry (whole frame stretched to
     ``size``), the signer on another background and in other clothes (where ``person`` is
     given), jittered in scale, position and rotation, flipped with left/right hands swapped,
     and varied in colour and camera. ``crop`` then cuts a random window of that size, so a
     large-input model trains at its inference scale for less compute. ``strength`` 0 gives
-    the plain inference view (validation)."""
+    the plain inference view (validation). ``mark_clothes`` (with ``person``): the returned mask
+    labels the rest of the signer :data:`CLOTHES`, so a loss can weigh those pixels."""
     h, w = size
     img = resize(image, size)
     msk = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
@@ -313,9 +323,11 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
                 pool = backgrounds or Backgrounds()
                 bg = pool.draw_cluttered(size, rng) if rng.random() < P_CLUTTER else pool.draw(size, rng)
                 img = composite(img, msk, per, bg)
+            if mark_clothes:
+                msk = np.where((msk == 0) & (per > 127), np.uint8(CLOTHES), msk)
         if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
             img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
-        m = framing(rng, size, np.argwhere(msk > 0)[:, ::-1], strength)
+        m = framing(rng, size, np.argwhere(_labelled(msk))[:, ::-1], strength)
         img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
         msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST,
@@ -323,7 +335,7 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         img = _camera(img, rng, strength)
     if crop is not None and tuple(crop) != (h, w):
         ch, cw = crop
-        fg = np.argwhere(msk > 0)
+        fg = np.argwhere(_labelled(msk))
         if len(fg) and rng.random() < 0.8:  # mostly windows around hands/face: they are small
             cy, cx = fg[rng.integers(len(fg))]
             y0, x0 = int(np.clip(cy - rng.integers(ch), 0, h - ch)), int(np.clip(cx - rng.integers(cw), 0, w - cw))

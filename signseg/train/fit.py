@@ -16,7 +16,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from signseg.train.augment import Backgrounds, augment
+from signseg.train.augment import CLOTHES, Backgrounds, augment
 from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
 from signseg.infer.segmenter import mirror_mean
@@ -26,12 +26,20 @@ from signseg.train.frames import LabelledFrames, load_sources, split_by_group
 
 
 class FrameBatches(keras.utils.PyDataset):
-    """Batches of (x in [0, 1], binary y) drawn at random (training) or in order (validation)."""
+    """Batches of (x in [0, 1], binary y) drawn at random (training) or in order (validation).
+
+    ``clothes_weight`` other than 1 (training): batches are (x, y, per-pixel weights), the
+    signer's pixels that are neither hand nor face (clothes, arms, hair; the teacher's person
+    mask) weighing that much in the loss -- light shirts and sleeves are the commonest false
+    marks (docs/model_card.md).
+    """
 
     def __init__(self, data: LabelledFrames, size: tuple[int, int], batch_size: int, steps: int | None = None,
-                 train: bool = True, seed: int = 0, crop: tuple[int, int] | None = None, **kwargs):
+                 train: bool = True, seed: int = 0, crop: tuple[int, int] | None = None,
+                 clothes_weight: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.data, self.size, self.batch_size, self.train, self.crop = data, size, batch_size, train, crop
+        self.clothes_weight = float(clothes_weight) if train else 1.0
         self.steps = steps or math.ceil(len(data) / batch_size)
         self.rng = np.random.default_rng(seed)
         # the training clips' own rooms, signer painted out, are one kind of background
@@ -45,13 +53,18 @@ class FrameBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         if self.train:
             picks = self.rng.integers(0, len(self.data), self.batch_size)
+            mark = self.clothes_weight != 1.0
             views = [augment(self.data.images[i], self.data.masks[i], self.size, self.rng, crop=self.crop,
-                             person=self.data.persons[i], backgrounds=self.backgrounds) for i in picks]
+                             person=self.data.persons[i], backgrounds=self.backgrounds, mark_clothes=mark)
+                     for i in picks]
         else:
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
         x = np.multiply(np.stack([v[0] for v in views]), np.float32(1 / 255))  # one pass to float32
-        y = (np.stack([v[1] for v in views]) > 0).astype(np.float32)[..., None]
-        return x, y
+        masks = np.stack([v[1] for v in views])
+        y = ((masks > 0) & (masks != CLOTHES)).astype(np.float32)[..., None]
+        if self.clothes_weight == 1.0:
+            return x, y
+        return x, y, np.where(masks == CLOTHES, np.float32(self.clothes_weight), np.float32(1.0))
 
 
 # --------------------------------------------------------------------------- training
@@ -137,7 +150,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
           data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32",
-          mirror: bool | None = None) -> ModelCard:
+          mirror: bool | None = None, clothes_weight: float = 1.0) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -153,21 +166,27 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``"host"`` (:mod:`signseg.train.augment`, OpenCV, one image at a time) or ``"graph"``
     (:mod:`signseg.train.views`: uint8 arrays in, the views made inside the compiled step; the
     way to feed a GPU; on a 2-core CPU the host views are faster -- docs/performance.md);
-    ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` is asked for), else host.
+    ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` or ``clothes_weight`` is
+    asked for), else host.
     ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
     ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
     (``None``: as the ``init`` model's card, so a fine-tuned ``snet-lite`` keeps its flip; off
-    from scratch). The card's ``max_blobs`` (masks cut to each frame's largest blobs) comes
+    from scratch). ``clothes_weight``: the weight in the loss of the signer's pixels that are
+    neither hand nor face (:class:`FrameBatches`; host views, frames with a person mask). The card's ``max_blobs`` (masks cut to each frame's largest blobs) comes
     from the ``init`` model's card too.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
     if views == "auto":
         from signseg.infer.runtimes import has_gpu
-        views = "graph" if crop_size is None and has_gpu() else "host"
+        views = "graph" if crop_size is None and clothes_weight == 1.0 and has_gpu() else "host"
     if views == "graph" and crop_size is not None:
         raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
+    if views == "graph" and clothes_weight != 1.0:
+        raise ValueError("clothes_weight is for host views; graph views weigh every pixel alike")
+    if clothes_weight <= 0:
+        raise ValueError(f"clothes_weight must be > 0, not {clothes_weight}")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
@@ -207,7 +226,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
         # step and the thread fighting for them (bench/train.py, docs/performance.md)
         trainer = model
-        train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size)
+        train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size,
+                                clothes_weight=clothes_weight)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
@@ -254,7 +274,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,  # counts epochs before a resume
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
             "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,
-            "loss": "bce+dice" if dice else "bce", "minutes": round(clock.minutes, 1),
+            "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight, "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_iou": round(val_iou, 4)}})
     card.save(model_dir / f"{name}.json")
