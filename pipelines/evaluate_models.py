@@ -5,7 +5,8 @@
         [--json docs/model_eval.json] [--images docs/images]
 
 ``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
-settings (``--split val``: the validation signers' clips instead, where choices are made);
+settings (``--split val``: the validation signers' clips instead, where choices are made;
+for a table without ``val`` rows, ``signseg train``'s hash of the signer at ``--val-fraction``);
 ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
 per-clip IoU and the worst clip); writes the scores as JSON and, per model, an overlay grid of
 real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
@@ -66,7 +67,8 @@ def main() -> int:
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="with --groups: score the held-out test signers' clips (default) or the validation "
                         "signers' (the ones signseg train --groups validates on, for choices made before the test)")
-    p.add_argument("--val-fraction", type=float, default=0.12, help="as signseg train's (the shipped runs: 0.12)")
+    p.add_argument("--val-fraction", type=float, default=0.12,
+                   help="for a table without val rows: signseg train's hashed share (the shipped runs: 0.12)")
     p.add_argument("--models", nargs="+", default=None,
                    help="preset names or .weights.h5 files, each optionally followed by +mirror or -mirror "
                         "(default: every installed preset)")
@@ -87,9 +89,8 @@ def main() -> int:
         with open(args.groups, encoding="utf-8") as f:
             table = list(csv.DictReader(f, delimiter="\t"))
         setting_of = {r["video"]: r["setting"] for r in table}
-        if not videos and args.split == "test":
-            videos = [r["video"] for r in table if r["split"] == "test"]
-        elif not videos:  # the whole signers signseg train validates on (split_by_group's hash)
+        videos = videos or [r["video"] for r in table if r["split"] == args.split]
+        if not videos and args.split == "val":  # a table without val rows: signseg train's hash of the signer
             from signseg.train.frames import split_by_group
             rest = [r["video"] for r in table if r["split"] != "test"]
             is_val = split_by_group(rest, args.val_fraction, signer_of={r["video"]: r["signer"] for r in table})
@@ -113,9 +114,10 @@ def main() -> int:
             part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
             scores.update({k: v for k, v in part.items() if k != "all"})
         base, flip, _ = _split_flip(name)
-        label = (Path(base).stem.replace(".weights", "") if base.endswith(".h5") else base) + flip
-        if label in results:  # a candidate named like a shipped model: tell them apart by its folder
-            label = f"{Path(name).parent.name}/{label}"
+        label = base + flip
+        if base.endswith(".h5"):  # a candidate file: its name, and its folder where that names a preset too
+            stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
+            label = (f"{Path(base).parent.name}/{stem}" if stem in list_presets() else stem) + flip
         results[label] = {"clips": {k: v.as_dict() for k, v in scores.items()},
                           "settings": by_setting(scores, setting_of)}
         if args.images:

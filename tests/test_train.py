@@ -254,3 +254,35 @@ def test_clothes_weight_trains_and_is_on_the_card(tmp_path, soup_labels, tiny_mo
         train([soup_labels], tmp_path / "g", clothes_weight=3.0, views="graph", **args)
     with pytest.raises(ValueError, match="clothes_weight"):
         train([soup_labels], tmp_path / "z", clothes_weight=0.0, **args)
+
+
+def test_named_validation_signers_and_held_out_rows_from_the_groups_table(tmp_path, soup_labels, tiny_model_file):
+    """A groups table with a split column: its val rows validate (no hash), its test rows never train."""
+    from signseg.train.frames import read_splits
+    table = tmp_path / "g.tsv"
+    table.write_text("video\tsigner\tsetting\tsplit\nSOUP_a\ts1\thome\ttrain\nSOUP_b\ts2\tstudio\tval\n"
+                     "SOUP_c\ts3\tstudio\ttest\n")
+    assert read_splits(table) == {"SOUP_a": "train", "SOUP_b": "val", "SOUP_c": "test"}
+    (tmp_path / "plain.tsv").write_text("video\tsigner\nSOUP_a\ts1\n")
+    assert read_splits(tmp_path / "plain.tsv") == {}
+    groups = ["SOUP_a"] * 5 + ["SOUP_b"] * 3 + ["SOUP_c"] * 2
+    assert split_by_group(groups, 0.99, val=["SOUP_b"]).tolist() == [False] * 5 + [True] * 3 + [False] * 2
+    assert split_by_group(groups, 0.0, holdout=["SOUP_c"], val=["SOUP_b"]).tolist() == [False] * 5 + [True] * 5
+    data = load_sources([soup_labels])
+    data.groups = [("SOUP_a", "SOUP_b", "SOUP_c")[i % 3] for i in range(len(data))]
+    card = train([soup_labels], tmp_path / "m", data=data, init=tiny_model_file, epochs=1, steps_per_epoch=1,
+                 batch_size=2, holdout=["SOUP_c"], val_videos=["SOUP_b"], verbose=0)
+    t = card.extra["training"]
+    assert t["val_videos"] == 1 and t["val_frames"] == data.groups.count("SOUP_b")
+    assert t["train_frames"] == data.groups.count("SOUP_a") and t["validation"] == "named videos"
+
+
+def test_train_cli_holds_out_the_groups_tables_test_rows(tmp_path, soup_labels):
+    import subprocess
+    from conftest import signseg_command
+    (tmp_path / "g.tsv").write_text("video\tsigner\tsetting\tsplit\nSOUP\tsoup signer\tstudio\ttest\n")
+    r = subprocess.run(signseg_command("train", soup_labels, "-o", tmp_path / "m", "--width", "0.125",
+                                       "--input-size", "32x32", "--epochs", "1", "--steps", "1",
+                                       "--groups", tmp_path / "g.tsv"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "no labelled frame left to train on" in r.stderr

@@ -25,10 +25,13 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=positive_int, default=8)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--dice", action="store_true", help="add a soft Dice term to the BCE loss")
-    t.add_argument("--val-fraction", type=float, default=0.15, help="share of videos held for validation")
+    t.add_argument("--val-fraction", type=float, default=0.15,
+                   help="share of videos held for validation (unless --groups names val rows)")
     t.add_argument("--holdout", nargs="*", default=[], help="video ids kept out of training and validation")
     t.add_argument("--groups", type=Path, default=None,
-                   help="TSV of video<TAB>signer: validation takes whole signers, not single clips")
+                   help="TSV of video<TAB>signer[<TAB>...]: validation takes whole signers, not single clips; "
+                        "with a 'split' column (pipelines/signers.tsv) its val rows validate and its test "
+                        "rows are held out")
     t.add_argument("--patience", type=positive_int, default=8)
     t.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall-clock time")
     t.add_argument("--crop-size", type=size, default=None,
@@ -53,17 +56,21 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from signseg.train.fit import train
-    from signseg.train.frames import read_groups
+    from signseg.train.frames import read_groups, read_splits
+    splits = read_splits(args.groups) if args.groups else {}
+    val = [v for v, split in splits.items() if split == "val"] or None  # named validation signers
+    holdout = list(dict.fromkeys([*args.holdout, *(v for v, split in splits.items() if split == "test")]))
     config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
               else {"encoder_weights": args.encoder_weights})
     card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
                  input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,
                  batch_size=args.batch_size, learning_rate=args.lr, dice=args.dice, val_fraction=args.val_fraction,
-                 holdout=args.holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
+                 holdout=holdout, patience=args.patience, max_minutes=args.max_minutes, seed=args.seed,
                  crop_size=args.crop_size, max_val_frames=args.max_val_frames,
                  groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto", views=args.views,
-                 precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight)
+                 precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight,
+                 val_videos=val)
     print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
           f"threshold {card.threshold})", file=sys.stderr)
     return 0

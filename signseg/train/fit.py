@@ -150,7 +150,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
           data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32",
-          mirror: bool | None = None, clothes_weight: float = 1.0) -> ModelCard:
+          mirror: bool | None = None, clothes_weight: float = 1.0,
+          val_videos: Sequence[str] | None = None) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -160,6 +161,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``crop_size`` trains on random windows of the ``input_size`` view (the model still runs
     on whole ``input_size`` frames); ``max_val_frames`` validates on an evenly spaced subset.
     ``groups`` maps video ids to signers: validation then takes whole signers.
+    ``val_videos`` names the validation videos outright (``val_fraction`` unused).
     ``verbose="auto"`` shows Keras's progress bar on a terminal and one line per epoch
     (:class:`EpochLog`) anywhere else. ``data``: the frames of ``sources`` where the caller has
     loaded them already (they are not read again). ``views``: where training views are made --
@@ -191,11 +193,12 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
     data = load_sources(sources) if data is None else data
-    is_val = split_by_group(data.groups, val_fraction, holdout, signer_of=groups)
+    is_val = split_by_group(data.groups, val_fraction, holdout, signer_of=groups, val=val_videos)
     train_data = data.subset(~is_val)
     val_data = data.subset(is_val & ~np.isin(data.groups, list(holdout)))
     if not len(train_data):
-        raise ValueError("every labelled frame fell into validation: lower val_fraction or add data")
+        raise ValueError("no labelled frame left to train on: every one is in validation or held out "
+                         "(lower val_fraction, name fewer validation or held-out videos, or add data)")
     if not len(val_data):  # a tiny set (a few frames): validate on the training frames, say so
         val_data = train_data
     if max_val_frames and len(val_data) > max_val_frames:
@@ -271,6 +274,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
             "composited_frames": sum(p is not None for p in train_data.persons),
             "holdout_videos": sorted(holdout),
+            "validation": "named videos" if val_videos is not None else f"signer hash < {val_fraction}",
             "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,  # counts epochs before a resume
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
             "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,

@@ -129,16 +129,21 @@ def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
 
 
 def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence[str] = (),
-                   signer_of: dict[str, str] | None = None) -> np.ndarray:
+                   signer_of: dict[str, str] | None = None, val: Sequence[str] | None = None) -> np.ndarray:
     """Boolean 'is validation' per frame: whole groups (videos) go to one side.
 
-    A video is in validation when a stable hash of its signer (``signer_of[video]``, else the
-    video's own name) falls under ``val_fraction`` -- so one signer's clips never sit on both
-    sides -- or when it is named in ``holdout`` (kept out of training entirely).
+    With ``val`` (video ids, e.g. the ``val`` rows of a groups table: :func:`read_splits`),
+    exactly those videos validate. Otherwise a video is in validation when a stable hash of
+    its signer (``signer_of[video]``, else the video's own name) falls under
+    ``val_fraction`` -- so one signer's clips never sit on both sides. Videos named in
+    ``holdout`` (kept out of training entirely) are marked too.
     """
     def h(g: str) -> float:
         return int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     held, signer_of = set(holdout), signer_of or {}
+    if val is not None:
+        named = set(val)
+        return np.array([g in held or g in named for g in groups])
     return np.array([g in held or h(signer_of.get(g, g)) < val_fraction for g in groups])
 
 
@@ -152,4 +157,23 @@ def read_groups(path: str | os.PathLike) -> dict[str, str]:
         if len(parts) < 2:
             raise ValueError(f"{path}:{n}: expected 'video<TAB>signer', got {line!r}")
         out[parts[0]] = parts[1]
+    return out
+
+
+def read_splits(path: str | os.PathLike) -> dict[str, str]:
+    """``video -> split`` from a groups table whose header names a ``split`` column
+    (``pipelines/signers.tsv``: ``train``, ``val`` or ``test``); empty when it has none."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t") if lines else []
+    if not header or header[0] != "video" or "split" not in header:
+        return {}
+    col = header.index("split")
+    out = {}
+    for n, line in enumerate(lines[1:], start=2):
+        parts = line.split("\t")
+        if not line.strip():
+            continue
+        if len(parts) <= col:
+            raise ValueError(f"{path}:{n}: no {header[col]!r} column in {line!r}")
+        out[parts[0]] = parts[col].strip()
     return out
