@@ -7,7 +7,9 @@
 # LABELS_DIR is what pipelines/make_teacher_labels.sh wrote. Every clip of the held-out test
 # signers (pipelines/signers.tsv, split "test": home webcams, selfies, skin-coloured and white
 # walls, coloured studios, light clothing) stays out of training and validation; validation
-# takes whole signers among the rest.
+# takes whole signers among the rest. (These runs validated on a 12% hash of the signer,
+# --val-fraction 0.12; signers.tsv has named val rows since the thirteenth session, which
+# --groups now validates on instead: git show 15fc414:pipelines/signers.tsv is the table they used.)
 set -euo pipefail
 labels="$1"; out="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
