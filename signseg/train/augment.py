@@ -296,7 +296,7 @@ def _camera(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.nd
     return img
 
 
-def _labelled(msk: np.ndarray) -> np.ndarray:
+def labelled(msk: np.ndarray) -> np.ndarray:
     """Hand and face pixels of a view's mask (:data:`CLOTHES` is not a label)."""
     return (msk > 0) & (msk != CLOTHES)
 
@@ -327,7 +327,7 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
                 msk = np.where((msk == 0) & (per > 127), np.uint8(CLOTHES), msk)
         if rng.random() < 0.5:  # mirror: the signer's left hand becomes the right
             img, msk = img[:, ::-1], _SWAP_LR[msk[:, ::-1]]
-        m = framing(rng, size, np.argwhere(_labelled(msk))[:, ::-1], strength)
+        m = framing(rng, size, np.argwhere(labelled(msk))[:, ::-1], strength)
         img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
         msk = cv2.warpAffine(np.ascontiguousarray(msk), m, (w, h), flags=cv2.INTER_NEAREST,
@@ -335,7 +335,7 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         img = _camera(img, rng, strength)
     if crop is not None and tuple(crop) != (h, w):
         ch, cw = crop
-        fg = np.argwhere(_labelled(msk))
+        fg = np.argwhere(labelled(msk))
         if len(fg) and rng.random() < 0.8:  # mostly windows around hands/face: they are small
             cy, cx = fg[rng.integers(len(fg))]
             y0, x0 = int(np.clip(cy - rng.integers(ch), 0, h - ch)), int(np.clip(cx - rng.integers(cw), 0, w - cw))

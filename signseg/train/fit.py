@@ -16,7 +16,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from signseg.train.augment import CLOTHES, Backgrounds, augment
+from signseg.train.augment import CLOTHES, Backgrounds, augment, labelled
 from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
 from signseg.infer.segmenter import mirror_mean
@@ -61,7 +61,7 @@ class FrameBatches(keras.utils.PyDataset):
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
         x = np.multiply(np.stack([v[0] for v in views]), np.float32(1 / 255))  # one pass to float32
         masks = np.stack([v[1] for v in views])
-        y = ((masks > 0) & (masks != CLOTHES)).astype(np.float32)[..., None]
+        y = labelled(masks).astype(np.float32)[..., None]
         if self.clothes_weight == 1.0:
             return x, y
         return x, y, np.where(masks == CLOTHES, np.float32(self.clothes_weight), np.float32(1.0))
@@ -175,8 +175,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
     (``None``: as the ``init`` model's card, so a fine-tuned ``snet-lite`` keeps its flip; off
     from scratch). ``clothes_weight``: the weight in the loss of the signer's pixels that are
-    neither hand nor face (:class:`FrameBatches`; host views, frames with a person mask). The card's ``max_blobs`` (masks cut to each frame's largest blobs) comes
-    from the ``init`` model's card too.
+    neither hand nor face (:class:`FrameBatches`; host views, frames with a person mask). The
+    card's ``max_blobs`` (masks cut to each frame's largest blobs) comes from the ``init``
+    model's card too.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -278,7 +279,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,  # counts epochs before a resume
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
             "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,
-            "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight, "minutes": round(clock.minutes, 1),
+            "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
+            "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_iou": round(val_iou, 4)}})
     card.save(model_dir / f"{name}.json")

@@ -147,13 +147,20 @@ def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence
     return np.array([g in held or h(signer_of.get(g, g)) < val_fraction for g in groups])
 
 
+def _table(path: str | os.PathLike) -> tuple[list[str] | None, list[tuple[int, str, list[str]]]]:
+    """A groups table's header (its first line, where that starts with ``video``) and its other
+    non-blank lines as (line number, line, tab-separated fields)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t") if lines and lines[0].startswith("video") else None
+    rows = [(n, line, line.split("\t")) for n, line in enumerate(lines, start=1)
+            if line.strip() and not (n == 1 and header is not None)]
+    return header, rows
+
+
 def read_groups(path: str | os.PathLike) -> dict[str, str]:
     """``video<TAB>signer`` lines (a header line starting with ``video`` is skipped) as a dict."""
     out = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or (n == 1 and line.startswith("video")):
-            continue
-        parts = line.split("\t")
+    for n, line, parts in _table(path)[1]:
         if len(parts) < 2:
             raise ValueError(f"{path}:{n}: expected 'video<TAB>signer', got {line!r}")
         out[parts[0]] = parts[1]
@@ -163,17 +170,13 @@ def read_groups(path: str | os.PathLike) -> dict[str, str]:
 def read_splits(path: str | os.PathLike) -> dict[str, str]:
     """``video -> split`` from a groups table whose header names a ``split`` column
     (``pipelines/signers.tsv``: ``train``, ``val`` or ``test``); empty when it has none."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    header = lines[0].split("\t") if lines else []
-    if not header or header[0] != "video" or "split" not in header:
+    header, rows = _table(path)
+    if header is None or "split" not in header:
         return {}
     col = header.index("split")
     out = {}
-    for n, line in enumerate(lines[1:], start=2):
-        parts = line.split("\t")
-        if not line.strip():
-            continue
+    for n, line, parts in rows:
         if len(parts) <= col:
-            raise ValueError(f"{path}:{n}: no {header[col]!r} column in {line!r}")
+            raise ValueError(f"{path}:{n}: no 'split' column in {line!r}")
         out[parts[0]] = parts[col].strip()
     return out
