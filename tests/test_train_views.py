@@ -160,3 +160,17 @@ def test_bfloat16_training_leaves_float32_weights_and_policy(tmp_path, soup_labe
     assert dtypes == {np.dtype("float32")}
     seg = Segmenter.from_file(tmp_path / "m" / "b.weights.h5")
     assert seg.predict_proba(np.zeros((1, 64, 64, 3), np.uint8)).dtype == np.float32
+
+
+def test_auto_views_follow_the_recipe_the_model_learned_from(tmp_path, soup_labels, tiny_model_file):
+    from signseg.train.fit import auto_views, init_card, train
+    shipped = init_card("snet-lite")  # trained on graph views (its card says so)
+    assert shipped.extra["training"]["views"] == "graph"
+    assert auto_views(shipped) == "graph"  # fine-tuned on host views it first unlearns (model card)
+    assert auto_views(shipped, crop_size=(112, 112)) == "host"  # what only host views can do
+    assert auto_views(shipped, clothes_weight=3.0) == "host"
+    assert auto_views(init_card(tiny_model_file)) == "host"  # no GPU here, no graph recipe on its card
+    assert auto_views(None) == "host"
+    card = train([soup_labels], tmp_path / "m", name="f", init="snet-lite", epochs=1, steps_per_epoch=1,
+                 batch_size=2, val_fraction=0.0, max_val_frames=4, verbose=0)
+    assert card.extra["training"]["views"] == "graph" and card.extra["training"]["init"] == "snet-lite"

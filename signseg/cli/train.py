@@ -39,7 +39,8 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--max-val-frames", type=positive_int, default=None, help="validate on at most N frames")
     t.add_argument("--views", default="auto", choices=("auto", "host", "graph"),
                    help="make training views on the host (OpenCV) or inside the compiled step from uint8 "
-                        "arrays (graph: the way to feed a GPU); auto: graph where a GPU is seen")
+                        "arrays (graph: the way to feed a GPU); auto: graph where a GPU is seen or the --init model "
+                        "learned from graph views (the shipped ones), else host")
     t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
                    help="mixed_bfloat16: bfloat16 compute, float32 weights (faster on CPUs with AVX512-BF16 and on GPUs)")
     t.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,

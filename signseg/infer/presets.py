@@ -26,8 +26,8 @@ PRESETS: dict[str, str] = {
 #: Chosen by ``from_pretrained()`` with no name: the model that scores best held out by the rule
 #: models are picked by (the worst setting, then the mean; docs/model_card.md) -- a default must
 #: be the better model, not the bigger one. ``snet-lite`` with its test-time flip beats ``snet``
-#: on the worst setting (light clothing 0.527 against 0.486), so it is the default on a GPU too
-#: until ``snet`` is trained longer.
+#: on the worst setting (light clothing 0.526 against 0.507, fourteenth session) and on the worst
+#: clip (0.460 against 0.392), so it is the default on a GPU too until ``snet`` is trained longer.
 DEFAULT_GPU, DEFAULT_CPU = "snet-lite", "snet-lite"
 
 CARD_SUFFIX, WEIGHTS_SUFFIX = ".json", ".weights.h5"

@@ -168,8 +168,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``"host"`` (:mod:`signseg.train.augment`, OpenCV, one image at a time) or ``"graph"``
     (:mod:`signseg.train.views`: uint8 arrays in, the views made inside the compiled step; the
     way to feed a GPU; on a 2-core CPU the host views are faster -- docs/performance.md);
-    ``"auto"``: graph where the backend sees a GPU (and no ``crop_size`` or ``clothes_weight`` is
-    asked for), else host.
+    ``"auto"`` (:func:`auto_views`): graph where the backend sees a GPU or where ``init``'s card
+    says it learned from graph views (the shipped models), unless ``crop_size`` or
+    ``clothes_weight`` asks for host views; else host.
     ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
     a CPU with AVX512-BF16; the saved weights and inference stay float32).
     ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
@@ -181,9 +182,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
+    card0 = init_card(init) if init is not None else None
     if views == "auto":
-        from signseg.infer.runtimes import has_gpu
-        views = "graph" if crop_size is None and clothes_weight == 1.0 and has_gpu() else "host"
+        views = auto_views(card0, crop_size, clothes_weight)
     if views == "graph" and crop_size is not None:
         raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
     if views == "graph" and clothes_weight != 1.0:
@@ -207,8 +208,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         pick[np.linspace(0, len(val_data) - 1, max_val_frames).round().astype(int)] = True
         val_data = val_data.subset(pick)
 
-    if init is not None:
-        card0 = init_card(init)
+    if card0 is not None:
         architecture, config = card0.architecture, dict(card0.config)
         model = _build_in(precision, architecture, config)
         model.load_weights(str(card0.extra["_weights_path"]))
@@ -216,7 +216,6 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     else:
         keras.utils.set_random_seed(seed)
         model = _build_in(precision, architecture, config)
-        card0 = None
     if mirror is None:
         mirror = bool(card0 is not None and card0.mirror)
     input_size = tuple(input_size or (224, 224))
@@ -286,6 +285,20 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     card.save(model_dir / f"{name}.json")
     (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
     return card
+
+
+def auto_views(card0: ModelCard | None, crop_size: tuple[int, int] | None = None,
+               clothes_weight: float = 1.0) -> str:
+    """Where ``views="auto"`` makes the training views: inside the step (``"graph"``) on a GPU,
+    or when fine-tuning a model that learned from graph views (its card says so: fine-tuned on
+    the other recipe it first spends its steps on the difference, docs/model_card.md); on the
+    host otherwise, and always where only host views can do what is asked (crops, a clothes
+    weight)."""
+    if crop_size is not None or clothes_weight != 1.0:
+        return "host"
+    from signseg.infer.runtimes import has_gpu
+    learned_from = (card0.extra.get("training") or {}).get("views") if card0 is not None else None
+    return "graph" if learned_from == "graph" or has_gpu() else "host"
 
 
 def _build_in(precision: str, architecture: str, config: dict) -> keras.Model:

@@ -1,0 +1,108 @@
+"""How hard each training-view recipe is for a trained model: its loss and IoU on the views.
+
+    python pipelines/view_difficulty.py LABELS.h5 [--model snet-lite] [--batches 50] [--seed 1]
+
+A model fine-tuned on views unlike the ones it was trained on first spends its steps on the
+difference (docs/model_card.md, fourteenth session). This scores one model, unchanged, on the
+same frames seen through each recipe: no augmentation, the host views
+(:mod:`signseg.train.augment`) whole and with one of their steps switched off, the host views
+of frames first stored at the input size (as :class:`signseg.train.feed.FrameArrays` keeps
+them), and the graph views (:mod:`signseg.train.views`). Loss: BCE + soft Dice, per batch,
+averaged; IoU: pooled over all views at threshold 0.5. Numbers come from this run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Iterable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+# one switched-off step of the host recipe per row: augment's module-level probabilities
+HOST_ROWS = {
+    "host views": {},
+    "host, no pasting onto backgrounds": {"P_COMPOSITE": 0.0},
+    "host, no new clothes": {"P_CLOTHES": 0.0},
+    "host, no blur, noise or JPEG": {"P_BLUR": 0.0, "P_NOISE": 0.0, "P_JPEG": 0.0},
+    "host, no JPEG": {"P_JPEG": 0.0},
+    "host, no close-ups": {"P_CLOSE_UP": 0.0},
+}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("labels", nargs="+", help="teacher labels .h5 files or a training pack")
+    p.add_argument("--model", default="snet-lite", help="a shipped name or a .weights.h5 with its card")
+    p.add_argument("--batches", type=int, default=50, help="batches of 8 views per row")
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+
+    import keras
+    import signseg.train.augment as augment_module
+    from signseg.decode.image import resize
+    from signseg.models import build
+    from signseg.models.metrics import bce_dice_loss
+    from signseg.train.feed import ArrayBatches, FrameArrays
+    from signseg.train.fit import FrameBatches, init_card
+    from signseg.train.frames import load_sources
+    from signseg.train.views import render_batch
+
+    card = init_card(args.model)
+    model = build(card.architecture, **card.config)
+    model.load_weights(card.extra["_weights_path"])
+    size, n = tuple(card.input_size), args.batches
+    data = load_sources(args.labels)
+
+    def score(batches: Iterable) -> tuple[float, float]:
+        losses, inter, union = [], 0, 0
+        for x, y in batches:
+            prob = np.asarray(model.predict_on_batch(np.asarray(x, np.float32)))
+            truth = np.asarray(y, np.float32).reshape(prob.shape)
+            losses.append(float(np.mean(np.asarray(bce_dice_loss(truth, prob)))))
+            a, b = prob >= 0.5, truth > 0.5
+            inter, union = inter + int((a & b).sum()), union + int((a | b).sum())
+        return float(np.mean(losses)), inter / max(union, 1)
+
+    def host(frames, switched_off: dict) -> tuple[float, float]:
+        before = {k: getattr(augment_module, k) for k in switched_off}
+        for k, v in switched_off.items():
+            setattr(augment_module, k, v)
+        try:
+            batches = FrameBatches(frames, size, 8, steps=n, seed=args.seed)
+            return score(batches[i] for i in range(n))
+        finally:
+            for k, v in before.items():
+                setattr(augment_module, k, v)
+
+    def graph():
+        batches = ArrayBatches(FrameArrays.from_frames(data, size, 0), 8, n, seed=args.seed)
+        for i in range(n):
+            inputs, labels = batches[i]
+            x, y = render_batch({k: keras.ops.convert_to_tensor(v) for k, v in inputs.items()},
+                                keras.ops.convert_to_tensor(labels), size)
+            yield keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)
+
+    plain = FrameBatches(data, size, 8, train=False)
+    rows = {"no augmentation": score(plain[i] for i in range(min(n, len(plain))))}
+    rows.update({name: host(data, off) for name, off in HOST_ROWS.items()})
+    small = data.subset(np.ones(len(data), bool))  # every frame stored at the input size first
+    small.images = [resize(i, size) for i in data.images]
+    small.masks = [cv2.resize(m, size[::-1], interpolation=cv2.INTER_NEAREST) for m in data.masks]
+    small.persons = [None if q is None else resize(q, size) for q in data.persons]
+    rows["host, frames stored at the input size"] = host(small, {})
+    rows["graph views"] = score(graph())
+
+    print(f"{card.name} ({size[0]}x{size[1]}), {len(data)} frames of {', '.join(args.labels)}, "
+          f"{n} batches of 8 a row")
+    print("| views | loss | IoU |\n| --- | --- | --- |")
+    for name, (loss, iou) in rows.items():
+        print(f"| {name} | {loss:.4f} | {iou:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
