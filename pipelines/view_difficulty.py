@@ -21,7 +21,6 @@ from typing import Iterable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 # one switched-off step of the host recipe per row: augment's module-level probabilities
@@ -45,9 +44,8 @@ def main() -> int:
 
     import keras
     import signseg.train.augment as augment_module
-    from signseg.decode.image import resize
     from signseg.models import build
-    from signseg.models.metrics import bce_dice_loss
+    from signseg.models.metrics import bce_dice_loss, iou
     from signseg.train.feed import ArrayBatches, FrameArrays
     from signseg.train.fit import FrameBatches, init_card
     from signseg.train.frames import load_sources
@@ -60,14 +58,14 @@ def main() -> int:
     data = load_sources(args.labels)
 
     def score(batches: Iterable) -> tuple[float, float]:
-        losses, inter, union = [], 0, 0
+        losses, marked, truths = [], [], []
         for x, y in batches:
             prob = np.asarray(model.predict_on_batch(np.asarray(x, np.float32)))
             truth = np.asarray(y, np.float32).reshape(prob.shape)
             losses.append(float(np.mean(np.asarray(bce_dice_loss(truth, prob)))))
-            a, b = prob >= 0.5, truth > 0.5
-            inter, union = inter + int((a & b).sum()), union + int((a | b).sum())
-        return float(np.mean(losses)), inter / max(union, 1)
+            marked.append(prob >= 0.5)
+            truths.append(truth > 0.5)
+        return float(np.mean(losses)), iou(np.concatenate(marked), np.concatenate(truths))
 
     def host(frames, switched_off: dict) -> tuple[float, float]:
         before = {k: getattr(augment_module, k) for k in switched_off}
@@ -80,8 +78,10 @@ def main() -> int:
             for k, v in before.items():
                 setattr(augment_module, k, v)
 
+    arrays = FrameArrays.from_frames(data, size, 0)  # every frame resized once, for both rows below
+
     def graph():
-        batches = ArrayBatches(FrameArrays.from_frames(data, size, 0), 8, n, seed=args.seed)
+        batches = ArrayBatches(arrays, 8, n, seed=args.seed)
         for i in range(n):
             inputs, labels = batches[i]
             x, y = render_batch({k: keras.ops.convert_to_tensor(v) for k, v in inputs.items()},
@@ -94,17 +94,17 @@ def main() -> int:
     rows = {"no augmentation": score(plain[i] for i in range(len(plain)))}
     rows.update({name: host(data, off) for name, off in HOST_ROWS.items()})
     small = data.subset(np.ones(len(data), bool))  # every frame stored at the input size first
-    small.images = [resize(i, size) for i in data.images]
-    small.masks = [cv2.resize(m, size[::-1], interpolation=cv2.INTER_NEAREST) for m in data.masks]
-    small.persons = [None if q is None else resize(q, size) for q in data.persons]
+    small.images = list(arrays.images)
+    small.masks = list(arrays.labels[..., 0])
+    small.persons = [q[..., 0] if has else None for q, has in zip(arrays.persons, arrays.has_person)]
     rows["host, frames stored at the input size"] = host(small, {})
     rows["graph views"] = score(graph())
 
     print(f"{card.name} ({size[0]}x{size[1]}), {len(data)} frames of {', '.join(args.labels)}, "
           f"{n} batches of 8 a row")
     print("| views | loss | IoU |\n| --- | --- | --- |")
-    for name, (loss, iou) in rows.items():
-        print(f"| {name} | {loss:.4f} | {iou:.4f} |")
+    for name, (loss, pooled_iou) in rows.items():
+        print(f"| {name} | {loss:.4f} | {pooled_iou:.4f} |")
     return 0
 
 

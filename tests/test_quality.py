@@ -32,8 +32,9 @@ CLIPS = {
 #: Measured (the weights as their cards run them: snet-lite with the test-time flip, both cut
 #: to each frame's 3 largest blobs): snet-lite 0.597 mean, worst 0.462 (google__Hksl_lemon),
 #: precision 0.795 (fourteenth session; the GPU-trained weights before: 0.598 / 0.455 / 0.774);
-#: snet 0.603, worst 0.381 (google__Hksl_lemon), 0.784 (twelfth session). Without the cut (eleventh session): snet-lite 0.592 / 0.427 / 0.766 (no flip either:
-#: 0.572 / 0.376 / 0.733); snet 0.590 / 0.342 / 0.762.
+#: snet 0.603, worst 0.381 (google__Hksl_lemon), 0.784 (twelfth session). Without the cut
+#: (eleventh session): snet-lite 0.592 / 0.427 / 0.766 (no flip either: 0.572 / 0.376 / 0.733);
+#: snet 0.590 / 0.342 / 0.762.
 #: Earlier snet-lite weights: 0.540 / 0.329 / 0.733 (stage 4, 2cec832f...), 0.524 / 0.263 / 0.675
 #: (3bc8e4f7...), 0.260 / 0.014 (d5def301...); the CPU-trained snet was not held to a floor.
 FLOORS = {"snet-lite": (0.56, 0.42, 0.76), "snet": (0.56, 0.35, 0.75)}

@@ -150,15 +150,14 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     result, and write ``adapt.json`` with what was measured. ``data``: the frames of ``sources``,
     where they are loaded already."""
     from signseg.infer.presets import PRESETS
-    from signseg.infer.runtimes import has_gpu
     from signseg.infer.segmenter import Segmenter
-    from signseg.train.fit import train
+    from signseg.train.fit import auto_views, train
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
-    # host views on a CPU: the measured gains (docs/training.md) were made with them, and graph
-    # views run slower there; on a GPU graph views, as before
-    views = "graph" if has_gpu() else "host"
+    # the views a model from scratch gets (graph on a GPU, host on a CPU), not the init card's:
+    # the measured gains (docs/training.md) were made with host views on a CPU
+    views = auto_views(None)
     card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
                  learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held, max_minutes=minutes,
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0, data=data,
