@@ -5,9 +5,11 @@
 Rows (images per second, best of ``--rounds``, the first call -- compilation -- not timed):
 - ``host``: the batches the host hands over (uint8 gathers plus the numbers of the views,
   ``ArrayBatches``), one thread;
-- ``views``: the views made from those batches by the compiled ``render`` on this backend's
-  device (JAX: ``jax.jit``; TensorFlow: ``tf.function(jit_compile=True)``), batches prepared
-  beforehand;
+- ``views``: the views made from those batches as the training step makes them
+  (``feed.compiled_render``: JAX ``jax.jit`` with a barrier after each stage; TensorFlow each
+  stage XLA-compiled), batches prepared beforehand; ``--whole`` compiles ``render`` as one
+  function instead (JAX ``jax.jit``, TensorFlow ``tf.function(jit_compile=True)``), the way
+  before stages;
 - ``host + views``: both in turn, as one training thread does them.
 The training step's own images/s (forward, backward, update) is what ``signseg train`` logs per
 epoch. Numbers are printed, never asserted.
@@ -32,12 +34,13 @@ def main() -> int:
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--frames", type=int, default=None, help="use the first N frames only (quicker to load)")
+    p.add_argument("--whole", action="store_true", help="compile render as one function (no stages)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
     import keras
     import numpy as np
-    from signseg.train.feed import ArrayBatches, FrameArrays
+    from signseg.train.feed import ArrayBatches, FrameArrays, compiled_render
     from signseg.train.frames import load_sources
     from signseg.train.views import render_batch
 
@@ -52,16 +55,17 @@ def main() -> int:
     t_arrays = time.perf_counter() - t
     ds = ArrayBatches(arrays, args.batch_size, steps=args.batches, seed=0)
 
-    def views(inputs, labels):
+    def whole(inputs, labels):
         return render_batch(inputs, labels, size)
 
+    views = whole if args.whole else compiled_render(size)
     if keras.backend.backend() == "jax":
         import jax
         compiled = jax.jit(views)
         done = jax.block_until_ready
     elif keras.backend.backend() == "tensorflow":
         import tensorflow as tf
-        compiled = tf.function(views, jit_compile=True)
+        compiled = tf.function(views, jit_compile=args.whole)
         done = lambda out: [np.asarray(o) for o in out]  # noqa: E731
     else:
         compiled, done = views, (lambda out: [keras.ops.convert_to_numpy(o) for o in out])
@@ -83,7 +87,7 @@ def main() -> int:
             best = max(best, n / (time.perf_counter() - t))
         rows.append({"what": what, "images_per_s": round(best, 1)})
         print(rows[-1], file=sys.stderr, flush=True)
-    report({"backend": keras.backend.backend(), "size": args.size, "batch": args.batch_size,
+    report({"backend": keras.backend.backend(), "render": "whole" if args.whole else "stages", "size": args.size, "batch": args.batch_size,
             "frames": len(arrays), "load_s": round(t_load, 1), "arrays_s": round(t_arrays, 1),
             "plates": len(arrays.plates)}, rows, args.json)
     return 0

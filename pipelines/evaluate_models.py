@@ -2,13 +2,14 @@
 
     python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
         [--split val] [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] \
-        [--json docs/model_eval.json] [--images docs/images]
+        [--thresholds 0.3 0.4 ...] [--json docs/model_eval.json] [--images docs/images]
 
 ``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
 settings (``--split val``: the validation signers' clips instead, where choices are made;
 for a table without ``val`` rows, ``signseg train``'s hash of the signer at ``--val-fraction``);
 ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
-per-clip IoU and the worst clip); writes the scores as JSON and, per model, an overlay grid of
+per-clip IoU and the worst clip; with ``--thresholds``, each model at each threshold, named
+``MODEL@T``, from one network pass per clip); writes the scores as JSON and, per model, an overlay grid of
 real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
 this run.
 """
@@ -74,6 +75,8 @@ def main() -> int:
                         "(default: every installed preset)")
     p.add_argument("--max-blobs", type=int, default=None,
                    help="keep each frame's N largest blobs, 0 all, for every model (default: each card's)")
+    p.add_argument("--thresholds", type=float, nargs="+", default=None,
+                   help="score each model at these thresholds (rows MODEL@T) instead of its card's")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--images", type=Path, default=None, help="folder for overlays of each model's worst clips")
     p.add_argument("--worst", type=int, default=2, help="overlays of this many worst clips per model")
@@ -81,7 +84,7 @@ def main() -> int:
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from signseg.train.evaluate import by_setting, evaluate
+    from signseg.train.evaluate import by_setting, evaluate_thresholds
     from signseg.infer.presets import list_presets
 
     setting_of, videos = {}, args.videos
@@ -109,20 +112,24 @@ def main() -> int:
     results = {}
     for name in names:
         seg = _segmenter(name, args.max_blobs)
-        scores = {}
+        thresholds = args.thresholds or [seg.threshold]
+        scores = {t: {} for t in thresholds}
         for path in args.labels:
-            part = evaluate(seg, path, [v for v in videos if where.get(v) == path])
-            scores.update({k: v for k, v in part.items() if k != "all"})
+            part = evaluate_thresholds(seg, path, thresholds, [v for v in videos if where.get(v) == path])
+            for t in thresholds:
+                scores[t].update({k: v for k, v in part[t].items() if k != "all"})
         base, flip, _ = _split_flip(name)
         label = base + flip
         if base.endswith(".h5"):  # a candidate file: its name, and its folder where that names a preset too
             stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
             label = (f"{Path(base).parent.name}/{stem}" if stem in list_presets() else stem) + flip
-        results[label] = {"clips": {k: v.as_dict() for k, v in scores.items()},
-                          "settings": by_setting(scores, setting_of)}
+        for t in thresholds:
+            key = f"{label}@{t:g}" if args.thresholds else label
+            results[key] = {"clips": {k: v.as_dict() for k, v in scores[t].items()},
+                            "settings": by_setting(scores[t], setting_of)}
         if args.images:
             args.images.mkdir(parents=True, exist_ok=True)
-            ranked = sorted((v for v in scores if v != "all"), key=lambda v: scores[v].iou)
+            ranked = sorted(scores[thresholds[0]], key=lambda v: scores[thresholds[0]][v].iou)
             for vid in ranked[:args.worst]:
                 _draw(seg, where[vid], vid, args.images / f"{vid}_{label}_vs_teacher.png", args.frames_per_row)
 

@@ -4,7 +4,7 @@ import cv2
 import pytest
 
 from signseg.infer import presets
-from signseg.train.evaluate import evaluate
+from signseg.train.evaluate import evaluate, evaluate_thresholds
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
 from test_teacher import LANDMARKS
@@ -46,6 +46,16 @@ def test_quality_on_a_held_out_signer(name, soup_teacher):
     assert score.iou >= MIN_SOUP_IOU[name], f"{name}: IoU {score.iou:.3f} on SOUP"
     cov = score.coverage()
     assert cov["face"] > 0.5  # most of the face is found
+
+
+def test_a_threshold_sweep_scores_what_predict_gives(soup_teacher):
+    """evaluate_thresholds runs the network once and scores each threshold as predict would."""
+    seg = Segmenter.from_pretrained("snet-lite")
+    sweep = evaluate_thresholds(seg, soup_teacher, [0.2, seg.threshold, 0.9], ["SOUP"])
+    at_card = evaluate(seg, soup_teacher, ["SOUP"])["SOUP"]
+    assert sweep[seg.threshold]["SOUP"].as_dict() == at_card.as_dict()
+    marked = [sweep[t]["SOUP"].pred for t in (0.2, seg.threshold, 0.9)]
+    assert marked[0] > marked[1] > marked[2] > 0  # a higher threshold marks fewer pixels
 
 
 def test_segment_cli_on_the_bundled_clip(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from signseg import labels as L
 from signseg.errors import SignsegError
 from signseg.teacher.labelset import FLAG_NAMES, label_videos, open_labels, run_teacher
-from signseg.teacher.masks import fit_skin_model, hand_mask, hand_missed, part_mask
+from signseg.teacher.masks import fit_skin_model, hand_mask, hand_missed, hull_hand_mask, part_mask
 from signseg.decode.video import read_video
 
 LANDMARKS = Path(__file__).parent / "data" / "SOUP.landmarks.npz"
@@ -61,6 +61,29 @@ def test_hand_mask_keeps_the_skeleton_and_cuts_non_skin(soup_lm):
     assert none.sum() > 0 and (none & ~full).sum() == 0 and full.sum() > none.sum()
 
 
+def test_hull_hands_cover_the_skin_hand_and_ignore_colour(soup_lm, soup_frames):
+    skin = fit_skin_model(list(soup_frames[::8]), list(soup_lm["face"][::8]))
+    for f in (10, 20, 30):
+        lm = [soup_lm[k][f] for k in ("face", "left_hand", "right_hand")]
+        by_skin = part_mask(soup_frames[f], *lm, skin)
+        by_hull = part_mask(soup_frames[f], *lm, skin, hands="hull")
+        np.testing.assert_array_equal(by_skin == L.FACE, by_hull == L.FACE)  # the same face oval
+        # the same image painted black: the skin style loses its widened band, the hull keeps all
+        black = part_mask(np.zeros_like(soup_frames[f]), *lm, skin, hands="hull")
+        np.testing.assert_array_equal(black, by_hull)
+        for key, value in (("left_hand", L.LEFT_HAND), ("right_hand", L.RIGHT_HAND)):
+            pts = soup_lm[key][f]
+            if not np.isfinite(pts).all():
+                continue
+            hull, skinny = by_hull == value, by_skin == value
+            bare = hull_hand_mask(pts, (240, 320), finger=0.0)  # the landmarks' hull itself
+            assert (bare & ~hull).sum() == 0 and hull.sum() > 1.2 * bare.sum()
+            # on this bare-handed signer the two styles mark much the same hand
+            assert (hull & skinny).sum() / (hull | skinny).sum() > 0.6
+    with pytest.raises(ValueError, match="hands must be one of"):
+        part_mask(soup_frames[0], None, None, None, skin, hands="box")
+
+
 def test_hand_missed_only_for_wrists_well_inside_the_frame():
     pose = np.full((33, 3), np.nan, np.float32)
     pose[15] = (100, 100, 0.9)
@@ -90,6 +113,17 @@ def test_labels_file_from_cached_landmarks(tmp_path, soup, damaged):
         assert g["flags"][:, 0].all()  # the face was found in every frame
     with open_labels(out) as f:  # reopening adds, it does not wipe
         assert "videos/SOUP" in f
+        assert f.attrs["hands"] == "skin" and f["videos/SOUP"].attrs["hands"] == "skin"
+    # one style per file: hull hands go to a file of their own
+    with pytest.raises(SignsegError, match="hands drawn as 'skin'"):
+        label_videos([soup], out, teacher_python=None, landmarks_dir=lm_dir, progress=False, hands="hull")
+    hull = tmp_path / "hull.h5"
+    assert not label_videos([soup], hull, teacher_python=None, landmarks_dir=lm_dir, max_side=160, every=2,
+                            progress=False, hands="hull")
+    with h5py.File(hull, "r") as f, h5py.File(out, "r") as g:
+        assert f.attrs["hands"] == "hull"
+        hands_hull, hands_skin = f["videos/SOUP/labels"][:] >= L.LEFT_HAND, g["videos/SOUP/labels"][:] >= L.LEFT_HAND
+        assert 0.6 < (hands_hull & hands_skin).sum() / (hands_hull | hands_skin).sum() < 0.99
 
 
 def test_a_mask_file_is_not_a_labels_file(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from signseg.infer.segmenter import Segmenter
-from signseg.train.feed import ArrayBatches, FrameArrays
+from signseg.train.feed import ArrayBatches, FrameArrays, compiled_render
 from signseg.train.frames import load_sources
 from signseg.train.pack import is_pack, load_pack, write_pack
 from signseg.train.views import _inverse, identity_params, render, render_batch
@@ -92,6 +92,15 @@ def test_random_views_vary_and_keep_labels_binary(arrays):
     assert set(np.unique(y)) <= {0.0, 1.0} and y.sum() > 0
     plain = arrays.images[np.sort(np.random.default_rng(3).integers(0, len(arrays), 6))] / 255.0
     assert np.abs(x - plain).mean() > 0.02  # the views are not the stored frames
+
+
+def test_compiled_stages_make_the_same_views(arrays):
+    """The training step's render (each stage XLA-compiled on TensorFlow) against plain ops."""
+    inputs, labels = ArrayBatches(arrays, batch_size=4, steps=1, seed=5)[0]
+    x0, y0 = (ops.convert_to_numpy(v) for v in render_batch(inputs, labels, SIZE))
+    x1, y1 = (ops.convert_to_numpy(v) for v in compiled_render(SIZE)(inputs, labels))
+    assert np.abs(x1 - x0).max() < 1e-3 and np.array_equal(y0, y1)
+    assert np.abs(x0 - inputs["image"] / 255.0).mean() > 0.02  # real views, not the frames
 
 
 def test_graph_views_fine_tune_through_the_cli(tmp_path, soup_labels, tiny_model_file, soup):

@@ -21,6 +21,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     lab.add_argument("--landmarks", type=Path, default=None, help="landmark cache folder (default OUTPUT.landmarks)")
     lab.add_argument("--max-side", type=positive_int, default=320, help="longest side of stored frames")
     lab.add_argument("--every", type=positive_int, default=1, help="keep every N-th labelled frame")
+    lab.add_argument("--hands", choices=("skin", "hull"), default="skin",
+                     help="how hands are drawn: skin-limited (the training labels, default) or each hand's "
+                          "landmark hull widened by about a finger (docs/training.md)")
     lab.add_argument("-q", "--quiet", action="store_true")
     return lab
 
@@ -33,7 +36,7 @@ def run(args) -> int:
     teacher = None if args.cached_only or not missing else ensure_teacher(args.teacher_python, quiet=args.quiet)
     failures = label_videos(args.videos, args.output, teacher_python=teacher,
                             landmarks_dir=args.landmarks, max_side=args.max_side, every=args.every,
-                            progress=not args.quiet)
+                            progress=not args.quiet, hands=args.hands)
     print(f"signseg: labelled {len(args.videos) - len(failures)} video(s) -> {args.output}"
           + (f", {len(failures)} FAILED" if failures else ""), file=sys.stderr)
     return 1 if failures else 0

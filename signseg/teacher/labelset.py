@@ -9,7 +9,8 @@ Layout of a labels file (``format = "signseg-labels"``)::
     /videos/<video_id>/person   uint8 (T, h, w): the teacher's person segmentation, 0-255
                                 (where its landmarks file has one): training cuts the
                                 signer out with it to paste onto other backgrounds
-    attrs: source, fps, frame_index (source frame numbers), complete
+    attrs: source, fps, frame_index (source frame numbers), hands (how hands were drawn:
+           "skin" or "hull", :mod:`signseg.teacher.masks`), complete
 
 The landmarks come from :mod:`signseg.teacher.holistic`, run in the teacher environment by
 :func:`run_teacher`; everything here runs in signseg's own environment.
@@ -94,10 +95,11 @@ def _scaled(points: np.ndarray, sx: float, sy: float) -> np.ndarray:
 
 
 def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, labels_file: h5py.File,
-                 max_side: int = 320, every: int = 1, video_id: str | None = None) -> int:
+                 max_side: int = 320, every: int = 1, video_id: str | None = None, hands: str = "skin") -> int:
     """Add one video's frames and teacher masks to an open labels file; return frames added.
 
-    ``every`` keeps every n-th frame that has landmarks (neighbouring frames are near copies).
+    ``every`` keeps every n-th frame that has landmarks (neighbouring frames are near copies);
+    ``hands`` is how hands are drawn (:func:`signseg.teacher.masks.part_mask`).
     """
     lm = np.load(landmarks_file)
     video_id = video_id or Path(video).stem
@@ -122,7 +124,7 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     rows = [row_of[i] for i in idx]
     sample = rows[:: max(1, len(rows) // 16)]
     skin = fit_skin_model([frames[rows.index(r)] for r in sample], [face[r] for r in sample])
-    masks = np.stack([part_mask(f, face[r], left[r], right[r], skin) for f, r in zip(frames, rows)])
+    masks = np.stack([part_mask(f, face[r], left[r], right[r], skin, hands) for f, r in zip(frames, rows)])
     person = None
     if "person" in lm.files:  # landmarks made before the teacher saved segmentation have none
         person = np.stack([resize(lm["person"][r], (h, w)) for r in rows])
@@ -140,7 +142,7 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     if person is not None:
         g.create_dataset("person", data=person, chunks=(1, h, w), compression="gzip", compression_opts=1)
     g.attrs.update(source=os.fspath(video), fps=reader.info.fps, frame_index=np.asarray(idx, np.int32),
-                   skin_model=skin is not None, flag_names=list(FLAG_NAMES))
+                   skin_model=skin is not None, flag_names=list(FLAG_NAMES), hands=hands)
     labels_file.flush()
     g.attrs["complete"] = True
     labels_file.flush()
@@ -160,11 +162,12 @@ def open_labels(path: str | os.PathLike, mode: str = "a") -> h5py.File:
 
 def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *, teacher_python: str | None,
                  landmarks_dir: str | os.PathLike | None = None, max_side: int = 320, every: int = 1,
-                 progress: bool = True) -> dict[str, str]:
+                 progress: bool = True, hands: str = "skin") -> dict[str, str]:
     """Teacher-label ``videos`` into the labels file ``out``; return ``{video_id: error}`` failures.
 
     Landmarks are cached in ``landmarks_dir`` (default: ``<out>.landmarks/``) and reused, so
-    an interrupted run resumes; ``teacher_python=None`` uses cached landmarks only.
+    an interrupted run resumes; ``teacher_python=None`` uses cached landmarks only. ``hands``
+    (``"skin"`` or ``"hull"``) is how hands are drawn; a labels file holds one style only.
     """
     from tqdm.auto import tqdm
 
@@ -173,6 +176,10 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         run_teacher(videos, landmarks_dir, teacher_python, progress=progress)
     failures: dict[str, str] = {}
     with open_labels(out) as f:
+        style = f.attrs.get("hands", "skin" if len(f.get("videos", ())) else None)
+        if style is not None and style != hands:
+            raise SignsegError(out, f"holds hands drawn as {style!r}, not {hands!r}: label into another file")
+        f.attrs["hands"] = hands
         for video in tqdm(videos, unit="video", disable=not progress):
             vid = Path(video).stem
             if f.get(f"videos/{vid}") is not None and f[f"videos/{vid}"].attrs.get("complete"):
@@ -183,7 +190,7 @@ def label_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, *,
                     why = ("the teacher failed on it" if teacher_python else
                            "no teacher was run (--cached-only): run without it to label this video")
                     raise SignsegError(video, f"no teacher landmarks ({lm_file} missing: {why})")
-                build_labels(video, lm_file, f, max_side=max_side, every=every, video_id=vid)
+                build_labels(video, lm_file, f, max_side=max_side, every=every, video_id=vid, hands=hands)
             except (SignsegError, ValueError, OSError) as exc:
                 failures[vid] = str(exc)
                 print(f"signseg: error: {exc}", file=sys.stderr)

@@ -3,9 +3,13 @@
 numpy + OpenCV only, so it runs both in the teacher environment and in signseg's own.
 
 - face: the convex hull of the 468 face-mesh points (the face oval);
-- hand: the 21 hand landmarks' bones drawn thick (fingers have width) plus their hull
-  widened by a margin, kept only where the pixel's colour fits a skin model estimated from
-  *this video's* face pixels, so dark sleeves and backgrounds around the hand drop out.
+- hand, ``hands="skin"`` (the training labels): the 21 hand landmarks' bones drawn thick
+  (fingers have width) plus their hull widened by a margin, kept only where the pixel's
+  colour fits a skin model estimated from *this video's* face pixels, so dark sleeves and
+  backgrounds around the hand drop out;
+- hand, ``hands="hull"``: the 21 landmarks' convex hull widened by about a finger, with no
+  colour test -- the blob round each hand that issue 16's unseen-footage truth uses
+  (docs/model_card.md compares the two).
 """
 from __future__ import annotations
 
@@ -21,6 +25,10 @@ HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5
               (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]
 #: The palm polygon: wrist, thumb base, index/middle/ring/pinky knuckles.
 PALM = [0, 1, 5, 9, 13, 17]
+#: How a hand is drawn from its landmarks (module docstring): skin-limited or a widened hull.
+HAND_STYLES = ("skin", "hull")
+#: A finger's width as a share of the wrist-to-middle-knuckle length (adult hands: 1.8 of 9 cm).
+FINGER = 0.2
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,25 @@ def fit_skin_model(frames: list[np.ndarray], faces: list[np.ndarray]) -> SkinMod
     return SkinModel(mean=mean, inv_cov=inv, min_luma=min_luma)
 
 
+def _hand_size(points: np.ndarray) -> float:
+    """Wrist to middle knuckle, in pixels (at least 4): the scale of every hand drawing."""
+    return max(float(np.linalg.norm(points[0, :2] - points[9, :2])), 4.0)
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
+def hull_hand_mask(points: np.ndarray, shape: tuple[int, int], finger: float = FINGER) -> np.ndarray:
+    """Boolean mask of one hand: its 21 landmarks' convex hull widened by ``finger`` times the
+    hand's size (about a finger's width), whatever the colours -- no skin test."""
+    pts = np.round(points[:, :2]).astype(np.int32)
+    region = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
+    radius = max(1, int(round(finger * _hand_size(points))))
+    return cv2.dilate(region, _disc(radius)).astype(bool)
+
+
 def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | None) -> np.ndarray:
     """Boolean mask of one hand from its 21 landmarks (pixel coordinates).
 
@@ -95,8 +122,7 @@ def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | Non
     the hull widened by a margin is kept only where ``skin`` is True (all of it if None).
     """
     pts = np.round(points[:, :2]).astype(np.int32)
-    size = float(np.linalg.norm(points[0, :2] - points[9, :2]))  # wrist to middle knuckle
-    size = max(size, 4.0)
+    size = _hand_size(points)
     core = np.zeros(shape, np.uint8)
     thickness = max(2, int(round(0.32 * size)))
     for a, b in HAND_BONES:
@@ -105,30 +131,34 @@ def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | Non
     margin = max(3, int(round(0.35 * size)))
     region = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    region = cv2.dilate(region, _disc(margin))
     keep = region.astype(bool)
     if skin is not None:
         keep &= skin
     # skin around the core but not connected to it (a face behind the hand, say) is still
     # skin: restrict the widened part to a band near the skeleton
-    near = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2)).astype(bool)
+    near = cv2.dilate(core, _disc(margin)).astype(bool)
     return core.astype(bool) | (keep & near)
 
 
 def part_mask(rgb: np.ndarray, face: np.ndarray | None, left: np.ndarray | None, right: np.ndarray | None,
-              skin_model: SkinModel | None) -> np.ndarray:
+              skin_model: SkinModel | None, hands: str = "skin") -> np.ndarray:
     """(H, W) uint8 label mask for one frame: 0 background, 1 face, 2 left hand, 3 right hand.
 
-    Hands are drawn over the face: a hand in front of the face belongs to the hand.
+    ``hands``: ``"skin"`` (:func:`hand_mask`, ``skin_model`` limits the widened part) or
+    ``"hull"`` (:func:`hull_hand_mask`, ``skin_model`` unused). Hands are drawn over the
+    face: a hand in front of the face belongs to the hand.
     """
+    if hands not in HAND_STYLES:
+        raise ValueError(f"hands must be one of {HAND_STYLES}, got {hands!r}")
     shape = rgb.shape[:2]
     out = np.zeros(shape, np.uint8)
     if _valid(face):
         cv2.fillConvexPoly(out, face_polygon(face), labels.FACE)
-    skin = skin_model.is_skin(rgb) if skin_model is not None else None
+    skin = skin_model.is_skin(rgb) if skin_model is not None and hands == "skin" else None
     for pts, value in ((left, labels.LEFT_HAND), (right, labels.RIGHT_HAND)):
         if _valid(pts):
-            out[hand_mask(pts, shape, skin)] = value
+            out[hand_mask(pts, shape, skin) if hands == "skin" else hull_hand_mask(pts, shape)] = value
     return out
 
 

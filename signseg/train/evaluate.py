@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from signseg import labels as L
+from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import usable_frames
 
@@ -73,7 +74,16 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
     ``clean_only`` skips frames where the teacher missed a hand the pose saw (their labels
     call a visible hand background, which would count the model's correct hand as wrong).
     """
-    scores: dict[str, Score] = {"all": Score()}
+    t = segmenter.threshold
+    return evaluate_thresholds(segmenter, labels_file, [t], video_ids, clean_only)[t]
+
+
+def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, thresholds: Sequence[float],
+                        video_ids: Sequence[str] | None = None, clean_only: bool = False
+                        ) -> dict[float, dict[str, Score]]:
+    """:func:`evaluate` at each of ``thresholds`` (the segmenter's blob cut applied after
+    each), the network run once per clip: a threshold is chosen on validation clips this way."""
+    out = {float(t): {"all": Score()} for t in thresholds}
     with h5py.File(labels_file, "r") as f:
         ids = list(video_ids) if video_ids is not None else sorted(f["videos"])
         for vid in ids:
@@ -85,11 +95,13 @@ def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Se
             if not idx.size:
                 continue
             frames, truth = g["frames"][:][idx], g["labels"][:][idx]
-            pred = segmenter.predict(frames)
-            scores[vid] = Score()
-            scores[vid].add(pred, truth)
-            scores["all"].add(pred, truth)
-    return scores
+            proba = segmenter.predict_proba(frames)
+            for t, scores in out.items():
+                pred = apply_threshold(proba, t, segmenter.max_blobs)
+                scores[vid] = Score()
+                scores[vid].add(pred, truth)
+                scores["all"].add(pred, truth)
+    return out
 
 
 def evaluate_frames(segmenter: Segmenter, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],

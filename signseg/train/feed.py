@@ -20,7 +20,7 @@ import numpy as np
 from signseg.decode.image import resize
 from signseg.train.augment import Backgrounds
 from signseg.train.frames import LabelledFrames
-from signseg.train.views import draw_params, render_batch
+from signseg.train.views import STAGES, draw_params, render_batch
 
 ANCHORS = 64  # hand/face pixels kept per frame: close-ups zoom in around one of them
 
@@ -97,14 +97,41 @@ class ArrayBatches(keras.utils.PyDataset):
         return inputs, a.labels[idx]
 
 
+def compiled_render(size: tuple[int, int]):
+    """:func:`signseg.train.views.render_batch` at ``size`` as the training step should call it,
+    each of its stages (:data:`signseg.train.views.STAGES`) made once: a compiler that fused them
+    all would recompute a stage under each tap of the next one's stencils (blur, smoothing,
+    dilations). On TensorFlow each stage is an XLA-compiled function of its own (the network's
+    step cannot be XLA-compiled on a CPU, but the views' few hundred per-pixel ops fuse into a
+    few loops: about ten times faster on the 2-core CPU, docs/performance.md); on JAX, whose
+    whole step is compiled, an optimization barrier ends each stage."""
+    size = tuple(size)
+    stages = STAGES
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        stages = tuple(tf.function(stage, jit_compile=True) for stage in STAGES)
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        def fenced(stage):
+            return lambda *args: jax.lax.optimization_barrier(stage(*args))
+        stages = tuple(fenced(stage) for stage in STAGES)
+
+    def views(inputs, labels):
+        return render_batch(inputs, labels, size, stages)
+
+    return views
+
+
 class ViewTrainer(keras.Model):
     """The network, trained on views made inside its compiled step: ``train_step`` renders
-    the batch's views (:func:`signseg.train.views.render_batch`) and hands them to Keras's own step;
+    the batch's views (:func:`compiled_render`) and hands them to Keras's own step;
     called on a plain image batch (validation, prediction) it is just the network."""
 
     def __init__(self, network: keras.Model, size: tuple[int, int], **kwargs):
         super().__init__(**kwargs)
         self.network, self.size = network, tuple(size)
+        self._render = compiled_render(self.size)
 
     def call(self, inputs, training=False):
         if isinstance(inputs, dict):  # Keras builds the model on a training batch once
@@ -114,5 +141,5 @@ class ViewTrainer(keras.Model):
     def train_step(self, *args):
         *state, data = args  # JAX passes the state first, TensorFlow and torch do not
         inputs, labels = data[0], data[1]
-        x, y = render_batch(inputs, labels, self.size)
+        x, y = self._render(inputs, labels)
         return super().train_step(*state, (x, y))

@@ -152,14 +152,33 @@ def _masked_mean(values, weight):
 
 def _hash_noise(shape, phase):
     """Uniform 0..1 noise that is a pure function of the pixel and ``phase`` (B,): no RNG state
-    inside the compiled step, so a view is reproducible from its numbers."""
+    inside the compiled step, so a view is reproducible from its numbers. Three channels from
+    multiplies, adds and ``floor`` alone (a 3-to-3 "hash without sine"): a sine per pixel is
+    the slowest thing XLA's CPU code does here."""
     b, h, w, c = shape
+    if c != 3:
+        raise ValueError(f"noise is made for 3 channels, not {c}")
     ys, xs = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
-    ch = ops.reshape(ops.arange(c, dtype="float32"), (1, 1, 1, c))
-    arg = (ops.reshape(xs, (1, h, w, 1)) * 12.9898 + ops.reshape(ys, (1, h, w, 1)) * 78.233
-           + ch * 37.719 + ops.reshape(phase, (-1, 1, 1, 1)))
-    v = ops.sin(ops.mod(arg, 6283.1853)) * 43758.5453
-    return v - ops.floor(v)
+    fract = lambda v: v - ops.floor(v)  # noqa: E731
+    # (x, y, phase) scaled per axis, folded into 0..1
+    x = fract(ops.reshape(xs, (1, h, w, 1)) * 0.1031)
+    y = fract(ops.reshape(ys, (1, h, w, 1)) * 0.1030)
+    z = fract(ops.reshape(phase, (-1, 1, 1, 1)) * 0.0973)
+    d = x * (y + 33.33) + y * (x + 33.33) + z * (z + 33.33)
+    x, y, z = x + d, y + d, z + d
+    return ops.concatenate([fract((x + y) * z), fract((x + x) * y), fract((y + x) * x)], axis=-1)
+
+
+def _smooth(x, taps: np.ndarray):
+    """``x`` (B, h, w, C) convolved with the separable kernel ``outer(taps, taps)``, zeros
+    beyond the edges (as a ``same`` convolution): shifted slices summed, which XLA fuses,
+    where its CPU depthwise convolution is an order of magnitude slower."""
+    r = len(taps) // 2
+    h, w = x.shape[1], x.shape[2]
+    x = ops.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)))
+    x = sum(float(t) * x[:, i:i + h] for i, t in enumerate(taps))
+    x = ops.pad(x, ((0, 0), (0, 0), (r, r), (0, 0)))
+    return sum(float(t) * x[:, :, i:i + w] for i, t in enumerate(taps))
 
 
 def _background(p, plate, size: tuple[int, int]):
@@ -198,18 +217,24 @@ def _background(p, plate, size: tuple[int, int]):
     return wall
 
 
-def render(image, label, person, plate, p, size: tuple[int, int]):
-    """Training views (x in [0, 1] float32 (B, h, w, 3), y binary float32 (B, h, w, 1)) of
-    uint8 frames ``image`` (B, H, W, 3), labels ``label`` (B, H, W, 1; signseg.labels values),
-    the teacher's person masks ``person`` (B, H, W, 1; 0-255, zero where there is none),
-    background plates ``plate`` (B, H, W, 3) and the numbers ``p`` of :func:`draw_params`."""
-    h, w = size
-    use = p["use"]
-    sx, sy = _source_coords(p["warp"], size)  # frame, person mask and labels move together
+def warp_stage(image, label, person, plate, p, size: tuple[int, int]):
+    """Stage 1 of :func:`render`: the frame, person mask and labels seen through the view's
+    map (sampled once, so they move together) and the room plate through its own:
+    ``img`` (B, h, w, 3) float 0..255, ``per`` (B, h, w, 1) 0..1, ``lab`` (B, h, w, 1) int32,
+    ``room`` (B, h, w, 3)."""
+    sx, sy = _source_coords(p["warp"], size)
     both = _sample(ops.concatenate([ops.cast(image, "float32"), ops.cast(person, "float32") / 255.0], axis=-1),
                    sx, sy, size)
-    img, per = both[..., :3], both[..., 3:]
     lab = _sample(ops.cast(label, "int32"), sx, sy, size, nearest=True)
+    room = _sample(ops.cast(plate, "float32"), *_source_coords(p["plate_warp"], size), size)
+    return both[..., :3], both[..., 3:], lab, room
+
+
+def person_stage(img, per, lab, room, p, size: tuple[int, int]):
+    """Stage 2 of :func:`render`: new clothes, short sleeves, and the signer pasted onto
+    another background (labelled pixels always kept): (B, h, w, 3) float 0..255."""
+    h, w = size
+    use = p["use"]
     fg = ops.cast(lab > 0, "float32")
     hands = ops.cast(ops.logical_or(lab == L.LEFT_HAND, lab == L.RIGHT_HAND), "float32")
     flag = lambda k: ops.reshape(use[:, k], (-1, 1, 1, 1))  # noqa: E731
@@ -231,28 +256,48 @@ def render(image, label, person, plate, p, size: tuple[int, int]):
 
     # the signer pasted onto another background; labelled pixels are always kept
     alpha = ops.maximum(ops.clip((per - 0.35) / 0.4, 0.0, 1.0), _dilate(fg, 1))
-    alpha = ops.depthwise_conv(alpha, np.full((3, 3, 1, 1), 1 / 9, np.float32), strides=1, padding="same")
-    wall = _background(p, _sample(ops.cast(plate, "float32"), *_source_coords(p["plate_warp"], size), size), size)
+    alpha = _smooth(alpha, np.full(3, 1 / 3))
     a = flag(2) * (1 - alpha)
-    img = img * (1 - a) + wall * a
+    return img * (1 - a) + _background(p, room, size) * a
 
-    # the camera: colour matrix, contrast, blur, noise
+
+def camera_stage(img, p, size: tuple[int, int]):
+    """Stage 3 of :func:`render`: colour matrix, contrast, blur, noise; then x in [0, 1]."""
+    h, w = size
     img = ops.einsum("bhwc,bdc->bhwd", img, p["colour"]) + ops.reshape(p["offset"], (-1, 1, 1, 3))
     cam = p["camera"]
     contrast = ops.reshape(cam[:, 0], (-1, 1, 1, 1))
     mean = ops.mean(img, axis=(1, 2, 3), keepdims=True)
     img = ops.clip((img - mean) * contrast + mean, 0, 255)
     blur_w = ops.reshape(cam[:, 1], (-1, 1, 1, 1))
-    kernel = np.outer(*(2 * [np.array([1, 4, 6, 4, 1], np.float32) / 16]))
-    blurred = ops.depthwise_conv(img, np.tile(kernel[:, :, None, None], (1, 1, 3, 1)), strides=1, padding="same")
+    blurred = _smooth(img, np.array([1, 4, 6, 4, 1]) / 16)
     img = img * (1 - blur_w) + blurred * blur_w
     noise = (_hash_noise((ops.shape(img)[0], h, w, 3), cam[:, 3]) - 0.5) * 3.46  # unit variance
     img = ops.clip(img + noise * ops.reshape(cam[:, 2], (-1, 1, 1, 1)), 0, 255)
-    return img / 255.0, fg
+    return img / 255.0
 
 
-def render_batch(inputs: dict, labels, size: tuple[int, int]):
+#: :func:`render`'s stages in order. A compiler that fuses a whole graph would read each
+#: stencil's input (dilations, smoothing, blur) once per tap, recomputing the stage before it;
+#: compiled one by one (:func:`signseg.train.feed.compiled_render` on TensorFlow) each stage's
+#: output is made once.
+STAGES = (warp_stage, person_stage, camera_stage)
+
+
+def render(image, label, person, plate, p, size: tuple[int, int], stages=STAGES):
+    """Training views (x in [0, 1] float32 (B, h, w, 3), y binary float32 (B, h, w, 1)) of
+    uint8 frames ``image`` (B, H, W, 3), labels ``label`` (B, H, W, 1; signseg.labels values),
+    the teacher's person masks ``person`` (B, H, W, 1; 0-255, zero where there is none),
+    background plates ``plate`` (B, H, W, 3) and the numbers ``p`` of :func:`draw_params`.
+    ``stages``: :data:`STAGES`, or the same functions compiled."""
+    warp, paste, camera = stages
+    img, per, lab, room = warp(image, label, person, plate, p, size)
+    img = paste(img, per, lab, room, p, size)
+    return camera(img, p, size), ops.cast(lab > 0, "float32")
+
+
+def render_batch(inputs: dict, labels, size: tuple[int, int], stages=STAGES):
     """:func:`render` of one batch as :class:`signseg.train.feed.ArrayBatches` hands it over
     (``inputs``: the uint8 arrays and the numbers of the views; ``labels``)."""
     numbers = {k: v for k, v in inputs.items() if k not in ("image", "person", "plate")}
-    return render(inputs["image"], labels, inputs["person"], inputs["plate"], numbers, size)
+    return render(inputs["image"], labels, inputs["person"], inputs["plate"], numbers, size, stages)
