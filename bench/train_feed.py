@@ -87,8 +87,8 @@ def main() -> int:
             best = max(best, n / (time.perf_counter() - t))
         rows.append({"what": what, "images_per_s": round(best, 1)})
         print(rows[-1], file=sys.stderr, flush=True)
-    report({"backend": keras.backend.backend(), "render": "whole" if args.whole else "stages", "size": args.size, "batch": args.batch_size,
-            "frames": len(arrays), "load_s": round(t_load, 1), "arrays_s": round(t_arrays, 1),
+    report({"backend": keras.backend.backend(), "render": "whole" if args.whole else "stages", "size": args.size,
+            "batch": args.batch_size, "frames": len(arrays), "load_s": round(t_load, 1), "arrays_s": round(t_arrays, 1),
             "plates": len(arrays.plates)}, rows, args.json)
     return 0
 

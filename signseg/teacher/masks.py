@@ -105,14 +105,18 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
 
 
+def _widened_hull(pts: np.ndarray, shape: tuple[int, int], radius: int) -> np.ndarray:
+    """uint8 mask of the convex hull of int32 points ``pts``, dilated by a disc of ``radius``."""
+    region = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
+    return cv2.dilate(region, _disc(radius)) if radius > 0 else region
+
+
 def hull_hand_mask(points: np.ndarray, shape: tuple[int, int], finger: float = FINGER) -> np.ndarray:
     """Boolean mask of one hand: its 21 landmarks' convex hull widened by ``finger`` times the
     hand's size (about a finger's width), whatever the colours -- no skin test."""
     pts = np.round(points[:, :2]).astype(np.int32)
-    region = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
-    radius = max(1, int(round(finger * _hand_size(points))))
-    return cv2.dilate(region, _disc(radius)).astype(bool)
+    return _widened_hull(pts, shape, int(round(finger * _hand_size(points)))).astype(bool)
 
 
 def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | None) -> np.ndarray:
@@ -129,10 +133,7 @@ def hand_mask(points: np.ndarray, shape: tuple[int, int], skin: np.ndarray | Non
         cv2.line(core, tuple(map(int, pts[a])), tuple(map(int, pts[b])), 1, thickness, cv2.LINE_8)
     cv2.fillConvexPoly(core, cv2.convexHull(pts[PALM]), 1)
     margin = max(3, int(round(0.35 * size)))
-    region = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
-    region = cv2.dilate(region, _disc(margin))
-    keep = region.astype(bool)
+    keep = _widened_hull(pts, shape, margin).astype(bool)
     if skin is not None:
         keep &= skin
     # skin around the core but not connected to it (a face behind the hand, say) is still
