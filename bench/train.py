@@ -71,7 +71,8 @@ def main() -> int:
 
     arrays = None
     variants = [("host", False, 0, p) for p in args.precision] + [
-        ("host", False, 1, "float32"), ("host", True, 0, "float32"), ("graph", False, 0, "float32"),
+        ("host", False, 1, "float32"), ("host", True, 0, "float32"), ("host", True, 0, "mixed_bfloat16"),
+        ("graph", False, 0, "float32"),
         ("graph", False, 0, "mixed_bfloat16")]
     for views, jit, workers, precision in variants:
         if views == "graph" and not has_graph_views:

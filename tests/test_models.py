@@ -104,4 +104,17 @@ def test_upsample2x_repeats_every_pixel_twice(hw):
     x = np.random.default_rng(1).random((2, *hw, 3)).astype("float32")
     expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
     np.testing.assert_array_equal(np.asarray(Upsample2x()(x)), expected)
+    np.testing.assert_array_equal(np.asarray(Upsample2x()(x, training=True)), expected)  # fit's path
     np.testing.assert_array_equal(np.asarray(keras.layers.UpSampling2D(2)(x)), expected)
+
+
+def test_snet_trains_in_an_xla_compiled_step():
+    """Keras XLA-compiles ``fit`` on a TensorFlow GPU by default; every op's gradient must have
+    an XLA kernel (the resize's did not: ResizeNearestNeighborGrad)."""
+    model = snet((32, 32, 3), width=0.125)
+    model.compile(optimizer="adam", loss="binary_crossentropy", jit_compile=True)
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 32, 32, 3), dtype=np.float32)
+    y = (rng.random((2, 32, 32, 1)) > 0.5).astype("float32")
+    loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
+    assert np.isfinite(loss)

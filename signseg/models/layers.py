@@ -28,12 +28,14 @@ class Upsample2x(layers.Layer):
     Written as an image resize (where the size is known when traced) rather than
     ``UpSampling2D``'s two repeats so that exported graphs get one ``Resize`` node, which
     ONNX Runtime runs in its blocked (NCHWc) layout alongside the convolutions instead of as
-    tiles, transposes and layout copies (docs/performance.md).
+    tiles, transposes and layout copies (docs/performance.md). Training uses the repeats:
+    TensorFlow's XLA has no kernel for the resize's gradient, and Keras XLA-compiles ``fit``
+    on a TensorFlow GPU by default.
     """
 
-    def call(self, x):
+    def call(self, x, training=None):
         h, w = x.shape[1], x.shape[2]
-        if h is None or w is None:  # size known only when run (a graph traced for any size)
+        if training or h is None or w is None:  # also: size known only when run
             return keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
         return keras.ops.image.resize(x, (2 * h, 2 * w), interpolation="nearest")
 
