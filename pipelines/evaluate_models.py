@@ -2,14 +2,15 @@
 
     python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
         [--split val] [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] \
-        [--thresholds 0.3 0.4 ...] [--json docs/model_eval.json] [--images docs/images]
+        [--input-size HxW] [--thresholds 0.3 0.4 ...] [--json docs/model_eval.json] [--images docs/images]
 
 ``--groups`` (from ``pipelines/make_signer_groups.py``) picks the ``test`` clips and their
 settings (``--split val``: the validation signers' clips instead, where choices are made;
 for a table without ``val`` rows, ``signseg train``'s hash of the signer at ``--val-fraction``);
 ``--videos`` names clips instead. Prints per-clip and per-setting tables (mean
 per-clip IoU and the worst clip; with ``--thresholds``, each model at each threshold, named
-``MODEL@T``, from one network pass per clip); writes the scores as JSON and, per model, an overlay grid of
+``MODEL@T``, from one network pass per clip; with ``--input-size``, every model at that size
+instead of its card's, named ``MODEL@HxW``); writes the scores as JSON and, per model, an overlay grid of
 real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
 this run.
 """
@@ -39,13 +40,13 @@ def _split_flip(spec: str) -> tuple[str, str, bool | None]:
     return spec, "", None
 
 
-def _segmenter(spec: str, max_blobs: int | None = None):
+def _segmenter(spec: str, max_blobs: int | None = None, input_size: tuple[int, int] | None = None):
     """A preset name or a .weights.h5, with an optional flip suffix (:func:`_split_flip`)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     model, _, mirror = _split_flip(spec)
-    return (Segmenter.from_pretrained(model, mirror=mirror, max_blobs=max_blobs) if model in PRESETS
-            else Segmenter.from_file(model, mirror=mirror, max_blobs=max_blobs))
+    kw = {"mirror": mirror, "max_blobs": max_blobs, "input_size": input_size}
+    return Segmenter.from_pretrained(model, **kw) if model in PRESETS else Segmenter.from_file(model, **kw)
 
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
@@ -61,6 +62,8 @@ def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
 
 
 def main() -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from signseg.cli.args import size as size_arg
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("labels", type=Path, nargs="+", help="teacher labels files holding the clips")
     p.add_argument("--groups", type=Path, default=None, help="signers.tsv: test clips and their settings")
@@ -75,6 +78,8 @@ def main() -> int:
                         "(default: every installed preset)")
     p.add_argument("--max-blobs", type=int, default=None,
                    help="keep each frame's N largest blobs, 0 all, for every model (default: each card's)")
+    p.add_argument("--input-size", type=size_arg, default=None,
+                   help="HxW: run every model at this input size instead of its card's (rows MODEL@HxW)")
     p.add_argument("--thresholds", type=float, nargs="+", default=None,
                    help="score each model at these thresholds (rows MODEL@T) instead of its card's")
     p.add_argument("--json", type=Path, default=None)
@@ -83,7 +88,6 @@ def main() -> int:
     p.add_argument("--frames-per-row", type=int, default=4)
     args = p.parse_args()
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from signseg.train.evaluate import by_setting, evaluate_thresholds
     from signseg.infer.presets import list_presets
 
@@ -111,7 +115,7 @@ def main() -> int:
     names = args.models or [n for n, e in list_presets().items() if e["available"]]
     results = {}
     for name in names:
-        seg = _segmenter(name, args.max_blobs)
+        seg = _segmenter(name, args.max_blobs, args.input_size)
         thresholds = args.thresholds or [seg.threshold]
         scores = {t: {} for t in thresholds}
         for path in args.labels:
@@ -123,6 +127,8 @@ def main() -> int:
         if base.endswith(".h5"):  # a candidate file: its name, and its folder where that names a preset too
             stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
             label = (f"{Path(base).parent.name}/{stem}" if stem in list_presets() else stem) + flip
+        if args.input_size:
+            label += "@{}x{}".format(*args.input_size)
         for t in thresholds:
             key = f"{label}@{t:g}" if args.thresholds else label
             results[key] = {"clips": {k: v.as_dict() for k, v in scores[t].items()},
