@@ -13,7 +13,8 @@ Rows:
   (``jit_compile``), and the views made on the training thread or by a feeder thread
   (``PyDataset(workers=1)``) while the step runs, or the views made inside the step from uint8
   arrays (``--views graph``, :mod:`signseg.train.views`), in float32 or with bfloat16 compute
-  (``--precision mixed_bfloat16``). Numbers are printed, never asserted.
+  (``--precision mixed_bfloat16``; ``train_precision`` in the header says which of the two
+  ``signseg train`` picks on this machine). Numbers are printed, never asserted.
 """
 from __future__ import annotations
 
@@ -115,8 +116,14 @@ def main() -> int:
     for r in rows:
         ok = r["what"] == "fit" and not isinstance(r["images_per_s"], str)
         r["vs_eager_same_thread"] = round(r["images_per_s"] / base, 2) if ok else "-"
+    try:  # what `signseg train --precision auto` picks here (an older checkout: float32 always)
+        from signseg.train.fit import auto_precision
+        default_precision = auto_precision()
+    except ImportError:
+        default_precision = "float32"
     report({"model": args.model, "input": f"{size[0]}x{size[1]}", "batch": args.batch_size,
-            "backend": keras.backend.backend(), "frames": len(data)}, rows, args.json)
+            "backend": keras.backend.backend(), "frames": len(data), "train_precision": default_precision},
+           rows, args.json)
     return 0
 
 

@@ -40,6 +40,21 @@ def _split_flip(spec: str) -> tuple[str, str, bool | None]:
     return spec, "", None
 
 
+def _labels(names: list[str]) -> dict[str, str]:
+    """Each model's row label: a preset's name; a candidate file's name, with its folder where
+    that names a preset too or where two candidates share a file name (``a/m``, ``b/m``)."""
+    from signseg.infer.presets import list_presets
+    def label(name: str, folder: bool) -> str:
+        base, flip, _ = _split_flip(name)
+        if not base.endswith(".h5"):
+            return base + flip
+        stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
+        return (f"{Path(base).parent.name}/{stem}" if folder or stem in list_presets() else stem) + flip
+    plain = {n: label(n, False) for n in names}
+    shared = {lab for lab in plain.values() if list(plain.values()).count(lab) > 1}
+    return {n: label(n, True) if plain[n] in shared else plain[n] for n in names}
+
+
 def _segmenter(spec: str, max_blobs: int | None = None, input_size: tuple[int, int] | None = None):
     """A preset name or a .weights.h5, with an optional flip suffix (:func:`_split_flip`)."""
     from signseg.infer.presets import PRESETS
@@ -113,7 +128,7 @@ def main() -> int:
         print(f"note: in no labels file, skipped: {', '.join(missing)}", file=sys.stderr)
 
     names = args.models or [n for n, e in list_presets().items() if e["available"]]
-    results = {}
+    results, labels = {}, _labels(names)
     for name in names:
         seg = _segmenter(name, args.max_blobs, args.input_size)
         thresholds = args.thresholds or [seg.threshold]
@@ -122,11 +137,7 @@ def main() -> int:
             part = evaluate_thresholds(seg, path, thresholds, [v for v in videos if where.get(v) == path])
             for t in thresholds:
                 scores[t].update({k: v for k, v in part[t].items() if k != "all"})
-        base, flip, _ = _split_flip(name)
-        label = base + flip
-        if base.endswith(".h5"):  # a candidate file: its name, and its folder where that names a preset too
-            stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
-            label = (f"{Path(base).parent.name}/{stem}" if stem in list_presets() else stem) + flip
+        label = labels[name]
         if args.input_size:
             label += "@{}x{}".format(*args.input_size)
         for t in thresholds:

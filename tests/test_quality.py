@@ -59,3 +59,16 @@ def test_quality_on_held_out_signers_and_settings(name, heldout_labels):
     assert overall["mean_iou"] >= mean_floor, f"{name}: mean IoU {overall['mean_iou']} ({detail})"
     assert overall["worst_iou"] >= clip_floor, f"{name}: worst clip {overall['worst_clip']} ({detail})"
     assert np.mean([scores[c].precision for c in CLIPS]) >= precision_floor  # what it marks is mostly hand or face
+
+
+def test_evaluate_models_keeps_two_candidates_of_one_file_name_apart():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("evaluate_models", Path(__file__).parents[1] / "pipelines" / "evaluate_models.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    names = ["snet-lite", "snet+mirror", "runs/a/m.weights.h5", "runs/b/m.weights.h5", "runs/b/m.weights.h5-mirror",
+             "runs/c/other.weights.h5", "old/snet-lite.weights.h5"]
+    assert tool._labels(names) == {  # one row each: none overwrites another's scores
+        "snet-lite": "snet-lite", "snet+mirror": "snet+mirror", "runs/a/m.weights.h5": "a/m",
+        "runs/b/m.weights.h5": "b/m", "runs/b/m.weights.h5-mirror": "m-mirror", "runs/c/other.weights.h5": "other",
+        "old/snet-lite.weights.h5": "old/snet-lite"}

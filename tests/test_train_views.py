@@ -171,6 +171,27 @@ def test_bfloat16_training_leaves_float32_weights_and_policy(tmp_path, soup_labe
     assert seg.predict_proba(np.zeros((1, 64, 64, 3), np.uint8)).dtype == np.float32
 
 
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(tmp_path, soup_labels, tiny_model_file):
+    from signseg.train.fit import auto_precision, cpu_has_bf16, train
+    amx = tmp_path / "amx"  # /proc/cpuinfo as Linux writes it: one flags line per core
+    amx.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n\n"
+                   "processor\t: 1\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n")
+    zen = tmp_path / "zen"
+    zen.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    old = tmp_path / "old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw\n"
+                   "bugs\t\t: avx512_bf16\n")  # only the flags line counts
+    assert cpu_has_bf16(amx) and cpu_has_bf16(zen)
+    assert not cpu_has_bf16(old) and not cpu_has_bf16(tmp_path / "missing")
+    # this machine: TensorFlow on a CPU (no GPU here), so the CPU's flags decide
+    assert auto_precision() == ("mixed_bfloat16" if cpu_has_bf16() else "float32")
+    card = train([soup_labels], tmp_path / "m", name="a", init=tiny_model_file, epochs=1, steps_per_epoch=1,
+                 batch_size=2, val_fraction=0.0, max_val_frames=4, verbose=0)
+    assert card.extra["training"]["precision"] == auto_precision()  # the card says which one ran
+    with pytest.raises(ValueError, match="precision"):
+        train([soup_labels], tmp_path / "n", init=tiny_model_file, precision="float16", verbose=0)
+
+
 def test_auto_views_follow_the_recipe_the_model_learned_from(tmp_path, soup_labels, tiny_model_file):
     from signseg.train.fit import auto_views, init_card, train
     shipped = init_card("snet-lite")  # trained on graph views (its card says so)

@@ -41,8 +41,10 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
                    help="make training views on the host (OpenCV) or inside the compiled step from uint8 "
                         "arrays (graph: the way to feed a GPU); auto: graph where a GPU is seen or the --init model "
                         "learned from graph views (the shipped ones), else host")
-    t.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
-                   help="mixed_bfloat16: bfloat16 compute, float32 weights (faster on CPUs with AVX512-BF16 and on GPUs)")
+    t.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed_bfloat16"),
+                   help="mixed_bfloat16: bfloat16 compute, float32 weights (the saved weights stay float32); "
+                        "auto: mixed_bfloat16 on a TensorFlow CPU with AVX512-BF16 or AMX (about 2x the "
+                        "images/s), else float32")
     t.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the model card asks for the test-time flip (each frame and its mirror image, averaged) "
                         "and its threshold is chosen that way (default: as the --init model's card)")

@@ -149,7 +149,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           holdout: Sequence[str] = (), patience: int = 8, max_minutes: float | None = None,
           crop_size: tuple[int, int] | None = None, max_val_frames: int | None = None,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
-          data: LabelledFrames | None = None, views: str = "auto", precision: str = "float32",
+          data: LabelledFrames | None = None, views: str = "auto", precision: str = "auto",
           mirror: bool | None = None, clothes_weight: float = 1.0,
           val_videos: Sequence[str] | None = None) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
@@ -171,8 +171,11 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``"auto"`` (:func:`auto_views`): graph where the backend sees a GPU or where ``init``'s card
     says it learned from graph views (the shipped models), unless ``crop_size`` or
     ``clothes_weight`` asks for host views; else host.
-    ``precision="mixed_bfloat16"`` trains in bfloat16 with float32 weights (1.5x the steps/s on
-    a CPU with AVX512-BF16; the saved weights and inference stay float32).
+    ``precision``: a Keras dtype policy for training, ``"float32"`` or ``"mixed_bfloat16"``
+    (bfloat16 compute, float32 weights; the saved weights and inference stay float32);
+    ``"auto"`` (:func:`auto_precision`): mixed_bfloat16 on the TensorFlow backend on a CPU
+    with native bfloat16 (AVX512-BF16 or AMX: about twice the images/s there), float32
+    elsewhere. The card records the one used.
     ``mirror``: the card asks for the test-time flip, and its threshold is chosen with it
     (``None``: as the ``init`` model's card, so a fine-tuned ``snet-lite`` keeps its flip; off
     from scratch). ``clothes_weight``: the weight in the loss of the signer's pixels that are
@@ -182,6 +185,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
+    if precision not in ("auto", "float32", "mixed_bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'mixed_bfloat16', not {precision!r}")
+    if precision == "auto":
+        precision = auto_precision()
     card0 = init_card(init) if init is not None else None
     if views == "auto":
         views = auto_views(card0, crop_size, clothes_weight)
@@ -299,6 +306,32 @@ def auto_views(card0: ModelCard | None, crop_size: tuple[int, int] | None = None
     from signseg.infer.runtimes import has_gpu
     learned_from = (card0.extra.get("training") or {}).get("views") if card0 is not None else None
     return "graph" if learned_from == "graph" or has_gpu() else "host"
+
+
+def auto_precision() -> str:
+    """The training precision ``precision="auto"`` picks: ``"mixed_bfloat16"`` where it pays --
+    TensorFlow on a CPU whose cores compute in bfloat16 natively (oneDNN runs the convolutions
+    on AVX512-BF16/AMX: 1.9-2.1x float32's images/s on the 2-core CPU, docs/performance.md) --
+    and ``"float32"`` elsewhere: on a GPU (what the device script measured), on JAX's CPU
+    (bfloat16 slower there) and on CPUs that would emulate bfloat16."""
+    from signseg.infer.runtimes import has_gpu
+    if keras.backend.backend() != "tensorflow" or has_gpu():
+        return "float32"
+    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+
+def cpu_has_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """True when the CPU's flags (Linux's ``/proc/cpuinfo``) list native bfloat16 arithmetic:
+    ``avx512_bf16`` or ``amx_bf16``. False where the file cannot be read (other systems)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def _build_in(precision: str, architecture: str, config: dict) -> keras.Model:
