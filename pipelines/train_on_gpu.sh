@@ -12,10 +12,16 @@
 # Then through the device tool: command "bash pipelines/train_on_gpu.sh", carry [".whl", ".device"].
 # MINUTES (default 5.5) is each model's training budget, MODELS which to train (default both),
 # SNET_INIT / LITE_INIT what each starts from (a shipped name or a .weights.h5 with its card,
-# default the shipped model), SNET_LR / LITE_LR their learning rates, FEED=0 skips the feed
-# figures. Both train at once on the one GPU, their views made inside the compiled step
-# (--views graph). Back in $OUT: each model's .weights.h5 + .json card and its log (one line per
-# epoch, images/s included), the GPU's name, and bench/train_feed.py's figures (how fast the
+# default the shipped model), SNET_LR / LITE_LR their learning rates, STEPS the batches an epoch
+# (default 150), SNET_BATCH / LITE_BATCH the batch sizes (32 / 64), FEED=0 skips the feed figures.
+# A CPU rehearsal of the whole call (JAX on the CPU, about 4 minutes; the full pack at 400x400 needs
+# more than 23 GB of host memory, so a pack of every 10th frame):
+#   python -m signseg.train.pack .device/pack.h5 -o /tmp/pack_small.h5 --every 10
+#   PATH=$PWD/.venv/bin:$PATH PACK=/tmp/pack_small.h5 STEPS=2 MINUTES=0.1 SNET_BATCH=4 LIMIT=1200 \
+#       bash pipelines/train_on_gpu.sh
+# Both train at once on the one GPU, their views made inside the compiled step (--views graph).
+# Back in $OUT: each model's .weights.h5 + .json card and its log (one line per epoch, images/s
+# included), the GPU's name, and bench/train_feed.py's figures (how fast the
 # views alone can feed a step). To continue from a call's weights, copy them with their cards
 # over signseg/weights/ (what the tenth session's second call did): a .weights.h5 elsewhere
 # must travel too, and the tree (pack, wheels and weights) must stay under 64 MiB.
@@ -38,12 +44,12 @@ common=(--views graph --dice --groups pipelines/signers.tsv --max-val-frames 480
 limit="${LIMIT:-470}"  # a hard stop after the budget (loading, compiling, the last epoch): 10 minutes a call
 train_one() {  # NAME INIT BATCH LR
     timeout "$limit" python3 -m signseg train "$pack" -o "$runs/$1" --name "$1" --init "$2" \
-        --batch-size "$3" --steps 150 --lr "$4" "${common[@]}" > "$out/$1.log" 2>&1
+        --batch-size "$3" --steps "${STEPS:-150}" --lr "$4" "${common[@]}" > "$out/$1.log" 2>&1
 }
 for m in $MODELS; do
     case "$m" in
-        snet) train_one snet "${SNET_INIT:-snet}" 32 "${SNET_LR:-1e-3}" & ;;
-        snet-lite) train_one snet-lite "${LITE_INIT:-snet-lite}" 64 "${LITE_LR:-3e-4}" & ;;
+        snet) train_one snet "${SNET_INIT:-snet}" "${SNET_BATCH:-32}" "${SNET_LR:-1e-3}" & ;;
+        snet-lite) train_one snet-lite "${LITE_INIT:-snet-lite}" "${LITE_BATCH:-64}" "${LITE_LR:-3e-4}" & ;;
     esac
 done
 wait
