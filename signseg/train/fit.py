@@ -311,9 +311,10 @@ def auto_views(card0: ModelCard | None, crop_size: tuple[int, int] | None = None
 def auto_precision() -> str:
     """The training precision ``precision="auto"`` picks: ``"mixed_bfloat16"`` where it pays --
     TensorFlow on a CPU whose cores compute in bfloat16 natively (oneDNN runs the convolutions
-    on AVX512-BF16/AMX: 1.9-2.1x float32's images/s on the 2-core CPU, docs/performance.md) --
-    and ``"float32"`` elsewhere: on a GPU (what the device script measured), on JAX's CPU
-    (bfloat16 slower there) and on CPUs that would emulate bfloat16."""
+    on AVX512-BF16/AMX: 1.7-1.9x float32's images/s in bench/train.py, 2.0x in a real run on
+    the 2-core CPU; docs/performance.md) -- and ``"float32"`` elsewhere: on a GPU (what the
+    device script measured), on JAX's CPU (bfloat16 slower there) and on CPUs that would
+    emulate bfloat16."""
     from signseg.infer.runtimes import has_gpu
     if keras.backend.backend() != "tensorflow" or has_gpu():
         return "float32"
