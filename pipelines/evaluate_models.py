@@ -43,16 +43,17 @@ def _split_flip(spec: str) -> tuple[str, str, bool | None]:
 def _labels(names: list[str]) -> dict[str, str]:
     """Each model's row label: a preset's name; a candidate file's name, with its folder where
     that names a preset too or where two candidates share a file name (``a/m``, ``b/m``)."""
-    from signseg.infer.presets import list_presets
+    from collections import Counter
+    from signseg.infer.presets import PRESETS
     def label(name: str, folder: bool) -> str:
         base, flip, _ = _split_flip(name)
         if not base.endswith(".h5"):
             return base + flip
         stem = Path(base).name.replace(".weights.h5", "").replace(".h5", "")
-        return (f"{Path(base).parent.name}/{stem}" if folder or stem in list_presets() else stem) + flip
+        return (f"{Path(base).parent.name}/{stem}" if folder or stem in PRESETS else stem) + flip
     plain = {n: label(n, False) for n in names}
-    shared = {lab for lab in plain.values() if list(plain.values()).count(lab) > 1}
-    return {n: label(n, True) if plain[n] in shared else plain[n] for n in names}
+    uses = Counter(plain.values())
+    return {n: label(n, True) if uses[plain[n]] > 1 else plain[n] for n in names}
 
 
 def _segmenter(spec: str, max_blobs: int | None = None, input_size: tuple[int, int] | None = None):

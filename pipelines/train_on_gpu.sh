@@ -21,8 +21,8 @@
 #       bash pipelines/train_on_gpu.sh
 # Both train at once on the one GPU, their views made inside the compiled step (--views graph).
 # Back in $OUT: each model's .weights.h5 + .json card and its log (one line per epoch, images/s
-# included), the GPU's name, and bench/train_feed.py's figures (how fast the
-# views alone can feed a step). To continue from a call's weights, copy them with their cards
+# included), the GPU's name, and bench/train_feed.py's figures (how fast the views alone can
+# feed a step). To continue from a call's weights, copy them with their cards
 # over signseg/weights/ (what the tenth session's second call did): a .weights.h5 elsewhere
 # must travel too, and the tree (pack, wheels and weights) must stay under 64 MiB.
 set -uo pipefail
