@@ -41,7 +41,7 @@ def main() -> int:
     args = p.parse_args()
 
     import keras
-    from signseg.models.metrics import bce_dice_loss, f1_m, iou_m
+    from signseg.models.metrics import SegmentationLoss, mask_iou
     from signseg.models import build
     from signseg.infer.presets import resolve
     from signseg.train.fit import FrameBatches
@@ -89,7 +89,7 @@ def main() -> int:
         else:
             kw = {"workers": workers, "use_multiprocessing": False, "max_queue_size": 4} if workers else {}
             ds = FrameBatches(data, size, args.batch_size, steps=args.steps, seed=0, **kw)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce_dice_loss, metrics=[f1_m, iou_m],
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=SegmentationLoss(dice=True), metrics=[mask_iou],
                       jit_compile=jit)
         times = []
 

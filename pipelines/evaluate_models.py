@@ -1,4 +1,4 @@
-"""Score models against teacher labels of held-out clips, per clip and per setting, and draw overlays.
+"""Score models against teacher labels of held-out clips, hands and face apart, per clip and per setting.
 
     python pipelines/evaluate_models.py LABELS.h5 [LABELS.h5 ...] --groups pipelines/signers.tsv \
         [--split val] [--models snet-lite snet runs/x/model.weights.h5] [--max-blobs N] \
@@ -11,7 +11,11 @@ for a table without ``val`` rows, ``signseg train``'s hash of the signer at ``--
 per-clip IoU and the worst clip; with ``--thresholds``, each model at each threshold, named
 ``MODEL@T``, from one network pass per clip; with ``--input-size``, every model at that size
 instead of its card's, named ``MODEL@HxW``); writes the scores as JSON and, per model, an overlay grid of
-real frames (model masks on top, teacher masks below) for the worst clips. Numbers come from
+real frames (model masks on top, teacher masks below) for the clips with the worst hands.
+Hands and face are scored apart (``signseg.train.evaluate``): a model's own face/hand
+channels where it has them, else the part tracker's split of its mask; the tables rank clips
+and settings by hands. ``--human-masks`` adds pixel precision and recall against people's
+masks (``shared/data/human-masks/hgr1``, ``.../fasseg``). Numbers come from
 this run.
 """
 from __future__ import annotations
@@ -67,13 +71,15 @@ def _segmenter(spec: str, max_blobs: int | None = None, input_size: tuple[int, i
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
     from signseg.overlay import grid, overlay
+    from signseg.train.evaluate import predicted_parts
     with h5py.File(labels, "r") as f:
         g = f[f"videos/{vid}"]
         idx = np.linspace(0, len(g["frames"]) - 1, per_row).round().astype(int)
         frames, truth = g["frames"][:][idx], g["labels"][:][idx]
-    pred = seg.predict(frames)
+    pred = predicted_parts(seg, frames, seg.predict(frames))  # face and hands in their colours
     tiles = [overlay(fr, m) for fr, m in zip(frames, pred)] + [overlay(fr, t) for fr, t in zip(frames, truth)]
-    cv2.imwrite(str(out), cv2.cvtColor(grid(tiles, per_row), cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(out), cv2.cvtColor(grid(tiles, per_row), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"{out}: the overlay could not be written")
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -81,7 +87,7 @@ def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from signseg.cli.args import size as size_arg
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("labels", type=Path, nargs="+", help="teacher labels files holding the clips")
+    p.add_argument("labels", type=Path, nargs="*", help="teacher labels files holding the clips")
     p.add_argument("--groups", type=Path, default=None, help="signers.tsv: test clips and their settings")
     p.add_argument("--videos", nargs="+", default=None, help="clips to score (default: the test clips of --groups)")
     p.add_argument("--split", choices=("test", "val"), default="test",
@@ -98,6 +104,9 @@ def main() -> int:
                    help="HxW: run every model at this input size instead of its card's (rows MODEL@HxW)")
     p.add_argument("--thresholds", type=float, nargs="+", default=None,
                    help="score each model at these thresholds (rows MODEL@T) instead of its card's")
+    p.add_argument("--human-masks", type=Path, nargs="*", default=[],
+                   help="human-drawn mask sets to score too (shared/data/human-masks/hgr1, .../fasseg): pixel "
+                        "precision and recall of the binary mask against people's masks")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--images", type=Path, default=None, help="folder for overlays of each model's worst clips")
     p.add_argument("--worst", type=int, default=2, help="overlays of this many worst clips per model")
@@ -118,8 +127,9 @@ def main() -> int:
             rest = [r["video"] for r in table if r["split"] != "test"]
             is_val = split_by_group(rest, args.val_fraction, signer_of={r["video"]: r["signer"] for r in table})
             videos = [v for v, val in zip(rest, is_val) if val]
-    if not videos:
-        p.error("name --videos or give --groups with test clips")
+    if not videos and not args.human_masks:
+        p.error("name --videos or give --groups with test clips (or score --human-masks alone)")
+    videos = videos or []
     where = {}  # clip -> the labels file that holds it
     for path in args.labels:
         with h5py.File(path, "r") as f:
@@ -139,29 +149,48 @@ def main() -> int:
             for t in thresholds:
                 scores[t].update({k: v for k, v in part[t].items() if k != "all"})
         label = labels[name]
+        human = {}
+        for folder in args.human_masks:
+            from signseg.train.evaluate import evaluate_frames, human_mask_set
+            set_name, images, truths = human_mask_set(folder)
+            human[set_name] = evaluate_frames(seg, images, truths).as_dict()
         if args.input_size:
             label += "@{}x{}".format(*args.input_size)
         for t in thresholds:
             key = f"{label}@{t:g}" if args.thresholds else label
             results[key] = {"clips": {k: v.as_dict() for k, v in scores[t].items()},
-                            "settings": by_setting(scores[t], setting_of)}
+                            "settings": by_setting(scores[t], setting_of), "human_masks": human}
         if args.images:
             args.images.mkdir(parents=True, exist_ok=True)
-            ranked = sorted(scores[thresholds[0]], key=lambda v: scores[thresholds[0]][v].iou)
+            # the worst hands first (clips with teacher hands), as the tables rank them
+            by_hands = lambda v: (scores[thresholds[0]][v].hand_iou is None or not scores[thresholds[0]][v].hands[2],  # noqa: E731
+                                  scores[thresholds[0]][v].hand_iou or 0.0, scores[thresholds[0]][v].iou)
+            ranked = sorted(scores[thresholds[0]], key=by_hands)
             for vid in ranked[:args.worst]:
-                _draw(seg, where[vid], vid, args.images / f"{vid}_{label}_vs_teacher.png", args.frames_per_row)
+                _draw(seg, where[vid], vid, args.images / f"{vid}_{label.replace('/', '_')}_vs_teacher.png",
+                      args.frames_per_row)
 
     fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
-    print(f"{'model':14s} {'clip':34s} {'frames':>6s} {'IoU':>6s} {'prec':>6s} {'face':>6s} {'left':>6s} {'right':>6s}  setting")
+    print(f"{'model':14s} {'clip':34s} {'frames':>6s} {'hands':>6s} {'h.rec':>6s} {'face':>6s} {'IoU':>6s} "
+          f"{'prec':>6s} {'left':>6s} {'right':>6s}  setting   (hands/face: IoU of the parts; left/right: coverage)")
     for name, r in results.items():
-        for vid, s in sorted(r["clips"].items(), key=lambda kv: kv[1]["iou"]):
+        for vid, s in sorted(r["clips"].items(), key=lambda kv: (kv[1]["hand_iou"] is None, kv[1]["hand_iou"] or 0)):
             c = s["coverage"]
-            print(f"{name:14s} {vid[:34]:34s} {s['frames']:6d} {s['iou']:6.3f} {s['precision']:6.3f} {fmt(c['face'])} "
-                  f"{fmt(c['left_hand'])} {fmt(c['right_hand'])}  {setting_of.get(vid, '')}")
-    print(f"\n{'model':14s} {'setting':22s} {'clips':>5s} {'mean IoU':>8s} {'worst':>6s}  worst clip")
+            print(f"{name:14s} {vid[:34]:34s} {s['frames']:6d} {fmt(s['hand_iou'])} {fmt(s['hand_recall'])} "
+                  f"{fmt(s['face_iou'])} {s['iou']:6.3f} {s['precision']:6.3f} {fmt(c['left_hand'])} "
+                  f"{fmt(c['right_hand'])}  {setting_of.get(vid, '')}")
+    print(f"\n{'model':14s} {'setting':22s} {'clips':>5s} {'hands':>6s} {'h.rec':>6s} {'worst':>6s} {'face':>6s} "
+          f"{'IoU':>6s} {'worst':>6s}  worst hands clip / worst IoU clip")
     for name, r in results.items():
         for key, s in sorted(r["settings"].items(), key=lambda kv: (kv[0] == "all clips", kv[0])):
-            print(f"{name:14s} {key[:22]:22s} {s['clips']:5d} {s['mean_iou']:8.3f} {s['worst_iou']:6.3f}  {s['worst_clip']}")
+            print(f"{name:14s} {key[:22]:22s} {s['clips']:5d} {fmt(s.get('hand_iou'))} {fmt(s.get('hand_recall'))} "
+                  f"{fmt(s.get('worst_hand_iou'))} {fmt(s.get('face_iou'))} {s['mean_iou']:6.3f} {s['worst_iou']:6.3f}"
+                  f"  {s.get('worst_hand_clip', '-')} / {s['worst_clip']}")
+    if any(r["human_masks"] for r in results.values()):
+        print(f"\n{'model':14s} {'human masks':12s} {'images':>6s} {'prec':>6s} {'recall':>6s} {'IoU':>6s}")
+        for name, r in results.items():
+            for set_name, s in r["human_masks"].items():
+                print(f"{name:14s} {set_name:12s} {s['frames']:6d} {s['precision']:6.3f} {s['recall']:6.3f} {s['iou']:6.3f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

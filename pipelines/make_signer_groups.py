@@ -8,7 +8,7 @@ to cover home webcams, selfies, plain and coloured studios, skin-coloured walls 
 clothing), ``val`` for the validation signers (whole signers again, chosen to cover the same
 kinds of footage, so that checkpoints and options are picked on the settings that fail) and
 ``train`` for the rest; ``signseg train --groups`` validates on the ``val`` rows and keeps the
-``test`` rows out. Signers come from ``signs2/SOURCES.tsv``; clips without a known signer
+``test`` rows out. Signers come from ``signs2/SOURCES.tsv`` and ``signs3/SOURCES.tsv``; clips without a known signer
 (``signs/``: Start ASL's and the Turkish clips' few signers, each in many clips) stay in
 training, never in validation, where they would be signers seen in training.
 """
@@ -51,6 +51,28 @@ VAL_SIGNERS = {
     "Auslan M3 young man, dark shirt": "plain studio",
     "klyct-H: woman, dark hair tied, black top, white wall": "white wall",
 }
+#: signs3's held-out test signers (twenty-first session): new signers of the settings where hands
+#: were missed -- close-up webcams with hands at the lens or touching each other, hands touching
+#: the face, skin-coloured and light clothing, brown and dark skin, full-body framing (small
+#: hands), a cluttered home. Never trained on, never used to choose.
+TEST_SIGNERS3 = {
+    "young woman light skin long dark hair white shirt (light clothing), hands touch face": "light clothing",
+    "Algerian SL man light-tan skin beard glasses grey shirt, close-up, hands touching": "selfie / close-up",
+    "young man light skin curly hair dark top, hand very close to lens": "selfie / close-up",
+    "SIBI woman light-tan skin navy hijab pink blazer (skin-tone clothing)": "light clothing",
+    "woman light-olive skin dark hair beige knit sweater (skin-tone clothing)": "light clothing",
+    "ISL young woman brown skin long dark hair black/red patterned top": "plain studio",
+    "LIBRAS woman dark skin glasses navy top": "full body",
+    "NGT young man light skin brown hair olive tee, full body portrait": "full body",
+    "Thai teen boy light skin glasses black sports tee": "home",
+}
+#: signs3's validation signers: the same kinds of footage, where checkpoints and thresholds are chosen.
+VAL_SIGNERS3 = {
+    "ASL young woman light skin long hair denim jacket, hands to face": "home webcam",
+    "young man light skin glasses white dress shirt (white clothing)": "light clothing",
+    "LSB/LSM young man light-brown skin grey hoodie headphones": "home webcam",
+    "TSL(Thai) young woman light skin dark hair navy polo": "full body",
+}
 #: SOURCES.tsv names a few people twice: one signer each.
 SAME_SIGNER = {"ASL Black man white tee, yellow bg (same as Kirichovka know)": "ASL Black man white tee, yellow bg"}
 #: The pose-repo clips, held out as in every earlier model card.
@@ -59,12 +81,15 @@ TEST_CLIPS = {"SOUP": "plain studio", "test_video": "home webcam", "video": "pla
 
 def rows(shared: Path) -> list[tuple[str, str, str, str]]:
     out = []
-    with open(shared / "signs2" / "SOURCES.tsv", encoding="utf-8") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
-            vid, signer = Path(r["file"]).stem, SAME_SIGNER.get(r["signer"], r["signer"])
-            split = "test" if signer in TEST_SIGNERS else "val" if signer in VAL_SIGNERS else "train"
-            setting = TEST_SIGNERS.get(signer) or VAL_SIGNERS.get(signer) or r["setting"]
-            out.append((vid, signer, setting, split))
+    for folder, test, val in (("signs2", TEST_SIGNERS, VAL_SIGNERS), ("signs3", TEST_SIGNERS3, VAL_SIGNERS3)):
+        if not (shared / folder / "SOURCES.tsv").is_file():
+            continue
+        with open(shared / folder / "SOURCES.tsv", encoding="utf-8") as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                vid, signer = Path(r["file"]).stem, SAME_SIGNER.get(r["signer"], r["signer"])
+                split = "test" if signer in test else "val" if signer in val else "train"
+                setting = test.get(signer) or val.get(signer) or r["setting"]
+                out.append((vid, signer, setting, split))
     for clip in sorted((shared / "signs").glob("*.mp4")) + sorted((shared / "videos").glob("*.mp4")):
         vid = clip.stem
         if vid in TEST_CLIPS:

@@ -45,7 +45,8 @@ def main() -> int:
     import keras
     import signseg.train.augment as augment_module
     from signseg.models import build
-    from signseg.models.metrics import bce_dice_loss, iou
+    from signseg.models.metrics import SegmentationLoss, iou
+    from signseg.train.augment import labelled
     from signseg.train.feed import ArrayBatches, FrameArrays
     from signseg.train.fit import FrameBatches, init_card
     from signseg.train.frames import load_sources
@@ -61,10 +62,10 @@ def main() -> int:
         losses, marked, truths = [], [], []
         for x, y in batches:
             prob = np.asarray(model.predict_on_batch(np.asarray(x, np.float32)))
-            truth = np.asarray(y, np.float32).reshape(prob.shape)
-            losses.append(float(np.mean(np.asarray(bce_dice_loss(truth, prob)))))
-            marked.append(prob >= 0.5)
-            truths.append(truth > 0.5)
+            y = np.asarray(y, np.float32).reshape((*prob.shape[:3], 1))  # the view's label map
+            losses.append(float(np.mean(np.asarray(SegmentationLoss(dice=True)(y, prob)))))
+            marked.append(prob[..., 0] >= 0.5)
+            truths.append(labelled(y[..., 0].astype(np.uint8)))
         return float(np.mean(losses)), iou(np.concatenate(marked), np.concatenate(truths))
 
     def host(frames, switched_off: dict) -> tuple[float, float]:

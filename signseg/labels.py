@@ -8,6 +8,9 @@ FACE = 1
 LEFT_HAND = 2   # the signer's own left hand
 RIGHT_HAND = 3  # the signer's own right hand
 UNASSIGNED = 4  # hand or face, not assigned to a part
+#: Training labels only, never in a mask file: pixels where the teacher may have missed a hand
+#: (the pose puts a hand there, the hand model found none); losses and training metrics skip them.
+IGNORE = 254
 
 NAMES = {BACKGROUND: "background", FACE: "face", LEFT_HAND: "left_hand",
          RIGHT_HAND: "right_hand", UNASSIGNED: "unassigned"}

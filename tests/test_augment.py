@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from signseg import labels as L
-from signseg.train.augment import Backgrounds, augment, composite, fill_person, recolour_clothes
+from signseg.train.augment import CLOTHES, Backgrounds, augment, composite, fill_person, labelled, recolour_clothes
 from signseg.decode.video import VideoReader
 
 
@@ -150,6 +150,7 @@ def test_clothes_weight_batches_weigh_the_signers_other_pixels(soup_labels):
     assert y.shape == (4, 64, 64, 1)
     x, y, w = FrameBatches(data, (64, 64), 4, steps=1, clothes_weight=3.0)[0]
     assert w.shape == (4, 64, 64) and set(np.unique(w)) <= {1.0, 3.0}
-    assert (w[y[..., 0] > 0] == 1.0).all()  # hands and face keep weight 1
+    assert (w[labelled(y[..., 0])] == 1.0).all()  # hands and face keep weight 1
+    assert (w[y[..., 0] == CLOTHES] == 3.0).all()
     assert (w == 3.0).mean() > 0.5  # every other pixel is the signer here: weighed 3
     _, _ = FrameBatches(data, (64, 64), 4, train=False, clothes_weight=3.0)[0]  # validation: unweighted

@@ -55,3 +55,28 @@ def test_scores_by_setting_weigh_clips_alike_and_name_the_worst():
     assert table["studio"] == {"clips": 2, "mean_iou": 0.7, "worst_iou": 0.5, "worst_clip": "b"}
     assert table["all clips"]["mean_iou"] == 0.5 and table["all clips"]["worst_clip"] == "c"
     assert scores["a"].precision == 1.0
+
+
+def test_segmentation_loss_skips_ignored_pixels_and_weighs_hands():
+    from signseg import labels as L
+    y = np.zeros((1, 16, 16, 1), np.float32)
+    y[0, 2:8, 2:8] = L.FACE
+    y[0, 10:12, 10:12] = L.RIGHT_HAND
+    y[0, 12:16, 0:4] = L.IGNORE
+    good = np.zeros((1, 16, 16, 3), np.float32) + 0.01
+    good[0, 2:8, 2:8, [0, 1]] = 0.99
+    good[0, 10:12, 10:12, 0] = good[0, 10:12, 10:12, 2] = 0.99
+    loss = metrics.SegmentationLoss()
+    anything = good.copy()
+    anything[0, 12:16, 0:4] = 0.99  # whatever the model says where the teacher did not know
+    assert float(loss(y, anything)) == pytest.approx(float(loss(y, good)))
+    missed = good.copy()
+    missed[0, 10:12, 10:12, [0, 2]] = 0.01  # the hand left out
+    heavy = metrics.SegmentationLoss(hand_weight=5.0)
+    assert float(heavy(y, missed)) - float(heavy(y, good)) > 2 * (float(loss(y, missed)) - float(loss(y, good)))
+    assert float(metrics.mask_iou(y, good)) == pytest.approx(1.0, abs=1e-5)
+    assert float(metrics.hand_iou(y, good)) == pytest.approx(1.0, abs=1e-5)
+    assert float(metrics.hand_iou(y, missed)) == pytest.approx(0.0, abs=1e-5)
+    # a one-channel model: the mask against hand-or-face, ignored pixels still skipped
+    one = good[..., :1]
+    assert float(loss(y, one)) == pytest.approx(float(loss(y, anything[..., :1])))

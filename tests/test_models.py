@@ -118,3 +118,24 @@ def test_snet_trains_in_an_xla_compiled_step():
     y = (rng.random((2, 32, 32, 1)) > 0.5).astype("float32")
     loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
     assert np.isfinite(loss)
+
+
+def test_face_hand_head_keeps_the_mask_first_and_widens_from_one_channel():
+    from signseg.models import snet
+    from signseg.train.fit import widen_head
+    keras.utils.set_random_seed(3)
+    for stem in (1, 2):
+        narrow = snet(width=0.125, stem=stem)
+        wide = snet(width=0.125, stem=stem, outputs="face_hand")
+        x = np.random.default_rng(0).random((1, 32, 32, 3)).astype("float32")
+        widen_head(narrow, wide)
+        a, b = np.asarray(narrow(x)), np.asarray(wide(x))
+        assert b.shape == (1, 32, 32, 3)
+        np.testing.assert_allclose(b[..., 0], a[..., 0], atol=1e-5)  # the mask is the narrow model's
+        np.testing.assert_allclose(b[..., 1] + b[..., 2], b[..., 0], atol=1e-5)  # face and hand share it
+        np.testing.assert_allclose(b[..., 1], b[..., 2], atol=1e-6)  # undecided until trained
+        share = wide.get_layer("hand_share")
+        share.set_weights([w + 0.5 for w in share.get_weights()])  # once trained, one part wins
+        assert not np.allclose(np.asarray(wide(x))[..., 1], np.asarray(wide(x))[..., 2])
+    with pytest.raises(ValueError, match="outputs must be one of"):
+        snet(width=0.125, outputs="hands")

@@ -1,7 +1,9 @@
 """Quality floors of the shipped weights on held-out signers of several settings.
 
 None of these clips, nor any clip of their signers, was used to train or to pick a checkpoint
-(``pipelines/signers.tsv``, split ``test``). Their teacher landmarks (every 4th frame) are
+(``pipelines/signers.tsv``, split ``test``): settings from home webcams and selfies with hands
+at the lens to full-body framing, light and skin-coloured clothing, brown and dark skin.
+Hands are held to floors of their own: a whole-mask mean hides missed hands (faces are large). Their teacher landmarks (every 4th frame) are
 committed in ``tests/data/heldout/``; the masks are built from them here as ``signseg label``
 does. Floors sit a margin below the IoU measured for docs/model_card.md, so a regression
 (weights, preprocessing, resizing) fails while float noise does not.
@@ -27,17 +29,28 @@ CLIPS = {
     "google__Hksl_lemon": ("signs2", "light clothing"),
     "google__Jsl_swim": ("signs2", "white wall"),
     "Noct1z__asl_goodbye": ("signs2", "coloured studio"),
+    # signs3's held-out signers (twenty-first session): hands touching at the lens, a hand at the
+    # lens, hands touching the face in light clothing, brown skin, dark skin full body, a home
+    "aymen-hacini__famille": ("signs3", "selfie / close-up"),
+    "Mosacd__hello": ("signs3", "selfie / close-up"),
+    "bonbon1603__friend": ("signs3", "light clothing"),
+    "beleshivprasad__friday": ("signs3", "plain studio"),
+    "cimentociumento__abridor": ("signs3", "full body"),
+    "psuchanarth-cpu__how-are-you": ("signs3", "home"),
 }
-#: model -> (floor of the mean per-clip IoU, floor of every clip, floor of the mean precision).
-#: Measured (the weights as their cards run them: snet-lite with the test-time flip, both cut
-#: to each frame's 3 largest blobs): snet-lite 0.597 mean, worst 0.462 (google__Hksl_lemon),
-#: precision 0.795 (fourteenth session; the GPU-trained weights before: 0.598 / 0.455 / 0.774);
-#: snet 0.603, worst 0.381 (google__Hksl_lemon), 0.784 (twelfth session). Without the cut
-#: (eleventh session): snet-lite 0.592 / 0.427 / 0.766 (no flip either: 0.572 / 0.376 / 0.733);
-#: snet 0.590 / 0.342 / 0.762.
-#: Earlier snet-lite weights: 0.540 / 0.329 / 0.733 (stage 4, 2cec832f...), 0.524 / 0.263 / 0.675
-#: (3bc8e4f7...), 0.260 / 0.014 (d5def301...); the CPU-trained snet was not held to a floor.
-FLOORS = {"snet-lite": (0.56, 0.42, 0.76), "snet": (0.56, 0.35, 0.75)}
+#: model -> floors of (the mean per-clip IoU, every clip's IoU, the mean precision, the mean
+#: per-clip hand IoU, every clip's hand IoU). Hands are scored apart (signseg.train.evaluate):
+#: from the network's own face/hand channels where it has them (snet-lite since the
+#: twenty-first session), else from the part tracker's split of its mask (snet).
+#: Measured on these 14 clips (twenty-first session; the 6 signs3 clips new then):
+#: snet-lite (face_hand, flip, 3 blobs) 0.583 mean, worst 0.393 (psuchanarth-cpu__how-are-you),
+#: precision 0.692 (it marks more: forearms and necks count against it here; against people's
+#: hgr1 masks its precision is 0.908), hands 0.349, worst hand clip 0.099 (google__Hksl_lemon);
+#: snet 0.558 / 0.172 (bonbon1603__friend) / 0.819, hands 0.285, worst hand 0.012 (Mosacd__hello).
+#: On the first 8 clips before: snet-lite 0.597 / 0.462 / 0.795 (fourteenth session), snet 0.603 /
+#: 0.381 / 0.784 (twelfth). Earlier snet-lite weights: 0.540 / 0.329 / 0.733 (stage 4),
+#: 0.524 / 0.263 / 0.675, 0.260 / 0.014; the CPU-trained snet was not held to a floor.
+FLOORS = {"snet-lite": (0.55, 0.35, 0.65, 0.30, 0.07), "snet": (0.52, 0.14, 0.77, 0.24, 0.0)}
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +66,15 @@ def test_quality_on_held_out_signers_and_settings(name, heldout_labels):
     scores = evaluate(Segmenter.from_pretrained(name), heldout_labels, list(CLIPS))
     table = by_setting(scores, {clip: setting for clip, (_, setting) in CLIPS.items()})
     overall = table["all clips"]
-    mean_floor, clip_floor, precision_floor = FLOORS[name]
-    detail = ", ".join(f"{c} {scores[c].iou:.3f}" for c in CLIPS)
+    mean_floor, clip_floor, precision_floor, hand_floor, hand_clip_floor = FLOORS[name]
+    detail = ", ".join(f"{c} {scores[c].iou:.3f}/{scores[c].hand_iou:.3f}" for c in CLIPS)
     assert overall["clips"] == len(CLIPS)
     assert overall["mean_iou"] >= mean_floor, f"{name}: mean IoU {overall['mean_iou']} ({detail})"
     assert overall["worst_iou"] >= clip_floor, f"{name}: worst clip {overall['worst_clip']} ({detail})"
     assert np.mean([scores[c].precision for c in CLIPS]) >= precision_floor  # what it marks is mostly hand or face
+    # hands apart from faces: a model that finds faces and misses hands fails here
+    assert overall["hand_iou"] >= hand_floor, f"{name}: mean hand IoU {overall['hand_iou']} ({detail})"
+    assert overall["worst_hand_iou"] >= hand_clip_floor, f"{name}: worst hands {overall['worst_hand_clip']} ({detail})"
 
 
 def test_evaluate_models_keeps_two_candidates_of_one_file_name_apart():
@@ -72,3 +88,21 @@ def test_evaluate_models_keeps_two_candidates_of_one_file_name_apart():
         "snet-lite": "snet-lite", "snet+mirror": "snet+mirror", "runs/a/m.weights.h5": "a/m",
         "runs/b/m.weights.h5": "b/m", "runs/b/m.weights.h5-mirror": "m-mirror", "runs/c/other.weights.h5": "other",
         "old/snet-lite.weights.h5": "old/snet-lite"}
+
+
+def test_human_mask_sets_read_as_people_drew_them():
+    """HGR1 (skin) and FASSEG (face classes, blended edges snapped to the nearest class colour):
+    measured against, never trained on. The shipped default marks mostly what people call skin."""
+    from signseg.train.evaluate import evaluate_frames, human_mask_set
+    name, images, truths = human_mask_set(SHARED / "human-masks" / "hgr1")
+    assert name == "hgr1" and len(images) == len(truths) == 225
+    assert all(t.shape == i.shape[:2] and set(np.unique(t)) <= {0, 1} for i, t in zip(images[:5], truths[:5]))
+    assert 0.05 < np.mean([t.mean() for t in truths]) < 0.5  # skin a fifth of a frame (SOURCE.txt: median 0.197)
+    score = evaluate_frames(Segmenter.from_pretrained("snet-lite"), images[::25], truths[::25])
+    assert score.frames == 9 and score.precision > 0.8 and 0 < score.recall < 1
+    name, images, truths = human_mask_set(SHARED / "human-masks" / "fasseg")
+    assert name == "fasseg" and len(images) == 70
+    face = np.mean([t.mean() for t in truths])
+    assert 0.1 < face < 0.7  # frontal faces fill much of the frame; hair and background are not face
+    with pytest.raises(ValueError, match="not a known human-mask set"):
+        human_mask_set(SHARED / "videos")

@@ -151,3 +151,69 @@ def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm, teacher
     cx, cy = np.nanmean(fresh["face"], axis=1).round().astype(int).T
     assert (person[np.arange(len(person)), cy, cx] > 200).all()
     assert 0.05 < (person > 128).mean() < 0.6
+
+
+def _pose_with_left_hand(x: float, y: float, visibility: float = 0.9) -> np.ndarray:
+    """A pose whose left forearm points down to a wrist at (x, y), its hand points below it."""
+    pose = np.full((33, 3), np.nan, np.float32)
+    pose[13] = (x, y - 40, visibility)  # elbow
+    pose[15] = (x, y, visibility)  # wrist
+    pose[17], pose[19], pose[21] = (x - 5, y + 12, visibility), (x, y + 15, visibility), (x + 6, y + 10, visibility)
+    return pose
+
+
+def test_where_the_pose_puts_a_hand_the_teacher_missed_is_ignored_not_background():
+    from signseg.teacher.masks import ignore_mask, pose_hand_region
+    shape = (240, 320)
+    pose = _pose_with_left_hand(100, 200)
+    region = pose_hand_region(pose, "left", shape)
+    assert region is not None and region[200, 100] and region[215, 100]  # wrist and fingertips
+    assert not region[20, 300] and region.mean() < 0.1  # a hand-sized patch, not the frame
+    assert pose_hand_region(pose, "right", shape) is None  # the pose has no right arm
+    assert pose_hand_region(_pose_with_left_hand(100, 200, 0.05), "left", shape) is None  # unsure pose
+    assert pose_hand_region(_pose_with_left_hand(100, 600), "left", shape) is None  # far below the frame
+    # a hand resting at the bottom edge (hand_missed does not count it) is still ignored
+    assert pose_hand_region(_pose_with_left_hand(100, 236), "left", shape)[236, 100]
+    no_hand = np.full((21, 2), np.nan, np.float32)
+    found = np.tile(np.array([[100, 200]], np.float32), (21, 1)) + np.arange(21)[:, None]
+    assert ignore_mask(shape, pose, no_hand, no_hand)[200, 100]
+    assert not ignore_mask(shape, pose, found, no_hand).any()  # the teacher found that hand: nothing to ignore
+
+
+def test_a_hand_lost_for_a_few_frames_is_interpolated():
+    from signseg.teacher.masks import fill_short_gaps
+    hands = np.full((10, 21, 2), np.nan, np.float32)
+    hands[0], hands[3], hands[9] = 0.0, 30.0, 90.0
+    filled = fill_short_gaps(hands, max_gap=4)
+    np.testing.assert_allclose(filled[1], 10.0)
+    np.testing.assert_allclose(filled[2], 20.0)
+    assert np.isnan(filled[4:9]).all()  # five frames missing: too long to guess
+    # rows every 2nd frame: a one-row gap is three frames lost, filled; every 4th: seven, not
+    np.testing.assert_allclose(fill_short_gaps(hands[[0, 1, 3]], frame_index=np.array([0, 2, 4]))[1], 15.0)
+    assert np.isnan(fill_short_gaps(hands[[0, 1, 3]], frame_index=np.array([0, 4, 8]))[1]).all()
+
+
+def test_labels_file_keeps_ignore_regions_and_training_reads_them(tmp_path, soup):
+    from signseg.train.frames import load_labels_file, with_ignore
+    lm = dict(np.load(LANDMARKS))
+    lm["left_hand"][5:8] = np.nan  # the teacher loses the left hand for three frames
+    lm["left_hand"][20:] = np.nan  # ... and for the rest of the clip (the pose still sees the arm)
+    lm_dir = tmp_path / "lm"
+    lm_dir.mkdir()
+    np.savez(lm_dir / "SOUP.npz", **lm)
+    out = tmp_path / "labels.h5"
+    assert not label_videos([soup], out, teacher_python=None, landmarks_dir=lm_dir, progress=False)
+    with h5py.File(out, "r") as f:
+        g = f["videos/SOUP"]
+        ignore, labels, flags = g["ignore"][:], g["labels"][:], g["flags"][:]
+        assert g.attrs["ignore_frames"] == int(ignore.any(axis=(1, 2)).sum())
+    lost = ignore.any(axis=(1, 2))
+    assert lost[5:8].all()  # the short gap: where the interpolated hand would be
+    assert lost[20:].mean() > 0.8  # the long one: where the pose places the hand
+    data = load_labels_file(out)
+    assert len(data) == int(flags[:, 0].sum())  # frames with a missed hand are kept now ...
+    merged, kept = np.stack(data.masks), flags[:, 0] > 0
+    assert (merged == L.IGNORE).sum() == ((ignore[kept] > 0) & (labels[kept] <= L.FACE)).sum()  # ... their hands ignored
+    hands = lambda m: ((m == L.LEFT_HAND) | (m == L.RIGHT_HAND)).sum()  # noqa: E731
+    assert hands(merged) == hands(labels[kept])  # never over a hand the teacher did draw
+    np.testing.assert_array_equal(with_ignore(labels, np.zeros_like(ignore)), labels)

@@ -78,7 +78,9 @@ def test_fine_tune_a_model_on_a_few_labelled_frames(tmp_path, soup_labels, tiny_
         flags = f["videos/SOUP/flags"][:]
     usable = usable_frames(flags)
     assert 0 < usable.sum() < len(flags)  # SOUP has frames where the teacher missed a hand
-    assert meta["training"]["train_frames"] == usable.sum() and 0.1 <= meta["threshold"] <= 0.9
+    # they train now, the missed hand's region ignored by the loss instead of called background
+    assert meta["training"]["train_frames"] == flags[:, 0].sum() and 0.1 <= meta["threshold"] <= 0.9
+    assert meta["training"]["ignored_frames"] >= len(flags) - usable.sum()
     before = Segmenter.from_file(tiny_model_file)
     after = Segmenter.from_file(tmp_path / "model" / "ft.weights.h5")
     assert after.weights_sha256 == card.sha256
@@ -209,7 +211,7 @@ def test_training_log_is_one_plain_line_per_epoch(tmp_path, soup_labels):
     assert rc == 0 and "\b" not in text and "\r" not in text
     lines = [ln for ln in text.splitlines() if ln.startswith("epoch ")]
     assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"]
-    assert all("val_iou_m" in ln and "img/s" in ln for ln in lines)
+    assert all("val_mask_iou" in ln and "img/s" in ln for ln in lines)
     assert len(text.splitlines()) == 3
 
 
@@ -286,3 +288,25 @@ def test_train_cli_holds_out_the_groups_tables_test_rows(tmp_path, soup_labels):
                                        "--groups", tmp_path / "g.tsv"),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "no labelled frame left to train on" in r.stderr
+
+
+def test_face_hand_channels_fine_tuned_from_a_one_channel_model(tmp_path, soup_labels, tiny_model_file, soup):
+    """--outputs face_hand: the one-channel model's head is widened, face and hand trained apart,
+    checkpoints chosen by hand IoU; the Segmenter keeps its one mask and gives the parts too."""
+    from signseg.train.evaluate import evaluate
+    card = train([soup_labels], tmp_path / "fh", name="fh", init=tiny_model_file, epochs=2, steps_per_epoch=3,
+                 batch_size=2, val_fraction=0.0, verbose=0, outputs="face_hand", hand_weight=3.0, dice=True)
+    assert card.config == {"width": 0.125, "outputs": "face_hand"}
+    meta = json.loads((tmp_path / "fh" / "fh.json").read_text())
+    assert meta["training"]["chosen_by"] == "val_hand_iou" and "val_hand_iou" in meta["metrics"]
+    assert meta["training"]["hand_weight"] == 3.0
+    seg = Segmenter.from_file(tmp_path / "fh" / "fh.weights.h5")
+    assert seg.parts == ("face", "hand") and Segmenter.from_file(tiny_model_file).parts == ()
+    frames = read_video(soup)[:3]
+    masks, parts = seg.predict(frames), seg.predict_parts_proba(frames)
+    assert masks.shape == frames.shape[:3] and set(np.unique(masks)) <= {0, 4}
+    assert parts.shape == (*frames.shape[:3], 2) and 0 <= parts.min() and parts.max() <= 1
+    # channel 0, the mask, is shared out between the two parts (resized back, nearly)
+    assert np.abs(seg.predict_proba(frames) - parts.sum(axis=-1)).max() < 0.05
+    score = evaluate(seg, soup_labels)["SOUP"]
+    assert score.hand_iou is not None and score.face_iou is not None and 0 <= score.hand_recall <= 1

@@ -51,6 +51,12 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--clothes-weight", type=float, default=1.0,
                    help="weight in the loss of the signer's pixels that are not hand or face (clothes, arms, hair; "
                         "the teacher's person mask, host views): above 1 fewer light shirts marked")
+    t.add_argument("--outputs", default=None, choices=("mask", "face_hand"),
+                   help="mask: one hand-or-face channel; face_hand: face and hand channels after it, each with its "
+                        "own loss (default: the --init model's, else mask)")
+    t.add_argument("--face-weight", type=float, default=1.0, help="weight of the face channel in the loss (face_hand)")
+    t.add_argument("--hand-weight", type=float, default=1.0,
+                   help="weight of the hand channel in the loss (face_hand): above 1 against hands being left out")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -73,7 +79,8 @@ def run(args) -> int:
                  groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto", views=args.views,
                  precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight,
-                 val_videos=val)
-    print(f"signseg: wrote {args.output / card.weights_file} (val IoU {card.extra['metrics']['val_iou']}, "
+                 val_videos=val, outputs=args.outputs, face_weight=args.face_weight, hand_weight=args.hand_weight)
+    (metric, value), = card.extra["metrics"].items()
+    print(f"signseg: wrote {args.output / card.weights_file} ({metric.replace('_', ' ')} {value}, "
           f"threshold {card.threshold})", file=sys.stderr)
     return 0

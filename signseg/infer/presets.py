@@ -20,8 +20,8 @@ from signseg.errors import WeightsError
 PRESETS: dict[str, str] = {
     "snet": "The paper's SNet U-Net (32-256 filters) at its native 400x400, trained on a GPU "
             "(still undertrained: below snet-lite on the worst setting).",
-    "snet-lite": "SNet at half width behind a stride-2 stem, 224x224 input, with the test-time flip: "
-                 "the default on CPUs and GPUs.",
+    "snet-lite": "SNet at half width behind a stride-2 stem, 224x224 input, face and hand channels after "
+                 "its mask, with the test-time flip: the default on CPUs and GPUs.",
 }
 #: Chosen by ``from_pretrained()`` with no name: the model that scores best held out by the rule
 #: models are picked by (the worst setting, then the mean; docs/model_card.md) -- a default must

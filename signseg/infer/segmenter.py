@@ -240,11 +240,32 @@ class Segmenter:
         on all lanes."""
         return self.lanes.map(self.network, x)
 
-    def network(self, x: np.ndarray, lane: bool = False) -> np.ndarray:
+    def network(self, x: np.ndarray, lane: bool = False, channel: int | slice = 0) -> np.ndarray:
         """(n, h, w, 3) float32 -> (n, h, w) probabilities in padded fixed-shape batches; on a
-        lane single-threaded, in calls of at most :data:`LANE_BATCH` frames."""
+        lane single-threaded, in calls of at most :data:`LANE_BATCH` frames. ``channel``: which
+        of the network's outputs (0: hand or face; a slice gives (n, h, w, k))."""
         threads, batch = (1, min(self.batch_size, LANE_BATCH)) if lane else (self.threads, self.batch_size)
-        return self._batched(x, lambda chunk: self._run(chunk, threads)[..., 0], sigmoid=self.logits, batch=batch)
+        return self._batched(x, lambda chunk: self._run(chunk, threads)[..., channel], sigmoid=self.logits, batch=batch)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts the network has channels of after hand-or-face (``("face", "hand")`` for a
+        ``face_hand`` model, :data:`signseg.models.layers.OUTPUTS`), or ``()``."""
+        from signseg.models.layers import OUTPUTS
+        k = self.model.output_shape[-1]
+        return next((names for names in OUTPUTS.values() if len(names) == k - 1), ()) if k and k > 1 else ()
+
+    def predict_parts_proba(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, H, W, k) float32 probabilities of each of
+        :attr:`parts` at source size (host resizes; a model without part channels raises)."""
+        if not self.parts:
+            raise ValueError(f"{self.name}: the network has no part channels (one hand-or-face output)")
+        frames = _check_frames(frames)
+        return self.lanes.map(self._parts_part, frames)
+
+    def _parts_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
+        p = self.network(self.to_input(frames), lane, channel=slice(1, None))
+        return np.stack([to_source(p[..., c], *frames.shape[1:3]) for c in range(p.shape[-1])], axis=-1)
 
     def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False,
                  batch: int | None = None) -> np.ndarray:
@@ -252,7 +273,7 @@ class Segmenter:
         batch size) padded to few fixed shapes -> (n, h, w) float32; with ``mirror`` also over
         each chunk's mirror image, the two outputs (logits for a linear model) averaged."""
         batch = batch or self.batch_size
-        out = np.empty(x.shape[:3], dtype=np.float32)
+        out = None
         for start in range(0, len(x), batch):
             chunk = x[start:start + batch]
             n = len(chunk)
@@ -262,8 +283,10 @@ class Segmenter:
             y = (mirror_mean(run, chunk) if self.mirror else np.asarray(run(chunk), dtype=np.float32))[:n]
             if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
+            if out is None:
+                out = np.empty((len(x), *y.shape[1:]), dtype=np.float32)
             out[start:start + n] = y
-        return out
+        return np.empty(x.shape[:3], dtype=np.float32) if out is None else out
 
     def _device_runner(self, h: int, w: int) -> runtimes.Runner:
         """The network wrapped with its resizes, for uint8 frames of source size (h, w)."""

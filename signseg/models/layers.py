@@ -42,3 +42,43 @@ class Upsample2x(layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         return n, None if h is None else 2 * h, None if w is None else 2 * w, c
+
+
+#: What a network outputs, by the name its card stores: channel 0 is always hand-or-face (the
+#: binary mask's probability), the channels after it, where there are any, each a part's
+#: probability.
+OUTPUTS = {"mask": (), "face_hand": ("face", "hand")}
+
+
+@keras.saving.register_keras_serializable(package="signseg")
+class FaceHandSplit(layers.Layer):
+    """(hand-or-face probability m, hand share s of a marked pixel) -> (N, h, w, 3):
+    ``m``, face ``m (1 - s)``, hand ``m s``. Channel 0 stays the one-channel model's mask, and
+    face or hand is one decision (``s`` > 0.5), so a new head cannot disturb the mask."""
+
+    def call(self, inputs):
+        m, share = inputs
+        return keras.ops.concatenate([m, m * (1.0 - share), m * share], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:-1], 3)
+
+
+def output_head(x, outputs: str, stem: int):
+    """The network's last layers for ``outputs`` (:data:`OUTPUTS`): one sigmoid channel named
+    ``mask`` (as the shipped weights have it); for ``face_hand`` also a sigmoid ``hand_share``
+    channel (zero-initialised: 0.5 everywhere until trained) behind :class:`FaceHandSplit`.
+    ``stem`` > 1: transposed stride-``stem`` convolutions back to the input's resolution."""
+    if outputs not in OUTPUTS:
+        raise ValueError(f"outputs must be one of {sorted(OUTPUTS)}, got {outputs!r}")
+
+    def head(name: str, **kw):
+        if stem > 1:
+            return layers.Conv2DTranspose(1, stem, strides=stem, activation="sigmoid", name=name, **kw)(x)
+        return layers.Conv2D(1, 1, activation="sigmoid", name=name, **kw)(x)
+
+    mask = head("mask")  # keeps the layer policy it always had
+    if outputs == "mask":
+        return mask
+    share = head("hand_share", kernel_initializer="zeros", dtype="float32")
+    return FaceHandSplit(name="face_hand", dtype="float32")([mask, share])

@@ -5,8 +5,11 @@ saved with them (Keras-2 ``.h5``) load through :data:`CUSTOM_OBJECTS`.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
+
+from signseg import labels as L
 
 _EPS = 1e-7
 
@@ -60,6 +63,94 @@ def bce_dice_loss(y_true, y_pred):
     """Binary cross-entropy plus :func:`dice_loss`: the training loss of ``signseg train --dice``."""
     from keras import losses
     return losses.binary_crossentropy(y_true, y_pred) + dice_loss(y_true, y_pred)
+
+
+# --------------------------------------------------------------------------- label maps
+# Training batches carry the view's label map itself (signseg.labels values as float32,
+# (B, h, w, 1)); the loss and the metrics below read from it what each output channel should be
+# and which pixels count: IGNORE (a hand the teacher may have missed) nowhere, CLOTHES (the
+# signer's other pixels, host views) as background.
+
+_CLOTHES = 255  # signseg.train.augment.CLOTHES: a training-only mark, background to every channel
+
+
+def _targets(y_true):
+    """(known, hand-or-face, face, hand, parts known) float32 maps (B, h, w) of a label map:
+    ``known`` is 0 on IGNORE pixels; ``parts known`` is also 0 where only hand-or-face is
+    known (UNASSIGNED: a hand-drawn binary mask)."""
+    lab = ops.cast(ops.round(ops.cast(y_true, "float32")), "int32")[..., 0]
+    f32 = lambda b: ops.cast(b, "float32")  # noqa: E731
+    known = f32(lab != L.IGNORE)
+    fg = f32((lab > 0) & (lab <= L.UNASSIGNED))
+    face = f32(lab == L.FACE)
+    hand = f32((lab == L.LEFT_HAND) | (lab == L.RIGHT_HAND))
+    return known, fg, face, hand, known * f32(lab != L.UNASSIGNED)
+
+
+def _bce(t, p):
+    p = ops.clip(ops.cast(p, "float32"), _EPS, 1 - _EPS)
+    return -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
+
+
+def _soft_dice(t, p, w):
+    p = ops.cast(p, "float32") * w
+    t = t * w
+    return 1.0 - (2.0 * ops.sum(t * p) + 1.0) / (ops.sum(t) + ops.sum(p) + 1.0)
+
+
+@keras.saving.register_keras_serializable(package="signseg")
+class SegmentationLoss(keras.losses.Loss):
+    """Per-pixel loss of a model's outputs against the label map, IGNORE pixels skipped.
+
+    - Channel 0 (hand or face): binary cross-entropy, hand pixels weighing ``hand_weight``
+      (hands are a few percent of a frame: unweighted, leaving them out costs little);
+      ``dice`` adds a soft Dice term.
+    - A ``face_hand`` model's parts (channels 1 and 2, face and hand): cross-entropy of the
+      hand share ``hand / (face + hand)`` against the teacher's part, on the pixels it labels
+      face or hand, hands weighing ``hand_weight`` and faces ``face_weight``. The share does
+      not depend on channel 0, so telling face from hand never pulls the mask down.
+    """
+
+    def __init__(self, dice: bool = False, face_weight: float = 1.0, hand_weight: float = 1.0, **kwargs):
+        kwargs.setdefault("name", "segmentation_loss")
+        super().__init__(**kwargs)
+        self.dice, self.face_weight, self.hand_weight = bool(dice), float(face_weight), float(hand_weight)
+
+    def call(self, y_true, y_pred):
+        known, fg, face, hand, parts_known = _targets(y_true)
+        p = ops.cast(y_pred, "float32")
+        loss = _bce(fg, p[..., 0]) * known * (1.0 + (self.hand_weight - 1.0) * hand)
+        if self.dice:
+            loss = loss + _soft_dice(fg, p[..., 0], known)
+        if y_pred.shape[-1] is not None and y_pred.shape[-1] >= 3:
+            share = p[..., 2] / (p[..., 1] + p[..., 2] + _EPS)
+            weight = parts_known * (self.face_weight * face + self.hand_weight * hand)
+            loss = loss + weight * _bce(hand, share)
+        return loss
+
+    def get_config(self):
+        return {**super().get_config(), "dice": self.dice, "face_weight": self.face_weight,
+                "hand_weight": self.hand_weight}
+
+
+def _iou_of(t, p, w):
+    inter = ops.sum(t * p * w)
+    return inter / (ops.sum(t * w) + ops.sum(p * w) - inter + _EPS)
+
+
+def mask_iou(y_true, y_pred):
+    """IoU of channel 0 rounded at 0.5 against hand-or-face, IGNORE pixels left out (batch-wide)."""
+    known, fg, *_ = _targets(y_true)
+    return _iou_of(fg, ops.cast(ops.cast(y_pred[..., 0], "float32") >= 0.5, "float32"), known)
+
+
+def hand_iou(y_true, y_pred):
+    """IoU of the predicted hands against the labelled hands (batch-wide, IGNORE left out): a
+    ``face_hand`` model's pixels marked (channel 0 >= 0.5) and more hand than face."""
+    known, _, _, hand, parts_known = _targets(y_true)
+    p = ops.cast(y_pred, "float32")
+    pred = ops.cast((p[..., 0] >= 0.5) & (p[..., 2] > p[..., 1]), "float32")
+    return _iou_of(hand, pred, parts_known)
 
 
 #: Pass as ``custom_objects`` when loading models saved with these metrics.

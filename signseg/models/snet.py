@@ -4,11 +4,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from signseg.models.layers import Upsample2x, conv_pair, scaled_filters
+from signseg.models.layers import Upsample2x, conv_pair, output_head, scaled_filters
 
 
 def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1,
-         name: str = "snet") -> keras.Model:
+         name: str = "snet", outputs: str = "mask") -> keras.Model:
     """The paper's SNet U-Net: 3 levels of 32/64/128 filters and a 256-filter 5x5 centre.
 
     ``width`` scales every filter count (0.25 gives an 8/16/32/64 network for CPU use).
@@ -18,6 +18,9 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     layers, which a CPU runs well under its peak (docs/performance.md). The shipped
     ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
     ``input_shape`` leaves H and W free (multiples of 8 x stem).
+    ``outputs``: ``"mask"`` (one hand-or-face channel) or ``"face_hand"`` (hand-or-face, then
+    face and hand channels of their own, so small hands get a loss of their own;
+    :func:`signseg.models.layers.output_head`).
     """
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")
@@ -37,8 +40,4 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
         x = Upsample2x(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"cat{level}")([x, skip])
         x = conv_pair(x, f(n), 3, drop, f"dec{level}")
-    if stem > 1:
-        outputs = layers.Conv2DTranspose(1, stem, strides=stem, activation="sigmoid", name="mask")(x)
-    else:
-        outputs = layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, output_head(x, outputs, stem), name=name)

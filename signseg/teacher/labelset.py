@@ -6,11 +6,16 @@ Layout of a labels file (``format = "signseg-labels"``)::
     /videos/<video_id>/labels   uint8 (T, h, w): 0 bg, 1 face, 2 left hand, 3 right hand
     /videos/<video_id>/flags    uint8 (T, 5): face found, left found, right found,
                                 left missed, right missed (pose sees a wrist, hand model not)
+    /videos/<video_id>/ignore   uint8 (T, h, w): 1 where the teacher may have missed a hand
+                                (the pose places a hand it did not find, or a hand lost for a
+                                few frames between detections): training skips these pixels
+                                (:func:`signseg.teacher.masks.ignore_mask`)
     /videos/<video_id>/person   uint8 (T, h, w): the teacher's person segmentation, 0-255
                                 (where its landmarks file has one): training cuts the
                                 signer out with it to paste onto other backgrounds
     attrs: source, fps, frame_index (source frame numbers), hands (how hands were drawn:
-           "skin" or "hull", :mod:`signseg.teacher.masks`), complete
+           "skin" or "hull", :mod:`signseg.teacher.masks`), ignore_frames (frames with
+           ignored pixels), complete
 
 The landmarks come from :mod:`signseg.teacher.holistic`, run in the teacher environment by
 :func:`run_teacher`; everything here runs in signseg's own environment.
@@ -29,7 +34,7 @@ import numpy as np
 from signseg.decode.image import resize
 from signseg.decode.video import VideoReader
 from signseg.errors import SignsegError
-from signseg.teacher.masks import fit_skin_model, hand_missed, part_mask
+from signseg.teacher.masks import fill_short_gaps, fit_skin_model, hand_missed, ignore_mask, part_mask
 
 LABELS_FORMAT = "signseg-labels"
 FLAG_NAMES = ("face_found", "left_found", "right_found", "left_missed", "right_missed")
@@ -128,6 +133,11 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     person = None
     if "person" in lm.files:  # landmarks made before the teacher saved segmentation have none
         person = np.stack([resize(lm["person"][r], (h, w)) for r in rows])
+    # hands the tracker lost for a few frames: interpolated over the whole landmark sequence
+    # (every frame when the teacher ran with stride 1), used only to mark pixels to ignore
+    left_filled, right_filled = (fill_short_gaps(hand, lm["frame_index"]) for hand in (left, right))
+    ignore = np.stack([ignore_mask((h, w), pose[r], left[r], right[r], left_filled[r], right_filled[r])
+                       for r in rows]).astype(np.uint8)
     flags = np.array([[np.isfinite(face[r]).all(), np.isfinite(left[r]).all(), np.isfinite(right[r]).all(),
                        hand_missed(left[r], pose[r], POSE_LEFT_WRIST, (h, w)),
                        hand_missed(right[r], pose[r], POSE_RIGHT_WRIST, (h, w))] for r in rows], np.uint8)
@@ -139,10 +149,12 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     g.create_dataset("frames", data=np.stack(frames), chunks=(1, h, w, 3), compression="gzip", compression_opts=1)
     g.create_dataset("labels", data=masks, chunks=(1, h, w), compression="gzip", compression_opts=1)
     g.create_dataset("flags", data=flags)
+    g.create_dataset("ignore", data=ignore, chunks=(1, h, w), compression="gzip", compression_opts=1)
     if person is not None:
         g.create_dataset("person", data=person, chunks=(1, h, w), compression="gzip", compression_opts=1)
     g.attrs.update(source=os.fspath(video), fps=reader.info.fps, frame_index=np.asarray(idx, np.int32),
-                   skin_model=skin is not None, flag_names=list(FLAG_NAMES), hands=hands)
+                   skin_model=skin is not None, flag_names=list(FLAG_NAMES), hands=hands,
+                   ignore_frames=int(ignore.any(axis=(1, 2)).sum()))
     labels_file.flush()
     g.attrs["complete"] = True
     labels_file.flush()

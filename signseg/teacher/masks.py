@@ -163,6 +163,72 @@ def part_mask(rgb: np.ndarray, face: np.ndarray | None, left: np.ndarray | None,
     return out
 
 
+#: MediaPipe pose indices of each hand's wrist, pinky, index and thumb (the pose's own coarse
+#: hand), by the signer's side.
+POSE_HAND = {"left": (15, 17, 19, 21), "right": (16, 18, 20, 22)}
+#: Each side's elbow (the forearm gives the hand's scale when the pose's hand points are crowded).
+POSE_ELBOW = {"left": 13, "right": 14}
+
+
+def pose_hand_region(pose: np.ndarray, side: str, shape: tuple[int, int], min_visibility: float = 0.2,
+                     grow: float = 0.6) -> np.ndarray | None:
+    """Boolean mask of where the pose puts one hand: the hull of its wrist, pinky, index and
+    thumb points widened by ``grow`` times the forearm's length (a hand is about 0.6 of a
+    forearm), or None when the pose does not see that wrist (``min_visibility``) or the region
+    falls outside the frame. Hands at rest (at the sides, in the lap) are often placed by the
+    pose while the hand model finds nothing: that region is the teacher not knowing, which
+    training must not learn as background."""
+    idx = POSE_HAND[side]
+    pts = pose[list(idx)]
+    if not np.isfinite(pts).all() or pts[0, 2] < min_visibility:
+        return None
+    elbow = pose[POSE_ELBOW[side]]
+    spread = float(np.linalg.norm(pts[1:, :2] - pts[0, :2], axis=1).max())
+    forearm = float(np.linalg.norm(elbow[:2] - pts[0, :2])) if np.isfinite(elbow[:2]).all() else 2.5 * spread
+    radius = max(4, int(round(grow * max(forearm, 2.0 * spread))))
+    h, w = shape
+    xy = pts[:, :2]
+    if (xy[:, 0] < -radius).all() or (xy[:, 0] >= w + radius).all() or (xy[:, 1] < -radius).all() \
+            or (xy[:, 1] >= h + radius).all():
+        return None
+    region = _widened_hull(np.round(xy).astype(np.int32), shape, radius).astype(bool)
+    return region if region.any() else None
+
+
+def fill_short_gaps(hands: np.ndarray, frame_index: np.ndarray | None = None, max_gap: int = 4) -> np.ndarray:
+    """Hand landmarks (T, 21, 2), NaN where not found, with every gap of at most ``max_gap``
+    video frames between two detections filled by linear interpolation in time (a hand the
+    tracker lost for a few frames is still there); longer gaps and the ends stay NaN.
+    ``frame_index``: each row's frame number (rows every frame when None)."""
+    out = hands.copy()
+    t = np.arange(len(hands)) if frame_index is None else np.asarray(frame_index)
+    seen = np.flatnonzero(np.isfinite(hands).all(axis=(1, 2)))
+    for a, b in zip(seen[:-1], seen[1:]):
+        if b - a > 1 and t[b] - t[a] - 1 <= max_gap:
+            for r in range(a + 1, b):
+                k = (t[r] - t[a]) / (t[b] - t[a])
+                out[r] = (1 - k) * hands[a] + k * hands[b]
+    return out
+
+
+def ignore_mask(shape: tuple[int, int], pose: np.ndarray, left: np.ndarray | None, right: np.ndarray | None,
+                left_filled: np.ndarray | None = None, right_filled: np.ndarray | None = None) -> np.ndarray:
+    """Boolean (H, W) mask of the pixels a loss should skip in one frame: for each hand the
+    teacher did not find, where the pose places it (:func:`pose_hand_region`) and, where the
+    hand was found a few frames before and after, the hull of its interpolated landmarks
+    (``*_filled``, :func:`fill_short_gaps`)."""
+    out = np.zeros(shape, bool)
+    for side, pts, filled in (("left", left, left_filled), ("right", right, right_filled)):
+        if _valid(pts):
+            continue
+        region = pose_hand_region(pose, side, shape) if pose is not None else None
+        if region is not None:
+            out |= region
+        if _valid(filled):
+            out |= hull_hand_mask(filled, shape, finger=2 * FINGER)
+    return out
+
+
 def hand_missed(hand: np.ndarray, pose: np.ndarray, wrist_index: int, shape: tuple[int, int],
                 min_visibility: float = 0.5, margin: float = 0.05) -> bool:
     """True when the pose sees this wrist well inside the frame but the hand model found nothing.

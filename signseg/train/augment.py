@@ -297,8 +297,9 @@ def _camera(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.nd
 
 
 def labelled(msk: np.ndarray) -> np.ndarray:
-    """Hand and face pixels of a view's mask (:data:`CLOTHES` is not a label)."""
-    return (msk > 0) & (msk != CLOTHES)
+    """Hand and face pixels of a view's mask (:data:`CLOTHES` and
+    :data:`signseg.labels.IGNORE` are not labels)."""
+    return (msk > 0) & (msk != CLOTHES) & (msk != L.IGNORE)
 
 
 def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,

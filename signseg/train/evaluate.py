@@ -1,7 +1,13 @@
-"""Score a Segmenter against teacher labels: hand+face IoU and per-part coverage.
+"""Score a Segmenter against teacher labels: hand-or-face IoU, and face and hands apart.
 
-A binary model (SNet) does not tell parts apart, so per part we report *coverage*: the share
-of the teacher's face / left-hand / right-hand pixels that the model marks as foreground.
+Faces are large and found; hands are small and what a recognizer needs, so a whole-mask IoU
+hides a model that misses them. Each :class:`Score` also keeps the face's IoU and the hands'
+IoU, precision and recall, from the model's own face/hand channels where it has them (a
+``face_hand`` model: each marked pixel is the part with the higher probability) and otherwise
+from the part tracker over its one mask (:func:`signseg.postprocess.parts.split_parts`, what
+``--parts`` writes). *Coverage* is the share of the teacher's face / left-hand / right-hand
+pixels marked at all. Pixels the labels file marks ``ignore`` (a hand the teacher may have
+missed) count for nothing.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.infer.preprocess import threshold as apply_threshold
+from signseg.postprocess.parts import split_parts
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import usable_frames
 
@@ -23,7 +30,9 @@ PART_VALUES = {L.NAMES[p]: p for p in L.PARTS}
 
 @dataclass
 class Score:
-    """Pixel counts summed over frames, turned into IoU / Dice / coverage on demand."""
+    """Pixel counts summed over frames, turned into IoU / Dice / coverage on demand; with
+    part predictions (1 face, 2 or 3 hand), the face's IoU and the hands' IoU, precision and
+    recall too."""
 
     frames: int = 0
     inter: int = 0
@@ -32,18 +41,33 @@ class Score:
     true: int = 0
     part_true: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
     part_hit: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PART_VALUES, 0))
+    # face / hands: intersection, prediction, truth pixels (-1: no part predictions given)
+    face: list[int] = field(default_factory=lambda: [-1, 0, 0])
+    hands: list[int] = field(default_factory=lambda: [-1, 0, 0])
 
-    def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
-        p, t = pred > 0, truth > 0
+    def add(self, pred: np.ndarray, truth: np.ndarray, parts: np.ndarray | None = None,
+            known: np.ndarray | None = None) -> None:
+        """``pred`` masks (> 0 hand or face) against ``truth`` labels; ``parts`` (1 face, 2/3
+        hand) scores face and hands apart; pixels where ``known`` is False are left out."""
+        k = np.ones(truth.shape, bool) if known is None else known
+        p, t = (pred > 0) & k, (truth > 0) & k
         self.frames += len(pred)
         self.inter += int((p & t).sum())
         self.union += int((p | t).sum())
         self.pred += int(p.sum())
         self.true += int(t.sum())
         for name, value in PART_VALUES.items():
-            part = truth == value
+            part = (truth == value) & k
             self.part_true[name] += int(part.sum())
             self.part_hit[name] += int((part & p).sum())
+        if parts is not None:
+            for acc, pv, tv in ((self.face, parts == L.FACE, truth == L.FACE),
+                                (self.hands, (parts == L.LEFT_HAND) | (parts == L.RIGHT_HAND),
+                                 (truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND))):
+                pv, tv = pv & k, tv & k
+                acc[0] = max(acc[0], 0) + int((pv & tv).sum())
+                acc[1] += int(pv.sum())
+                acc[2] += int(tv.sum())
 
     @property
     def iou(self) -> float:
@@ -55,16 +79,73 @@ class Score:
         return self.inter / self.pred if self.pred else 1.0
 
     @property
+    def recall(self) -> float:
+        """Share of the truth's pixels the model marks."""
+        return self.inter / self.true if self.true else 1.0
+
+    @property
     def dice(self) -> float:
         return 2 * self.inter / (self.pred + self.true) if self.pred + self.true else 1.0
+
+    @staticmethod
+    def _iou(acc: list[int]) -> float | None:
+        inter, pred, true = acc
+        if inter < 0:
+            return None
+        return inter / (pred + true - inter) if pred + true - inter else 1.0
+
+    @property
+    def face_iou(self) -> float | None:
+        return self._iou(self.face)
+
+    @property
+    def hand_iou(self) -> float | None:
+        """IoU of the pixels predicted hand (either) against the teacher's hands."""
+        return self._iou(self.hands)
+
+    @property
+    def hand_recall(self) -> float | None:
+        """Share of the teacher's hand pixels predicted hand."""
+        inter, _, true = self.hands
+        return None if inter < 0 else (inter / true if true else 1.0)
+
+    @property
+    def hand_precision(self) -> float | None:
+        inter, pred, _ = self.hands
+        return None if inter < 0 else (inter / pred if pred else 1.0)
 
     def coverage(self) -> dict[str, float | None]:
         return {k: (self.part_hit[k] / n if n else None) for k, n in self.part_true.items()}
 
     def as_dict(self) -> dict:
-        return {"frames": self.frames, "iou": round(self.iou, 4), "dice": round(self.dice, 4),
-                "precision": round(self.precision, 4),
-                "coverage": {k: None if v is None else round(v, 4) for k, v in self.coverage().items()}}
+        r = lambda v: None if v is None else round(v, 4)  # noqa: E731
+        return {"frames": self.frames, "iou": r(self.iou), "dice": r(self.dice), "precision": r(self.precision),
+                "recall": r(self.recall),
+                "face_iou": r(self.face_iou), "hand_iou": r(self.hand_iou), "hand_recall": r(self.hand_recall),
+                "hand_precision": r(self.hand_precision),
+                "coverage": {k: r(v) for k, v in self.coverage().items()}}
+
+
+def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
+                    proba_parts: np.ndarray | None = None) -> np.ndarray:
+    """Part labels (1 face, 2/3 hand, 0 background) of a clip's masks: from the model's face and
+    hand channels where it has them (``proba_parts``, else computed), each marked pixel the
+    part with the higher probability (hand as :data:`signseg.labels.LEFT_HAND`); otherwise the
+    part tracker's split of the masks, frames in order."""
+    if not segmenter.parts:
+        return split_parts(masks)[0]
+    pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
+    face, hand = segmenter.parts.index("face"), segmenter.parts.index("hand")
+    handish = pp[..., hand] > pp[..., face]
+    return np.where(masks > 0, np.where(handish, np.uint8(L.LEFT_HAND), np.uint8(L.FACE)), np.uint8(0))
+
+
+def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
+    """Where a labels file's clip can be scored: not an ``ignore`` pixel the teacher drew as
+    background or face (as training reads it), or None where the file has no ``ignore``."""
+    if "ignore" not in group:
+        return None
+    return ~((group["ignore"][:][idx] > 0) & (labels <= L.FACE))
 
 
 def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Sequence[str] | None = None,
@@ -95,12 +176,15 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
             if not idx.size:
                 continue
             frames, truth = g["frames"][:][idx], g["labels"][:][idx]
+            known = known_pixels(g, truth, idx)
             proba = segmenter.predict_proba(frames)
+            pp = segmenter.predict_parts_proba(frames) if segmenter.parts else None
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
+                parts = predicted_parts(segmenter, frames, pred, pp)
                 scores[vid] = Score()
-                scores[vid].add(pred, truth)
-                scores["all"].add(pred, truth)
+                scores[vid].add(pred, truth, parts, known)
+                scores["all"].add(pred, truth, parts, known)
     return out
 
 
@@ -119,21 +203,34 @@ def evaluate_frames(segmenter: Segmenter, images: Sequence[np.ndarray], masks: S
 
 
 def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str, dict]:
-    """Per setting, and over ``"all clips"``: clip count, mean per-clip IoU and the worst clip.
+    """Per setting, and over ``"all clips"``: clip count, mean per-clip IoU and the worst clip;
+    where the scores have parts, the same for hands (mean hand IoU, mean hand recall, the worst
+    hand clip) and the face's mean IoU.
 
     Clips weigh the same whatever their length: one good long clip must not hide a bad one.
+    A clip with no teacher hand pixels has no hand IoU to count (its 1.0 would flatter).
     """
-    groups: dict[str, list[tuple[str, float]]] = {}
+    groups: dict[str, list[tuple[str, Score]]] = {}
     for vid, score in scores.items():
         if vid == "all":
             continue
         for key in (setting_of.get(vid, "unknown"), "all clips"):
-            groups.setdefault(key, []).append((vid, score.iou))
+            groups.setdefault(key, []).append((vid, score))
     out = {}
     for key, clips in groups.items():
-        worst = min(clips, key=lambda c: c[1])
-        out[key] = {"clips": len(clips), "mean_iou": round(float(np.mean([c[1] for c in clips])), 4),
-                    "worst_iou": round(worst[1], 4), "worst_clip": worst[0]}
+        worst = min(clips, key=lambda c: c[1].iou)
+        row = {"clips": len(clips), "mean_iou": round(float(np.mean([c[1].iou for c in clips])), 4),
+               "worst_iou": round(worst[1].iou, 4), "worst_clip": worst[0]}
+        faces = [c[1].face_iou for c in clips if c[1].face_iou is not None and c[1].face[2]]
+        hands = [(v, s) for v, s in clips if s.hand_iou is not None and s.hands[2]]
+        if faces:
+            row["face_iou"] = round(float(np.mean(faces)), 4)
+        if hands:
+            worst_hand = min(hands, key=lambda c: c[1].hand_iou)
+            row.update(hand_iou=round(float(np.mean([s.hand_iou for _, s in hands])), 4),
+                       hand_recall=round(float(np.mean([s.hand_recall for _, s in hands])), 4),
+                       worst_hand_iou=round(worst_hand[1].hand_iou, 4), worst_hand_clip=worst_hand[0])
+        out[key] = row
     return out
 
 
@@ -159,3 +256,41 @@ class PartScore:
 
     def as_dict(self) -> dict:
         return {"frames": self.frames, **{k: None if v is None else round(v, 4) for k, v in self.iou().items()}}
+
+
+# --------------------------------------------------------------------------- human-drawn masks
+#: FASSEG's class colours (RGB) that are the face: skin (face and neck), nose, mouth, eyes.
+FASSEG_FACE = ((255, 255, 0), (0, 255, 255), (0, 255, 0), (0, 0, 255))
+#: Every FASSEG class colour; each pixel is snapped to the nearest (edges carry blends).
+FASSEG_CLASSES = FASSEG_FACE + ((127, 0, 0), (255, 0, 0))
+#: The human-mask sets scored by :func:`human_mask_set`: what each truth covers.
+HUMAN_SETS = {"hgr1": "skin (hands, forearms, any other skin)", "fasseg": "face (skin, neck, nose, mouth, eyes)"}
+
+
+def human_mask_set(folder: str | os.PathLike) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
+    """A human-drawn mask set (``shared/data/human-masks/hgr1`` or ``.../fasseg``) as (name,
+    RGB images, binary truth masks): HGR1's 255 is skin; FASSEG's colour classes are snapped
+    to the nearest class and the face classes (:data:`FASSEG_FACE`) are the truth. For
+    measuring only: a figure from images trained on is no evidence."""
+    import cv2
+    from pathlib import Path
+    root = Path(folder)
+    name = root.name
+    if name not in HUMAN_SETS:
+        raise ValueError(f"{root}: not a known human-mask set ({', '.join(HUMAN_SETS)})")
+    images, truths = [], []
+    for img_file in sorted((root / "images").iterdir()):
+        mask_file = root / "masks" / f"{img_file.stem}.png"
+        bgr = cv2.imread(str(img_file), cv2.IMREAD_COLOR)
+        if bgr is None or not mask_file.is_file():
+            raise ValueError(f"{img_file}: image unreadable or its mask {mask_file} missing")
+        if name == "hgr1":
+            truth = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE) > 127
+        else:
+            rgb = cv2.cvtColor(cv2.imread(str(mask_file), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.int32)
+            palette = np.array(FASSEG_CLASSES, np.int32)
+            nearest = ((rgb[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
+            truth = nearest < len(FASSEG_FACE)
+        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        truths.append(truth.astype(np.uint8))
+    return name, images, truths

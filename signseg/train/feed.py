@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from signseg.decode.image import resize
-from signseg.train.augment import Backgrounds
+from signseg.train.augment import Backgrounds, labelled
 from signseg.train.frames import LabelledFrames
 from signseg.train.views import STAGES, draw_params, render_batch
 
@@ -55,7 +55,7 @@ class FrameArrays:
             labels[i, ..., 0] = cv2.resize(data.masks[i], (w, h), interpolation=cv2.INTER_NEAREST)
             if data.persons[i] is not None:
                 persons[i, ..., 0] = resize(data.persons[i], size)
-            fg = np.argwhere(labels[i, ..., 0] > 0)
+            fg = np.argwhere(labelled(labels[i, ..., 0]))
             if len(fg):
                 pick = fg[np.random.default_rng([seed, i]).integers(len(fg), size=min(ANCHORS, len(fg)))]
                 anchors[i, :len(pick)] = pick[:, ::-1]

@@ -16,17 +16,21 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from signseg.train.augment import CLOTHES, Backgrounds, augment, labelled
+from signseg import labels as L
+from signseg.train.augment import CLOTHES, Backgrounds, augment
 from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
 from signseg.infer.segmenter import mirror_mean
 from signseg.models import build
-from signseg.models.metrics import bce_dice_loss, f1_m, iou, iou_m
+from signseg.models.layers import OUTPUTS
+from signseg.models.metrics import SegmentationLoss, hand_iou, iou, mask_iou
 from signseg.train.frames import LabelledFrames, load_sources, split_by_group
 
 
 class FrameBatches(keras.utils.PyDataset):
-    """Batches of (x in [0, 1], binary y) drawn at random (training) or in order (validation).
+    """Batches of (x in [0, 1], y) drawn at random (training) or in order (validation); y is
+    the view's label map (signseg.labels values, float32 (B, h, w, 1)), which
+    :class:`~signseg.models.metrics.SegmentationLoss` reads each output's target from.
 
     ``clothes_weight`` other than 1 (training): batches are (x, y, per-pixel weights), the
     signer's pixels that are neither hand nor face (clothes, arms, hair; the teacher's person
@@ -61,7 +65,7 @@ class FrameBatches(keras.utils.PyDataset):
             views = self._fixed[index * self.batch_size:(index + 1) * self.batch_size]
         x = np.multiply(np.stack([v[0] for v in views]), np.float32(1 / 255))  # one pass to float32
         masks = np.stack([v[1] for v in views])
-        y = labelled(masks).astype(np.float32)[..., None]
+        y = masks.astype(np.float32)[..., None]
         if self.clothes_weight == 1.0:
             return x, y
         return x, y, np.where(masks == CLOTHES, np.float32(self.clothes_weight), np.float32(1.0))
@@ -126,18 +130,29 @@ class _TimeBudget(keras.callbacks.Callback):
 
 def best_threshold(model: keras.Model, val: FrameBatches, mirror: bool = False) -> tuple[float, float]:
     """The threshold in 0.1..0.9 with the best validation IoU, and that IoU; with ``mirror``,
-    of the output averaged over each frame and its mirror image (``Segmenter(mirror=True)``)."""
+    of the output averaged over each frame and its mirror image (``Segmenter(mirror=True)``).
+    A model with face and hand channels is judged by its hands' IoU (pixels marked and more
+    hand than face), the rest by hand-or-face; IGNORE pixels never count."""
     def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(x))[..., 0]
+        return np.asarray(model.predict_on_batch(x), dtype=np.float32)
 
-    probs, truth = [], []
+    probs, labs = [], []
     for i in range(len(val)):
         x, y = val[i]
         probs.append(mirror_mean(predict, x) if mirror else predict(x))
-        truth.append(y[..., 0] > 0)
-    p, t = np.concatenate(probs), np.concatenate(truth)
+        labs.append(y[..., 0].astype(np.uint8))
+    p, lab = np.concatenate(probs), np.concatenate(labs)
+    known = lab != L.IGNORE
+    parts = p.shape[-1] >= 3
+    if parts:
+        truth = ((lab == L.LEFT_HAND) | (lab == L.RIGHT_HAND))[known]
+        handish = (p[..., 2] > p[..., 1])[known]
+    else:
+        truth = ((lab > 0) & (lab <= L.UNASSIGNED))[known]
+    p0 = p[..., 0][known]
     # wide enough that an optimum is found, not clipped (0.3..0.7 clipped the shipped snet's at 0.3)
-    scores = {th: iou(p >= th, t) for th in np.round(np.arange(0.1, 0.91, 0.05), 2)}
+    scores = {th: iou((p0 >= th) & handish if parts else p0 >= th, truth)
+              for th in np.round(np.arange(0.1, 0.91, 0.05), 2)}
     th = max(scores, key=scores.get)
     return float(th), float(scores[th])
 
@@ -151,7 +166,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           groups: dict[str, str] | None = None, seed: int = 0, verbose: int | str = "auto",
           data: LabelledFrames | None = None, views: str = "auto", precision: str = "auto",
           mirror: bool | None = None, clothes_weight: float = 1.0,
-          val_videos: Sequence[str] | None = None) -> ModelCard:
+          val_videos: Sequence[str] | None = None, outputs: str | None = None,
+          face_weight: float = 1.0, hand_weight: float = 1.0) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -182,6 +198,13 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     neither hand nor face (:class:`FrameBatches`; host views, frames with a person mask). The
     card's ``max_blobs`` (masks cut to each frame's largest blobs) comes from the ``init``
     model's card too.
+    ``outputs``: ``"mask"`` (one hand-or-face channel) or ``"face_hand"`` (face and hand
+    channels after it, :func:`signseg.models.layers.output_head`); ``None`` keeps ``init``'s
+    (a one-channel ``init`` given ``"face_hand"`` starts both new channels from its one:
+    :func:`widen_head`). ``face_weight`` / ``hand_weight`` weigh those channels in the loss
+    (:class:`~signseg.models.metrics.SegmentationLoss`). Pixels labelled IGNORE (hands the
+    teacher may have missed) never count. Checkpoints and the threshold are chosen by
+    validation hand IoU where the model has a hand channel, by hand-or-face IoU otherwise.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -215,18 +238,30 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         pick[np.linspace(0, len(val_data) - 1, max_val_frames).round().astype(int)] = True
         val_data = val_data.subset(pick)
 
+    if outputs is not None and outputs not in OUTPUTS:
+        raise ValueError(f"outputs must be one of {sorted(OUTPUTS)}, not {outputs!r}")
     if card0 is not None:
         architecture, config = card0.architecture, dict(card0.config)
+        before = config.get("outputs", "mask")
         model = _build_in(precision, architecture, config)
         model.load_weights(str(card0.extra["_weights_path"]))
+        if outputs is not None and outputs != before:
+            config["outputs"] = outputs
+            wider = _build_in(precision, architecture, config)
+            widen_head(model, wider)
+            model = wider
         input_size = input_size or card0.input_size
     else:
         keras.utils.set_random_seed(seed)
+        if outputs is not None:
+            config["outputs"] = outputs
         model = _build_in(precision, architecture, config)
+    parts = OUTPUTS[config.get("outputs", "mask")] != ()
     if mirror is None:
         mirror = bool(card0 is not None and card0.mirror)
     input_size = tuple(input_size or (224, 224))
-    loss = bce_dice_loss if dice else keras.losses.BinaryCrossentropy()
+    loss = SegmentationLoss(dice=dice, face_weight=face_weight, hand_weight=hand_weight)
+    monitor = "val_hand_iou" if parts else "val_mask_iou"
     if views == "graph":
         trainer = ViewTrainer(model, input_size)
         trainer(np.zeros((1, *input_size, 3), np.float32))  # built before fit (BackupAndRestore asks)
@@ -238,16 +273,17 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         trainer = model
         train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size,
                                 clothes_weight=clothes_weight)
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[f1_m, iou_m])
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
+                    metrics=[mask_iou, hand_iou] if parts else [mask_iou])
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
     clock = _Clock(model_dir, resuming=(model_dir / "backup").is_dir())
     callbacks = [
         keras.callbacks.BackupAndRestore(str(model_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best_file), monitor="val_iou_m", mode="max", save_best_only=True,
+        keras.callbacks.ModelCheckpoint(str(best_file), monitor=monitor, mode="max", save_best_only=True,
                                         save_weights_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_iou_m", mode="max", patience=patience),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_iou_m", mode="max", factor=0.5, patience=max(2, patience // 3)),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=patience),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="max", factor=0.5, patience=max(2, patience // 3)),
         keras.callbacks.CSVLogger(str(model_dir / "history.csv"), append=True),
     ]
     if max_minutes:
@@ -286,9 +322,11 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "learning_rate": learning_rate,
             "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,
             "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
+            "face_weight": face_weight, "hand_weight": hand_weight, "chosen_by": monitor,
+            "ignored_frames": int(sum(bool((m == L.IGNORE).any()) for m in train_data.masks)),
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
-            "metrics": {"val_iou": round(val_iou, 4)}})
+            "metrics": {"val_hand_iou" if parts else "val_iou": round(val_iou, 4)}})
     card.save(model_dir / f"{name}.json")
     (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
     return card
@@ -333,6 +371,17 @@ def cpu_has_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
         if line.startswith("flags"):
             flags.update(line.partition(":")[2].split())
     return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def widen_head(narrow: keras.Model, wide: keras.Model) -> None:
+    """Copy a one-channel model's weights into the same network with a parts head
+    (:func:`signseg.models.layers.output_head`): every layer it has, the ``mask`` layer
+    included, so the wider model's channel 0 is the narrow model's mask; the new layers keep
+    their initial weights (a hand share of 0.5: training tells face from hand)."""
+    old = {layer.name: layer for layer in narrow.layers}
+    for layer in wide.layers:
+        if layer.weights and layer.name in old:
+            layer.set_weights(old[layer.name].get_weights())
 
 
 def _build_in(precision: str, architecture: str, config: dict) -> keras.Model:

@@ -54,11 +54,20 @@ class LabelledFrames:
                               [self.groups[i] for i in idx], [self.persons[i] for i in idx])
 
 
+def with_ignore(masks: np.ndarray, ignore: np.ndarray) -> np.ndarray:
+    """Label masks with :data:`signseg.labels.IGNORE` where ``ignore`` is set and the teacher
+    drew background or face (a hand it found keeps its label)."""
+    return np.where((ignore > 0) & (masks <= L.FACE), np.uint8(L.IGNORE), masks).astype(np.uint8)
+
+
 def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> LabelledFrames:
     """Frames and masks of every complete video in a teacher labels file.
 
-    ``skip_missed`` drops frames where the pose saw a wrist but the hand model found no hand:
-    their masks call a visible hand background.
+    Where the file has ``ignore`` regions (a hand the pose places but the teacher did not
+    find), their pixels are labelled :data:`signseg.labels.IGNORE` and the frames are kept: the
+    loss skips those pixels instead of learning them as background. In older files without
+    them, ``skip_missed`` drops frames where the pose saw a wrist but the hand model found no
+    hand: their masks call a visible hand background.
     """
     out = LabelledFrames()
     with h5py.File(path, "r") as f:
@@ -66,11 +75,14 @@ def load_labels_file(path: str | os.PathLike, skip_missed: bool = True) -> Label
             if not g.attrs.get("complete"):
                 continue
             flags = g["flags"][:]
+            has_ignore = "ignore" in g
             # no face found means the teacher lost the signer: never usable
-            keep = usable_frames(flags) if skip_missed else flags[:, 0].astype(bool)
+            keep = usable_frames(flags) if skip_missed and not has_ignore else flags[:, 0].astype(bool)
             if not keep.any():
                 continue
             frames, masks = g["frames"][:], g["labels"][:]
+            if has_ignore:
+                masks = with_ignore(masks, g["ignore"][:])
             persons = g["person"][:] if "person" in g else None
             for i in np.flatnonzero(keep):
                 out.add(frames[i], masks[i], vid, None if persons is None else persons[i])

@@ -285,7 +285,8 @@ STAGES = (warp_stage, person_stage, camera_stage)
 
 
 def render(image, label, person, plate, p, size: tuple[int, int], stages=STAGES):
-    """Training views (x in [0, 1] float32 (B, h, w, 3), y binary float32 (B, h, w, 1)) of
+    """Training views (x in [0, 1] float32 (B, h, w, 3), y the view's label map as float32
+    (B, h, w, 1): :class:`signseg.models.metrics.SegmentationLoss` reads it) of
     uint8 frames ``image`` (B, H, W, 3), labels ``label`` (B, H, W, 1; signseg.labels values),
     the teacher's person masks ``person`` (B, H, W, 1; 0-255, zero where there is none),
     background plates ``plate`` (B, H, W, 3) and the numbers ``p`` of :func:`draw_params`.
@@ -293,7 +294,7 @@ def render(image, label, person, plate, p, size: tuple[int, int], stages=STAGES)
     warp, paste, camera = stages
     img, per, lab, room = warp(image, label, person, plate, p, size)
     img = paste(img, per, lab, room, p, size)
-    return camera(img, p, size), ops.cast(lab > 0, "float32")
+    return camera(img, p, size), ops.cast(lab, "float32")
 
 
 def render_batch(inputs: dict, labels, size: tuple[int, int], stages=STAGES):
