@@ -20,9 +20,10 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.infer.preprocess import threshold as apply_threshold
-from signseg.postprocess.parts import split_parts
 from signseg.infer.segmenter import Segmenter
+from signseg.postprocess.parts import split_parts
 from signseg.teacher.labelset import usable_frames
+from signseg.train.frames import with_ignore
 
 #: Each part's pixel value by its name.
 PART_VALUES = {L.NAMES[p]: p for p in L.PARTS}
@@ -141,11 +142,11 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
 
 
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
-    """Where a labels file's clip can be scored: not an ``ignore`` pixel the teacher drew as
-    background or face (as training reads it), or None where the file has no ``ignore``."""
+    """Where a labels file's clip can be scored: every pixel that training does not read as
+    IGNORE (:func:`signseg.train.frames.with_ignore`), or None where the file has no ``ignore``."""
     if "ignore" not in group:
         return None
-    return ~((group["ignore"][:][idx] > 0) & (labels <= L.FACE))
+    return with_ignore(labels, group["ignore"][:][idx]) != L.IGNORE
 
 
 def evaluate(segmenter: Segmenter, labels_file: str | os.PathLike, video_ids: Sequence[str] | None = None,
