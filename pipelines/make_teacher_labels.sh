@@ -4,7 +4,7 @@
 # places but the teacher did not find, docs/training.md), and hull-hand labels of the test clips.
 # Usage: SIGNSEG_TEACHER_PYTHON=... pipelines/make_teacher_labels.sh [OUT_DIR]
 # Landmarks are cached in OUT_DIR/all.h5.landmarks/, so a killed run resumes where it stopped.
-# On 2 cores: ~55 min of Holistic for all 679 clips (two processes, ~22 frames/s together) and
+# On 2 cores: ~40 min of Holistic for all 679 clips (two processes, ~25 frames/s together) and
 # ~6 min of mask building.
 set -euo pipefail
 out="${1:-labels}"; mkdir -p "$out"
