@@ -54,9 +54,11 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--outputs", default=None, choices=("mask", "face_hand"),
                    help="mask: one hand-or-face channel; face_hand: face and hand channels after it, each with its "
                         "own loss (default: the --init model's, else mask)")
-    t.add_argument("--face-weight", type=float, default=1.0, help="weight of the face channel in the loss (face_hand)")
+    t.add_argument("--face-weight", type=float, default=1.0,
+                   help="weight of face pixels in the face_hand model's hand-share loss")
     t.add_argument("--hand-weight", type=float, default=1.0,
-                   help="weight of the hand channel in the loss (face_hand): above 1 against hands being left out")
+                   help="weight of hand pixels in the loss (the mask's and, for face_hand, the hand share's): "
+                        "above 1 against hands being left out")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")

@@ -255,17 +255,22 @@ class Segmenter:
         k = self.model.output_shape[-1]
         return next((names for names in OUTPUTS.values() if len(names) == k - 1), ()) if k and k > 1 else ()
 
+    def predict_channels(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, H, W, 1 + k) float32: every output of the network at
+        source size from one pass (host resizes): hand-or-face, then each of :attr:`parts`."""
+        frames = _check_frames(frames)
+        return self.lanes.map(self._channels_part, frames)
+
+    def _channels_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
+        p = self.network(self.to_input(frames), lane, channel=slice(None))
+        return np.stack([to_source(p[..., c], *frames.shape[1:3]) for c in range(p.shape[-1])], axis=-1)
+
     def predict_parts_proba(self, frames: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB -> (N, H, W, k) float32 probabilities of each of
         :attr:`parts` at source size (host resizes; a model without part channels raises)."""
         if not self.parts:
             raise ValueError(f"{self.name}: the network has no part channels (one hand-or-face output)")
-        frames = _check_frames(frames)
-        return self.lanes.map(self._parts_part, frames)
-
-    def _parts_part(self, frames: np.ndarray, lane: bool) -> np.ndarray:
-        p = self.network(self.to_input(frames), lane, channel=slice(1, None))
-        return np.stack([to_source(p[..., c], *frames.shape[1:3]) for c in range(p.shape[-1])], axis=-1)
+        return self.predict_channels(frames)[..., 1:]
 
     def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False,
                  batch: int | None = None) -> np.ndarray:

@@ -69,9 +69,7 @@ def bce_dice_loss(y_true, y_pred):
 # Training batches carry the view's label map itself (signseg.labels values as float32,
 # (B, h, w, 1)); the loss and the metrics below read from it what each output channel should be
 # and which pixels count: IGNORE (a hand the teacher may have missed) nowhere, CLOTHES (the
-# signer's other pixels, host views) as background.
-
-_CLOTHES = 255  # signseg.train.augment.CLOTHES: a training-only mark, background to every channel
+# signer's other pixels, host views; 255, above every label) as background.
 
 
 def _targets(y_true):

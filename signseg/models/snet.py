@@ -19,7 +19,7 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
     ``input_shape`` leaves H and W free (multiples of 8 x stem).
     ``outputs``: ``"mask"`` (one hand-or-face channel) or ``"face_hand"`` (hand-or-face, then
-    face and hand channels of their own, so small hands get a loss of their own;
+    face and hand probabilities from a learnt hand share of each marked pixel;
     :func:`signseg.models.layers.output_head`).
     """
     if width <= 0:

@@ -34,12 +34,13 @@ import numpy as np
 from signseg.decode.image import resize
 from signseg.decode.video import VideoReader
 from signseg.errors import SignsegError
-from signseg.teacher.masks import fill_short_gaps, fit_skin_model, hand_missed, ignore_mask, part_mask
+from signseg.teacher.masks import (POSE_HAND, fill_short_gaps, fit_skin_model, hand_missed, ignore_mask,
+                                   part_mask)
 
 LABELS_FORMAT = "signseg-labels"
 FLAG_NAMES = ("face_found", "left_found", "right_found", "left_missed", "right_missed")
 #: MediaPipe pose indices of the signer's left and right wrist.
-POSE_LEFT_WRIST, POSE_RIGHT_WRIST = 15, 16
+POSE_LEFT_WRIST, POSE_RIGHT_WRIST = POSE_HAND["left"][0], POSE_HAND["right"][0]
 
 
 def usable_frames(flags: np.ndarray) -> np.ndarray:

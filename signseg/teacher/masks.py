@@ -186,13 +186,8 @@ def pose_hand_region(pose: np.ndarray, side: str, shape: tuple[int, int], min_vi
     spread = float(np.linalg.norm(pts[1:, :2] - pts[0, :2], axis=1).max())
     forearm = float(np.linalg.norm(elbow[:2] - pts[0, :2])) if np.isfinite(elbow[:2]).all() else 2.5 * spread
     radius = max(4, int(round(grow * max(forearm, 2.0 * spread))))
-    h, w = shape
-    xy = pts[:, :2]
-    if (xy[:, 0] < -radius).all() or (xy[:, 0] >= w + radius).all() or (xy[:, 1] < -radius).all() \
-            or (xy[:, 1] >= h + radius).all():
-        return None
-    region = _widened_hull(np.round(xy).astype(np.int32), shape, radius).astype(bool)
-    return region if region.any() else None
+    region = _widened_hull(np.round(pts[:, :2]).astype(np.int32), shape, radius).astype(bool)
+    return region if region.any() else None  # nothing of it inside the frame: None
 
 
 def fill_short_gaps(hands: np.ndarray, frame_index: np.ndarray | None = None, max_gap: int = 4) -> np.ndarray:

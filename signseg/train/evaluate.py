@@ -178,8 +178,11 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 continue
             frames, truth = g["frames"][:][idx], g["labels"][:][idx]
             known = known_pixels(g, truth, idx)
-            proba = segmenter.predict_proba(frames)
-            pp = segmenter.predict_parts_proba(frames) if segmenter.parts else None
+            if segmenter.parts:  # one pass gives the mask's channel and the parts'
+                channels = segmenter.predict_channels(frames)
+                proba, pp = channels[..., 0], channels[..., 1:]
+            else:
+                proba, pp = segmenter.predict_proba(frames), None
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
                 parts = predicted_parts(segmenter, frames, pred, pp)

@@ -200,8 +200,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     model's card too.
     ``outputs``: ``"mask"`` (one hand-or-face channel) or ``"face_hand"`` (face and hand
     channels after it, :func:`signseg.models.layers.output_head`); ``None`` keeps ``init``'s
-    (a one-channel ``init`` given ``"face_hand"`` starts both new channels from its one:
-    :func:`widen_head`). ``face_weight`` / ``hand_weight`` weigh those channels in the loss
+    (a one-channel ``init`` given ``"face_hand"`` keeps its mask layer and learns the hand
+    share from 0.5: :func:`widen_head`). ``hand_weight`` weighs hand pixels in the loss (the
+    mask's, and the hand share's), ``face_weight`` face pixels in the hand share's
     (:class:`~signseg.models.metrics.SegmentationLoss`). Pixels labelled IGNORE (hands the
     teacher may have missed) never count. Checkpoints and the threshold are chosen by
     validation hand IoU where the model has a hand channel, by hand-or-face IoU otherwise.
