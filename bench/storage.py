@@ -24,7 +24,7 @@ import numpy as np
 from _report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from signseg.store.mask_file import chunk_frames  # noqa: E402 - chunked as signseg does
+from signseg.store.chunking import chunk_frames  # noqa: E402 - chunked as signseg does
 SIGNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "signs"
 
 

@@ -45,7 +45,7 @@ def main() -> int:
     from signseg.models import build
     from signseg.infer.presets import resolve
     from signseg.train.fit import FrameBatches
-    from signseg.train.frames import load_sources
+    from signseg.train.sources import load_sources
     try:  # graph views (issue 16); an older checkout has host views only
         from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
         has_graph_views = True

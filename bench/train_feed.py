@@ -41,7 +41,7 @@ def main() -> int:
     import keras
     import numpy as np
     from signseg.train.feed import ArrayBatches, FrameArrays, compiled_render
-    from signseg.train.frames import load_sources
+    from signseg.train.sources import load_sources
     from signseg.train.views import render_batch
 
     size = tuple(int(v) for v in args.size.split("x"))

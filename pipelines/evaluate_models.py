@@ -186,6 +186,14 @@ def main() -> int:
             print(f"{name:14s} {key[:22]:22s} {s['clips']:5d} {fmt(s.get('hand_iou'))} {fmt(s.get('hand_recall'))} "
                   f"{fmt(s.get('worst_hand_iou'))} {fmt(s.get('face_iou'))} {s['mean_iou']:6.3f} {s['worst_iou']:6.3f}"
                   f"  {s.get('worst_hand_clip', '-')} / {s['worst_clip']}")
+    if any("left_iou" in s for r in results.values() for s in r["settings"].values()):
+        print(f"\n{'model':14s} {'setting':22s} {'clips':>5s} {'left':>6s} {'right':>6s} {'swap':>6s} {'worst':>6s}"
+              "  worst clip by its weaker hand (left/right: IoU of each hand; swap: hand pixels given the other)")
+        for name, r in results.items():
+            for key, s in sorted(r["settings"].items(), key=lambda kv: (kv[0] == "all clips", kv[0])):
+                if "left_iou" in s:
+                    print(f"{name:14s} {key[:22]:22s} {s['clips']:5d} {fmt(s['left_iou'])} {fmt(s['right_iou'])} "
+                          f"{fmt(s['swapped'])} {fmt(s['worst_side_iou'])}  {s['worst_side_clip']}")
     if any(r["human_masks"] for r in results.values()):
         print(f"\n{'model':14s} {'human masks':12s} {'images':>6s} {'prec':>6s} {'recall':>6s} {'IoU':>6s}")
         for name, r in results.items():

@@ -6,7 +6,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl keras==3.15.1 namex==0.1.0 optree==0.20.0
-#   python -m signseg.train.pack LABELS/signs2.h5 LABELS/tid.h5 LABELS/startasl.h5 -o .device/pack.h5 \
+#   signseg pack LABELS/signs2.h5 LABELS/tid.h5 LABELS/startasl.h5 -o .device/pack.h5 \
 #       --holdout $(awk -F'\t' '$4 == "test" { print $1 }' pipelines/signers.tsv)
 # (the pack: 12466 frames of 417 clips in 28 MB; the held-out test signers are not in it).
 # Then through the device tool: command "bash pipelines/train_on_gpu.sh", carry [".whl", ".device"].
@@ -16,7 +16,7 @@
 # (default 150), SNET_BATCH / LITE_BATCH the batch sizes (32 / 64), FEED=0 skips the feed figures.
 # A CPU rehearsal of the whole call (JAX on the CPU, about 4 minutes; the full pack at 400x400 needs
 # more than 23 GB of host memory, so a pack of every 10th frame):
-#   python -m signseg.train.pack .device/pack.h5 -o /tmp/pack_small.h5 --every 10
+#   signseg pack .device/pack.h5 -o /tmp/pack_small.h5 --every 10
 #   PATH=$PWD/.venv/bin:$PATH PACK=/tmp/pack_small.h5 STEPS=2 MINUTES=0.1 SNET_BATCH=4 LIMIT=1200 \
 #       bash pipelines/train_on_gpu.sh
 # Both train at once on the one GPU, their views made inside the compiled step (--views graph).

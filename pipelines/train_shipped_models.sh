@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CPU training runs behind the earlier signseg/weights/*.weights.h5 (docs/model_card.md).
 # Since the tenth session both shipped models were trained further on a lent GPU from these:
-# python -m signseg.train.pack (the labels below, held-out signers left out), then
+# signseg pack (the labels below, held-out signers left out), then
 # pipelines/train_on_gpu.sh twice (docs/model_card.md has the settings).
 # Usage: pipelines/train_shipped_models.sh LABELS_DIR OUT_DIR
 # LABELS_DIR is what pipelines/make_teacher_labels.sh wrote. Every clip of the held-out test

@@ -49,7 +49,7 @@ def main() -> int:
     from signseg.train.augment import labelled
     from signseg.train.feed import ArrayBatches, FrameArrays
     from signseg.train.fit import FrameBatches, init_card
-    from signseg.train.frames import load_sources
+    from signseg.train.sources import load_sources
     from signseg.train.views import render_batch
 
     card = init_card(args.model)

@@ -10,6 +10,9 @@ import importlib
 from typing import Any
 
 from signseg._version import __version__
+from signseg.quiet import quiet_imports
+
+quiet_imports()  # TensorFlow's C++ start-up lines stay off stderr when it is imported through signseg
 
 _LAZY = {
     "Segmenter": "signseg.infer.segmenter",

@@ -143,7 +143,7 @@ def test_marked_clothes_are_the_signer_outside_hands_and_face(soup_frame):
 
 def test_clothes_weight_batches_weigh_the_signers_other_pixels(soup_labels):
     from signseg.train.fit import FrameBatches
-    from signseg.train.frames import load_sources
+    from signseg.train.sources import load_sources
     data = load_sources([soup_labels])
     data.persons = [np.full_like(m, 255) for m in data.masks]  # the whole frame is "person"
     x, y = FrameBatches(data, (64, 64), 4, steps=1)[0]

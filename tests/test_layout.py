@@ -8,7 +8,7 @@ PACKAGE = REPO / "signseg"
 #: The floors, lowest first: a module may import its own floor and those below, never above.
 #: Shared vocabulary (errors, labels, cache, version) sits below them all; tools that use
 #: several floors (the CLI, overlays) sit above.
-FLOORS = ["_version", "errors", "labels", "cache", "weights", "decode", "models", "infer", "postprocess", "store", "run",
+FLOORS = ["_version", "errors", "quiet", "labels", "cache", "weights", "decode", "models", "infer", "postprocess", "store", "run",
           "teacher", "train", "overlay", "video", "readers", "cli", "__init__", "__main__"]
 
 
@@ -105,3 +105,48 @@ def test_every_signseg_name_in_the_code_and_docs_exists():
                     missing.add(f"{f}: {name}")
                     break
     assert not missing, "\n".join(sorted(missing))
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the signseg modules it imports (anywhere in it: at the top, in a function, or
+    for type checking only), packages' own ``__init__`` left out."""
+    modules = dict((name, path) for path, name in _modules())
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+    graph = {}
+    for name, path in modules.items():
+        if name in packages:
+            continue
+        graph[name] = {imported for imported, _ in _imports(path, name)
+                       if imported in modules and imported not in packages and imported != name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle, each once (as a path from its first module back to it)."""
+    found, seen = [], set()
+
+    def walk(start, node, path):
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                key = frozenset(path)
+                if key not in seen:
+                    seen.add(key)
+                    found.append(path + [start])
+            elif nxt not in path and nxt > start:  # each circle from its smallest module only
+                walk(start, nxt, path + [nxt])
+
+    for start in sorted(graph):
+        walk(start, start, [start])
+    return found
+
+
+def test_no_import_circles():
+    """No two modules import each other, directly or round a ring, not even inside a function
+    (a circle hides one job split over two files)."""
+    circles = _circles(_import_graph())
+    assert not circles, "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_the_circle_finder_finds_circles():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []

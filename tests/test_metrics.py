@@ -80,3 +80,46 @@ def test_segmentation_loss_skips_ignored_pixels_and_weighs_hands():
     # a one-channel model: the mask against hand-or-face, ignored pixels still skipped
     one = good[..., :1]
     assert float(loss(y, one)) == pytest.approx(float(loss(y, anything[..., :1])))
+
+
+def test_parts_loss_tells_the_signers_hands_apart():
+    """A parts model (face, left, right): the loss falls when each hand is its own side, and is
+    the face_hand loss where left and right are not told apart (their shares summed)."""
+    from signseg import labels as L
+    y = np.zeros((1, 16, 16, 1), np.float32)
+    y[0, 2:8, 2:8] = L.FACE
+    y[0, 10:12, 2:4] = L.LEFT_HAND
+    y[0, 10:12, 10:12] = L.RIGHT_HAND
+    right = np.zeros((1, 16, 16, 4), np.float32) + 0.01
+    right[0, 2:8, 2:8, [0, 1]] = 0.99
+    right[0, 10:12, 2:4, 0] = right[0, 10:12, 2:4, 2] = 0.99
+    right[0, 10:12, 10:12, 0] = right[0, 10:12, 10:12, 3] = 0.99
+    swapped = right.copy()
+    swapped[..., [2, 3]] = right[..., [3, 2]]
+    loss = metrics.SegmentationLoss(hand_weight=2.0)
+    assert float(loss(y, swapped)) > float(loss(y, right)) + 0.05
+    assert float(metrics.hand_iou(y, swapped)) == pytest.approx(1.0, abs=1e-5)  # hands are hands
+    undecided = right.copy()
+    undecided[..., 2] = undecided[..., 3] = 0.5 * (right[..., 2] + right[..., 3])
+    fh = np.concatenate([right[..., :2], right[..., 2:].sum(-1, keepdims=True)], axis=-1)
+    assert float(loss(y, undecided)) > float(loss(y, fh))  # a side not told costs log 2 a hand pixel
+
+
+def test_scores_keep_each_hand_and_the_swapped_share():
+    from signseg import labels as L
+    from signseg.train.evaluate import Score, by_setting
+    truth = np.zeros((1, 8, 8), np.uint8)
+    truth[0, :2, :2] = L.FACE
+    truth[0, 4:6, 0:2] = L.LEFT_HAND
+    truth[0, 4:6, 6:8] = L.RIGHT_HAND
+    parts = truth.copy()
+    parts[0, 4:6, 0:2] = L.RIGHT_HAND  # the left hand called right
+    s = Score()
+    s.add(parts > 0, truth, parts, sides=True)
+    assert s.hand_iou == 1.0 and s.left_iou == 0.0 and s.right_iou == pytest.approx(0.5)
+    assert s.swapped == pytest.approx(0.5)
+    plain = Score()
+    plain.add(parts > 0, truth, parts)
+    assert plain.left_iou is None and plain.swapped is None and plain.hand_iou == 1.0
+    row = by_setting({"a": s, "b": plain}, {"a": "studio", "b": "studio"})["studio"]
+    assert row["left_iou"] == 0.0 and row["right_iou"] == 0.5 and row["worst_side_clip"] == "a"

@@ -139,3 +139,31 @@ def test_face_hand_head_keeps_the_mask_first_and_widens_from_one_channel():
         assert not np.allclose(np.asarray(wide(x))[..., 1], np.asarray(wide(x))[..., 2])
     with pytest.raises(ValueError, match="outputs must be one of"):
         snet(width=0.125, outputs="hands")
+
+
+def test_parts_head_shares_the_mask_and_widens_from_face_hand():
+    """--outputs parts: face, left and right hand share channel 0; widened from a face_hand model,
+    the face/hand split carries over (the hands' sum is its hand) with left and right alike."""
+    from signseg.models import snet
+    from signseg.train.fit import widen_head
+    keras.utils.set_random_seed(4)
+    x = np.random.default_rng(1).random((1, 32, 32, 3)).astype("float32")
+    for stem in (1, 2):
+        fh = snet(width=0.125, stem=stem, outputs="face_hand")
+        share = fh.get_layer("hand_share")
+        rng = np.random.default_rng(stem)
+        share.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in share.get_weights()])
+        parts = snet(width=0.125, stem=stem, outputs="parts")
+        assert {"part_logits", "part_context"} <= {layer.name for layer in parts.layers}
+        widen_head(fh, parts)
+        a, b = np.asarray(fh(x)), np.asarray(parts(x))
+        assert b.shape == (1, 32, 32, 4)
+        np.testing.assert_allclose(b[..., 0], a[..., 0], atol=1e-5)
+        np.testing.assert_allclose(b[..., 1:].sum(-1), b[..., 0], atol=1e-5)
+        np.testing.assert_allclose(b[..., 1], a[..., 1], atol=1e-5)  # the face as it was
+        np.testing.assert_allclose(b[..., 2] + b[..., 3], a[..., 2], atol=1e-5)
+        np.testing.assert_allclose(b[..., 2], b[..., 3], atol=1e-6)  # left from right: not yet learnt
+        ctx = parts.get_layer("part_context")  # the coarse context reaches every pixel once trained
+        kernel, bias = ctx.get_weights()
+        ctx.set_weights([kernel + np.array([0.0, 0.3, -0.3], "float32"), bias])
+        assert not np.allclose(np.asarray(parts(x))[..., 1:], b[..., 1:])

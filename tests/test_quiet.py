@@ -6,7 +6,7 @@ from conftest import REPO, signseg_command
 
 NOISY_CHILD = r'''
 import os, sys, time
-from signseg.cli.quiet import filtered_stderr
+from signseg.quiet import filtered_stderr
 with filtered_stderr():
     os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
     os.write(2, b"I0000 00:00:1795854072.408318   13965 port.cc:153] oneDNN custom operations are on.\n")
@@ -50,3 +50,25 @@ def test_cli_is_quiet_unless_verbose(tmp_path, soup):
     missing = subprocess.run(signseg_command("segment", tmp_path / "none.mp4", "-o", tmp_path / "c.h5", "-q"),
                              capture_output=True, text=True, timeout=300, cwd=REPO)
     assert missing.returncode == 1 and "none.mp4: file does not exist" in missing.stderr
+
+
+QUIET_LIBRARY = r'''
+import sys, warnings
+import numpy as np
+import signseg
+seg = signseg.Segmenter.from_pretrained()
+seg.predict(np.zeros((2, 120, 160, 3), np.uint8))
+warnings.warn("a warning that matters")
+print("signseg: said on purpose", file=sys.stderr)
+'''
+
+
+def test_the_library_prints_nothing_of_its_own_from_python(tmp_path):
+    """In Python, ``import signseg``, loading the shipped weights and segmenting print nothing
+    (TensorFlow's start-up lines included); Python warnings and the caller's own stderr stay."""
+    r = subprocess.run([sys.executable, "-c", QUIET_LIBRARY], capture_output=True, timeout=300, cwd=tmp_path,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert [ln for ln in lines if "warn" not in ln] == ["signseg: said on purpose"], r.stderr
+    assert any("UserWarning: a warning that matters" in ln for ln in lines)

@@ -261,3 +261,22 @@ def test_mirror_in_the_compiled_uint8_network_matches_the_host_path(tiny_model_f
     graph = uint8_model(seg.model, seg.input_size, seg.input_scale, seg.logits, mirror=True)
     got = np.asarray(graph.predict_on_batch(x)).astype(np.float32) / 255
     np.testing.assert_allclose(got, seg.network(seg.to_input(x)), atol=0.5 / 255 + 1e-5)
+
+
+def test_the_test_time_flip_swaps_the_signers_hands(soup):
+    """With the flip on, a parts model's mirrored pass is read back with left and right exchanged:
+    the parts of a mirrored frame are the mirrored parts of the frame, hands exchanged."""
+    keras.utils.set_random_seed(5)
+    model = snet(width=0.125, outputs="parts")
+    logits = model.get_layer("part_logits")
+    rng = np.random.default_rng(2)
+    logits.set_weights([rng.normal(0, 1.0, w.shape).astype("float32") for w in logits.get_weights()])
+    seg = Segmenter(model, input_size=(64, 64), mirror=True)
+    assert seg.parts == ("face", "left_hand", "right_hand")
+    frames = read_video(soup)[:2]
+    frames = np.ascontiguousarray(frames[:, :, : frames.shape[2] // 8 * 8])
+    a = seg.predict_channels(frames)
+    b = seg.predict_channels(np.ascontiguousarray(frames[:, :, ::-1]))
+    back = b[:, :, ::-1][..., [0, 1, 3, 2]]
+    assert np.abs(a - back).mean() < 2e-3
+    assert np.abs(a - b[:, :, ::-1]).mean() > 10 * np.abs(a - back).mean()  # the sides do differ

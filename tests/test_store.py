@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from signseg.errors import StoreError
-from signseg.store.mask_file import FORMAT_VERSION, MaskFile, chunk_frames
+from signseg.store.chunking import chunk_frames
+from signseg.store.mask_file import FORMAT_VERSION, MaskFile
 
 
 def _batches(t=10, h=24, w=32, n=4):

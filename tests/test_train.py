@@ -11,7 +11,8 @@ from signseg.teacher.labelset import label_videos
 from signseg.teacher.labelset import usable_frames
 from signseg.train.augment import augment
 from signseg.train.fit import train
-from signseg.train.frames import load_sources, split_by_group
+from signseg.train.frames import split_by_group
+from signseg.train.sources import load_sources
 from test_teacher import LANDMARKS
 
 

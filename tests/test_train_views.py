@@ -9,7 +9,7 @@ from keras import ops
 
 from signseg.infer.segmenter import Segmenter
 from signseg.train.feed import ArrayBatches, FrameArrays, compiled_render
-from signseg.train.frames import load_sources
+from signseg.train.sources import load_sources
 from signseg.train.pack import is_pack, load_pack, write_pack
 from signseg.train.views import _inverse, identity_params, render, render_batch
 
@@ -41,6 +41,20 @@ def test_the_plain_view_is_the_stored_frame(arrays):
     # y is the label map itself (the loss reads each channel's target from it)
     assert np.array_equal(y[..., 0], arrays.labels[idx, ..., 0])
     assert y.dtype == np.float32
+
+
+def test_a_mirrored_view_swaps_the_signers_hands(arrays):
+    """A mirror image's left hand is the signer's right: the view's labels say so (as the host
+    views of augment.augment do)."""
+    from signseg import labels as L
+    idx = np.flatnonzero([(lab == L.LEFT_HAND).any() or (lab == L.RIGHT_HAND).any() for lab in arrays.labels])[:3]
+    assert len(idx)
+    p = identity_params(len(idx), SIZE)
+    p["warp"][:] = [-1, 0, SIZE[1] - 1, 0, 1, 0]
+    _, y = _render(arrays, idx, p)
+    swap = np.arange(256)
+    swap[L.LEFT_HAND], swap[L.RIGHT_HAND] = L.RIGHT_HAND, L.LEFT_HAND
+    assert np.array_equal(y[..., 0], swap[arrays.labels[idx, :, ::-1, 0]])
 
 
 def test_views_warp_as_opencv_does(arrays):

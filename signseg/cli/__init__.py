@@ -13,10 +13,10 @@ import os
 import sys
 
 from signseg._version import __version__
-from signseg.cli import adapt, corpus, label, models, overlay, segment, teacher, train
+from signseg.cli import adapt, corpus, label, models, overlay, pack, segment, teacher, train
 
 #: The verbs, in the order ``signseg --help`` lists them.
-VERBS = (segment, corpus, label, adapt, teacher, train, overlay, models)
+VERBS = (segment, corpus, label, adapt, teacher, pack, train, overlay, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "overlay" and args.output is None and args.png is None:
         parser.error("overlay: give -o OUT.mp4, --png OUT.png, or both")
     from signseg.errors import SignsegError
-    from signseg.cli.quiet import filtered_stderr
+    from signseg.quiet import filtered_stderr
     try:
         if args.verbose:
             return args.func(args)

@@ -51,13 +51,14 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--clothes-weight", type=float, default=1.0,
                    help="weight in the loss of the signer's pixels that are not hand or face (clothes, arms, hair; "
                         "the teacher's person mask, host views): above 1 fewer light shirts marked")
-    t.add_argument("--outputs", default=None, choices=("mask", "face_hand"),
-                   help="mask: one hand-or-face channel; face_hand: face and hand channels after it, each with its "
-                        "own loss (default: the --init model's, else mask)")
+    t.add_argument("--outputs", default=None, choices=("mask", "face_hand", "parts"),
+                   help="mask: one hand-or-face channel; face_hand: face and hand channels after it; parts: face, "
+                        "the signer's left and right hand after it; parts have their own loss (default: the --init "
+                        "model's, else mask)")
     t.add_argument("--face-weight", type=float, default=1.0,
-                   help="weight of face pixels in the face_hand model's hand-share loss")
+                   help="weight of face pixels in the parts' loss (face_hand or parts)")
     t.add_argument("--hand-weight", type=float, default=1.0,
-                   help="weight of hand pixels in the loss (the mask's and, for face_hand, the hand share's): "
+                   help="weight of hand pixels in the loss (the mask's and the parts'): "
                         "above 1 against hands being left out")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",

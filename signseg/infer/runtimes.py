@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from signseg.cache import cache_dir  # exported ONNX files live in <cache>/onnx
+from signseg.quiet import filtered_stderr
 
 RUNTIMES = ("auto", "keras", "xla", "onnx")
 #: Bumped whenever the exported ONNX graph changes, so that cached exports are redone.
@@ -38,7 +39,8 @@ def has_gpu() -> bool:
     try:
         if backend == "tensorflow":
             import tensorflow as tf
-            return bool(tf.config.list_physical_devices("GPU"))
+            with filtered_stderr():  # the first device query prints TensorFlow's CUDA lines
+                return bool(tf.config.list_physical_devices("GPU"))
         if backend == "jax":
             import jax
             return any(d.platform == "gpu" for d in jax.devices())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -49,11 +49,15 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def mirror_mean(run, x: np.ndarray) -> np.ndarray:
+def mirror_mean(run, x: np.ndarray, swap: Sequence[int] | None = None) -> np.ndarray:
     """The test-time flip: the mean of ``run(x)`` and of ``run`` on x's mirror image flipped
-    back (axis 2 is the width of both the (b, h, w, ...) input and the output), float32."""
+    back (axis 2 is the width of both the (b, h, w, ...) input and the output), float32.
+    ``swap``: the mirrored output's channels in this order first (a mirror image's left hand is
+    the signer's right)."""
     direct = np.asarray(run(x), dtype=np.float32)
     mirrored = np.asarray(run(np.ascontiguousarray(x[:, :, ::-1])), dtype=np.float32)[:, :, ::-1]
+    if swap is not None:
+        mirrored = mirrored[..., list(swap)]
     return 0.5 * (direct + mirrored)
 
 
@@ -245,7 +249,18 @@ class Segmenter:
         lane single-threaded, in calls of at most :data:`LANE_BATCH` frames. ``channel``: which
         of the network's outputs (0: hand or face; a slice gives (n, h, w, k))."""
         threads, batch = (1, min(self.batch_size, LANE_BATCH)) if lane else (self.threads, self.batch_size)
-        return self._batched(x, lambda chunk: self._run(chunk, threads)[..., channel], sigmoid=self.logits, batch=batch)
+        swap = self._mirror_order() if channel == slice(None) else None
+        return self._batched(x, lambda chunk: self._run(chunk, threads)[..., channel], sigmoid=self.logits,
+                             batch=batch, swap=swap)
+
+    def _mirror_order(self) -> list[int] | None:
+        """The output channels of a mirrored pass in the order that reads them back: the left
+        and right hands' channels exchanged (None: nothing to exchange)."""
+        names = ["mask", *self.parts]
+        if "left_hand" not in names:
+            return None
+        other = {"left_hand": "right_hand", "right_hand": "left_hand"}
+        return [names.index(other.get(n, n)) for n in names]
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -273,7 +288,7 @@ class Segmenter:
         return self.predict_channels(frames)[..., 1:]
 
     def _batched(self, x: np.ndarray, run: runtimes.Runner, sigmoid: bool = False,
-                 batch: int | None = None) -> np.ndarray:
+                 batch: int | None = None, swap: Sequence[int] | None = None) -> np.ndarray:
         """``run`` ((b, ...) -> (b, h, w)) over ``x`` in batches of ``batch`` (default: the
         batch size) padded to few fixed shapes -> (n, h, w) float32; with ``mirror`` also over
         each chunk's mirror image, the two outputs (logits for a linear model) averaged."""
@@ -285,7 +300,7 @@ class Segmenter:
             padded_n = _bucket(n, batch)
             if padded_n != n:
                 chunk = np.concatenate([chunk, np.zeros((padded_n - n, *chunk.shape[1:]), chunk.dtype)])
-            y = (mirror_mean(run, chunk) if self.mirror else np.asarray(run(chunk), dtype=np.float32))[:n]
+            y = (mirror_mean(run, chunk, swap) if self.mirror else np.asarray(run(chunk), dtype=np.float32))[:n]
             if sigmoid:
                 y = 1.0 / (1.0 + np.exp(-y))
             if out is None:

@@ -47,7 +47,7 @@ class Upsample2x(layers.Layer):
 #: What a network outputs, by the name its card stores: channel 0 is always hand-or-face (the
 #: binary mask's probability), the channels after it, where there are any, each a part's
 #: probability.
-OUTPUTS = {"mask": (), "face_hand": ("face", "hand")}
+OUTPUTS = {"mask": (), "face_hand": ("face", "hand"), "parts": ("face", "left_hand", "right_hand")}
 
 
 @keras.saving.register_keras_serializable(package="signseg")
@@ -64,21 +64,48 @@ class FaceHandSplit(layers.Layer):
         return (*input_shapes[0][:-1], 3)
 
 
-def output_head(x, outputs: str, stem: int):
+@keras.saving.register_keras_serializable(package="signseg")
+class PartsSplit(layers.Layer):
+    """(hand-or-face probability m, part logits (N, h, w, k)) -> (N, h, w, 1 + k): ``m``, then
+    ``m`` times the softmax of the logits (each part's share of a marked pixel), so channel 0
+    is the one-channel model's mask and the parts sum to it."""
+
+    def call(self, inputs):
+        m, logits = inputs
+        return keras.ops.concatenate([m, m * keras.ops.softmax(logits, axis=-1)], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:-1], 1 + input_shapes[1][-1])
+
+
+def output_head(x, outputs: str, stem: int, context=None, context_scale: int = 1):
     """The network's last layers for ``outputs`` (:data:`OUTPUTS`): one sigmoid channel named
     ``mask`` (as the shipped weights have it); for ``face_hand`` also a sigmoid ``hand_share``
-    channel (zero-initialised: 0.5 everywhere until trained) behind :class:`FaceHandSplit`.
+    channel (zero-initialised: 0.5 everywhere until trained) behind :class:`FaceHandSplit`;
+    for ``parts`` face / left hand / right hand logits (``part_logits``, zero-initialised) plus,
+    where ``context`` (coarser decoder features, ``context_scale`` times smaller; a power of 2)
+    is given, a zero-initialised ``part_context`` term from them, upsampled: which hand is which
+    is decided by where it is against the body, more than a fine layer sees.
     ``stem`` > 1: transposed stride-``stem`` convolutions back to the input's resolution."""
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs must be one of {sorted(OUTPUTS)}, got {outputs!r}")
 
-    def head(name: str, **kw):
+    def head(name: str, channels: int = 1, activation: str | None = "sigmoid", **kw):
         if stem > 1:
-            return layers.Conv2DTranspose(1, stem, strides=stem, activation="sigmoid", name=name, **kw)(x)
-        return layers.Conv2D(1, 1, activation="sigmoid", name=name, **kw)(x)
+            return layers.Conv2DTranspose(channels, stem, strides=stem, activation=activation, name=name, **kw)(x)
+        return layers.Conv2D(channels, 1, activation=activation, name=name, **kw)(x)
 
     mask = head("mask")  # keeps the layer policy it always had
     if outputs == "mask":
         return mask
-    share = head("hand_share", kernel_initializer="zeros", dtype="float32")
-    return FaceHandSplit(name="face_hand", dtype="float32")([mask, share])
+    if outputs == "face_hand":
+        share = head("hand_share", kernel_initializer="zeros", dtype="float32")
+        return FaceHandSplit(name="face_hand", dtype="float32")([mask, share])
+    k = len(OUTPUTS[outputs])
+    logits = head("part_logits", k, None, kernel_initializer="zeros", dtype="float32")
+    if context is not None:
+        c = layers.Conv2D(k, 1, kernel_initializer="zeros", dtype="float32", name="part_context")(context)
+        for i in range(int(context_scale).bit_length() - 1):
+            c = Upsample2x(name=f"part_context_up{i + 1}", dtype="float32")(c)
+        logits = layers.Add(name="part_logits_sum", dtype="float32")([logits, c])
+    return PartsSplit(name="parts", dtype="float32")([mask, logits])

@@ -73,16 +73,16 @@ def bce_dice_loss(y_true, y_pred):
 
 
 def _targets(y_true):
-    """(known, hand-or-face, face, hand, parts known) float32 maps (B, h, w) of a label map:
-    ``known`` is 0 on IGNORE pixels; ``parts known`` is also 0 where only hand-or-face is
-    known (UNASSIGNED: a hand-drawn binary mask)."""
+    """(known, hand-or-face, face, hand, parts known, left, right) float32 maps (B, h, w) of a
+    label map: ``known`` is 0 on IGNORE pixels; ``parts known`` is also 0 where only
+    hand-or-face is known (UNASSIGNED: a hand-drawn binary mask)."""
     lab = ops.cast(ops.round(ops.cast(y_true, "float32")), "int32")[..., 0]
     f32 = lambda b: ops.cast(b, "float32")  # noqa: E731
     known = f32(lab != L.IGNORE)
     fg = f32((lab > 0) & (lab <= L.UNASSIGNED))
     face = f32(lab == L.FACE)
-    hand = f32((lab == L.LEFT_HAND) | (lab == L.RIGHT_HAND))
-    return known, fg, face, hand, known * f32(lab != L.UNASSIGNED)
+    left, right = f32(lab == L.LEFT_HAND), f32(lab == L.RIGHT_HAND)
+    return known, fg, face, left + right, known * f32(lab != L.UNASSIGNED), left, right
 
 
 def _bce(t, p):
@@ -103,10 +103,11 @@ class SegmentationLoss(keras.losses.Loss):
     - Channel 0 (hand or face): binary cross-entropy, hand pixels weighing ``hand_weight``
       (hands are a few percent of a frame: unweighted, leaving them out costs little);
       ``dice`` adds a soft Dice term.
-    - A ``face_hand`` model's parts (channels 1 and 2, face and hand): cross-entropy of the
-      hand share ``hand / (face + hand)`` against the teacher's part, on the pixels it labels
-      face or hand, hands weighing ``hand_weight`` and faces ``face_weight``. The share does
-      not depend on channel 0, so telling face from hand never pulls the mask down.
+    - A model's parts (the channels after 0: face and hand, or face, left and right hand):
+      cross-entropy of each part's share of the marked pixel (``part / sum of parts``) against
+      the teacher's part, on the pixels it labels face or hand, hands weighing ``hand_weight``
+      and faces ``face_weight``. The shares do not depend on channel 0, so telling the parts
+      apart never pulls the mask down.
     """
 
     def __init__(self, dice: bool = False, face_weight: float = 1.0, hand_weight: float = 1.0, **kwargs):
@@ -115,15 +116,19 @@ class SegmentationLoss(keras.losses.Loss):
         self.dice, self.face_weight, self.hand_weight = bool(dice), float(face_weight), float(hand_weight)
 
     def call(self, y_true, y_pred):
-        known, fg, face, hand, parts_known = _targets(y_true)
+        known, fg, face, hand, parts_known, left, right = _targets(y_true)
         p = ops.cast(y_pred, "float32")
         loss = _bce(fg, p[..., 0]) * known * (1.0 + (self.hand_weight - 1.0) * hand)
         if self.dice:
             loss = loss + _soft_dice(fg, p[..., 0], known)
-        if y_pred.shape[-1] is not None and y_pred.shape[-1] >= 3:
-            share = p[..., 2] / (p[..., 1] + p[..., 2] + _EPS)
+        k = y_pred.shape[-1]
+        if k is not None and k >= 3:
+            truth = (face, hand) if k == 3 else (face, left, right)
+            parts = p[..., 1:]
+            total = ops.sum(parts, axis=-1) + _EPS
+            cross = -sum(t * ops.log(ops.clip(parts[..., i] / total, _EPS, 1.0)) for i, t in enumerate(truth))
             weight = parts_known * (self.face_weight * face + self.hand_weight * hand)
-            loss = loss + weight * _bce(hand, share)
+            loss = loss + weight * cross
         return loss
 
     def get_config(self):
@@ -144,10 +149,11 @@ def mask_iou(y_true, y_pred):
 
 def hand_iou(y_true, y_pred):
     """IoU of the predicted hands against the labelled hands (batch-wide, IGNORE left out): a
-    ``face_hand`` model's pixels marked (channel 0 >= 0.5) and more hand than face."""
-    known, _, _, hand, parts_known = _targets(y_true)
+    parts model's pixels marked (channel 0 >= 0.5) and more hand (its hand channels together)
+    than face (channel 1)."""
+    known, _, _, hand, parts_known, *_ = _targets(y_true)
     p = ops.cast(y_pred, "float32")
-    pred = ops.cast((p[..., 0] >= 0.5) & (p[..., 2] > p[..., 1]), "float32")
+    pred = ops.cast((p[..., 0] >= 0.5) & (ops.sum(p[..., 2:], axis=-1) > p[..., 1]), "float32")
     return _iou_of(hand, pred, parts_known)
 
 

@@ -18,9 +18,10 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     layers, which a CPU runs well under its peak (docs/performance.md). The shipped
     ``snet-lite`` is width 0.5, stem 2. Native input is 400x400x3; the default
     ``input_shape`` leaves H and W free (multiples of 8 x stem).
-    ``outputs``: ``"mask"`` (one hand-or-face channel) or ``"face_hand"`` (hand-or-face, then
-    face and hand probabilities from a learnt hand share of each marked pixel;
-    :func:`signseg.models.layers.output_head`).
+    ``outputs``: ``"mask"`` (one hand-or-face channel), ``"face_hand"`` (hand-or-face, then
+    face and hand probabilities from a learnt hand share of each marked pixel) or ``"parts"``
+    (hand-or-face, then face, the signer's left and right hand, sharing each marked pixel,
+    with the first decoder level's features as context; :func:`signseg.models.layers.output_head`).
     """
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")
@@ -35,9 +36,10 @@ def snet(input_shape: tuple = (None, None, 3), width: float = 1.0, stem: int = 1
     e2 = conv_pair(layers.MaxPooling2D(2, name="pool1")(e1), f(64), 3, 0.0, "enc2")
     e3 = conv_pair(layers.MaxPooling2D(2, name="pool2")(e2), f(128), 3, 0.4, "enc3")
     c = conv_pair(layers.MaxPooling2D(2, name="pool3")(e3), f(256), 5, 0.5, "centre")
-    x = c
+    x, context = c, None
     for level, (skip, n, drop) in enumerate(((e3, 128, 0.4), (e2, 64, 0.0), (e1, 32, 0.0)), start=1):
         x = Upsample2x(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"cat{level}")([x, skip])
         x = conv_pair(x, f(n), 3, drop, f"dec{level}")
-    return keras.Model(inputs, output_head(x, outputs, stem), name=name)
+        context = x if level == 1 else context  # at 1/4 of the U-Net's resolution
+    return keras.Model(inputs, output_head(x, outputs, stem, context, 4 * stem), name=name)

@@ -22,7 +22,7 @@ import os
 import shutil
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import h5py
 import numpy as np
@@ -34,28 +34,15 @@ except ImportError:  # pragma: no cover - Windows
 
 from signseg._version import __version__
 from signseg.errors import StoreError
-
-if TYPE_CHECKING:
-    from signseg.store.video_writer import VideoWriter
+from signseg.store.chunking import ROOM_MARGIN
+from signseg.store.video_writer import VideoWriter
 
 FORMAT_VERSION = 1
-#: Largest compressed chunk, in bytes: chunks no bigger than h5py's default 1 MiB chunk
-#: cache keep frame-by-frame reads fast without tuning the cache.
-CHUNK_BYTES = 1 << 20
-COMPRESSION = {"compression": "gzip", "compression_opts": 1}
-
-#: Bytes kept free beyond a video's own size when adopting it (group and index metadata).
-ROOM_MARGIN = 64 << 10
 
 #: ``/index`` status values.
 PENDING, COMPLETE, FAILED = 0, 1, 2
 INDEX_DTYPE = np.dtype([("video_id", h5py.string_dtype()), ("status", "u1"), ("n_frames", "i8"),
                         ("label", "i4"), ("signer", "i4")])
-
-
-def chunk_frames(height: int, width: int) -> int:
-    """Frames per chunk so that one chunk is at most :data:`CHUNK_BYTES` (1..64)."""
-    return int(max(1, min(64, CHUNK_BYTES // max(1, height * width))))
 
 
 def check_video_id(video_id: str) -> str:
@@ -289,11 +276,10 @@ class MaskFile:
             return writer.commit(attrs)
 
     def video_writer(self, video_id: str, overwrite: bool = False, deflate: Executor | None = None
-                     ) -> "VideoWriter":
+                     ) -> VideoWriter:
         """A push-style writer for one video: ``append`` batches, then ``commit``. With
         ``deflate`` (a thread pool), mask chunks are compressed there, in parallel, and written
         whole (see :class:`VideoWriter`)."""
-        from signseg.store.video_writer import VideoWriter  # it builds on this module
         return VideoWriter(self, video_id, overwrite, deflate)
 
     def ensure_room(self, nbytes: int) -> None:

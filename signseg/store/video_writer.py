@@ -4,13 +4,13 @@ from __future__ import annotations
 import contextlib
 import zlib
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, ContextManager, Protocol
 
 import h5py
 import numpy as np
 
 from signseg.decode.prefetch import InOrder
-from signseg.store.mask_file import CHUNK_BYTES, COMPRESSION, ROOM_MARGIN, MaskFile, chunk_frames
+from signseg.store.chunking import CHUNK_BYTES, COMPRESSION, ROOM_MARGIN, chunk_frames
 
 try:  # h5py's global lock: write_direct_chunk takes it itself only from h5py 3.15 (h5py pull 2764);
     from h5py._objects import phil as _H5PY_LOCK  # before, two threads' files could corrupt each other
@@ -23,8 +23,22 @@ def _deflate(block: np.ndarray) -> bytes:
     return zlib.compress(block.tobytes(), COMPRESSION["compression_opts"])
 
 
+class VideoStore(Protocol):
+    """What a :class:`VideoWriter` writes into (a :class:`~signseg.store.mask_file.MaskFile`):
+    a video's group begun, room checked, writes made under the file's lock, the video finished."""
+
+    def _begin(self, video_id: str, overwrite: bool) -> h5py.Group: ...
+
+    def ensure_room(self, nbytes: int) -> None: ...
+
+    def _writing(self) -> ContextManager: ...
+
+    def _finish(self, group: h5py.Group, attrs: dict[str, Any]) -> None: ...
+
+
 class VideoWriter:
-    """Appends one video's mask batches to a :class:`MaskFile`; see :meth:`MaskFile.write_video`.
+    """Appends one video's mask batches to a mask file (:class:`VideoStore`); see
+    :meth:`signseg.store.mask_file.MaskFile.write_video`.
 
     With ``deflate`` (an executor of threads) and masks alone (no parts), whole chunks of
     masks are compressed on its threads and written as they are (``write_direct_chunk``):
@@ -35,7 +49,7 @@ class VideoWriter:
     #: Compressed chunks that may wait to be written (memory bound).
     AHEAD = 8
 
-    def __init__(self, store: MaskFile, video_id: str, overwrite: bool = False, deflate: Executor | None = None):
+    def __init__(self, store: VideoStore, video_id: str, overwrite: bool = False, deflate: Executor | None = None):
         self.store = store
         self.video_id = video_id
         self.group = store._begin(video_id, overwrite)

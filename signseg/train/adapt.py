@@ -117,7 +117,7 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
     are not near copies of training frames.
     """
     from signseg.train.evaluate import evaluate_frames
-    from signseg.train.frames import load_sources
+    from signseg.train.sources import load_sources
 
     model_dir = Path(model_dir)
     try:

@@ -2,10 +2,11 @@
 
 Faces are large and found; hands are small and what a recognizer needs, so a whole-mask IoU
 hides a model that misses them. Each :class:`Score` also keeps the face's IoU and the hands'
-IoU, precision and recall, from the model's own face/hand channels where it has them (a
-``face_hand`` model: each marked pixel is the part with the higher probability) and otherwise
-from the part tracker over its one mask (:func:`signseg.postprocess.parts.split_parts`, what
-``--parts`` writes). *Coverage* is the share of the teacher's face / left-hand / right-hand
+IoU, precision and recall, from the model's own part channels where it has them (each marked
+pixel is the part with the highest probability) and otherwise from the part tracker over its
+one mask (:func:`signseg.postprocess.parts.split_parts`). Where the parts tell the signer's
+hands apart (a ``parts`` model, the tracker), it keeps each hand's IoU and the share of hand
+pixels given the other hand (*swapped*) too. *Coverage* is the share of the teacher's face / left-hand / right-hand
 pixels marked at all. Pixels the labels file marks ``ignore`` (a hand the teacher may have
 missed) count for nothing.
 """
@@ -45,11 +46,16 @@ class Score:
     # face / hands: intersection, prediction, truth pixels (-1: no part predictions given)
     face: list[int] = field(default_factory=lambda: [-1, 0, 0])
     hands: list[int] = field(default_factory=lambda: [-1, 0, 0])
+    left: list[int] = field(default_factory=lambda: [-1, 0, 0])
+    right: list[int] = field(default_factory=lambda: [-1, 0, 0])
+    # teacher hand pixels predicted as the other hand, and as either hand
+    swaps: list[int] = field(default_factory=lambda: [-1, 0])
 
     def add(self, pred: np.ndarray, truth: np.ndarray, parts: np.ndarray | None = None,
-            known: np.ndarray | None = None) -> None:
+            known: np.ndarray | None = None, sides: bool = False) -> None:
         """``pred`` masks (> 0 hand or face) against ``truth`` labels; ``parts`` (1 face, 2/3
-        hand) scores face and hands apart; pixels where ``known`` is False are left out."""
+        hand) scores face and hands apart, and with ``sides`` (the parts tell left from right)
+        each hand apart; pixels where ``known`` is False are left out."""
         k = np.ones(truth.shape, bool) if known is None else known
         p, t = (pred > 0) & k, (truth > 0) & k
         self.frames += len(pred)
@@ -69,6 +75,18 @@ class Score:
                 acc[0] = max(acc[0], 0) + int((pv & tv).sum())
                 acc[1] += int(pv.sum())
                 acc[2] += int(tv.sum())
+        if parts is not None and sides:
+            for acc, value in ((self.left, L.LEFT_HAND), (self.right, L.RIGHT_HAND)):
+                pv, tv = (parts == value) & k, (truth == value) & k
+                acc[0] = max(acc[0], 0) + int((pv & tv).sum())
+                acc[1] += int(pv.sum())
+                acc[2] += int(tv.sum())
+            other = {L.LEFT_HAND: L.RIGHT_HAND, L.RIGHT_HAND: L.LEFT_HAND}
+            hand_t = ((truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND)) & k
+            as_hand = hand_t & ((parts == L.LEFT_HAND) | (parts == L.RIGHT_HAND))
+            self.swaps[0] = max(self.swaps[0], 0) + int(sum(((truth == a) & (parts == b) & k).sum()
+                                                             for a, b in other.items()))
+            self.swaps[1] += int(as_hand.sum())
 
     @property
     def iou(self) -> float:
@@ -115,6 +133,21 @@ class Score:
         inter, pred, _ = self.hands
         return None if inter < 0 else (inter / pred if pred else 1.0)
 
+    @property
+    def left_iou(self) -> float | None:
+        """IoU of the pixels predicted the signer's left hand against the teacher's left hand."""
+        return self._iou(self.left)
+
+    @property
+    def right_iou(self) -> float | None:
+        return self._iou(self.right)
+
+    @property
+    def swapped(self) -> float | None:
+        """Share of the teacher's hand pixels predicted a hand that are given the other hand."""
+        other, as_hand = self.swaps
+        return None if other < 0 else (other / as_hand if as_hand else 0.0)
+
     def coverage(self) -> dict[str, float | None]:
         return {k: (self.part_hit[k] / n if n else None) for k, n in self.part_true.items()}
 
@@ -123,22 +156,29 @@ class Score:
         return {"frames": self.frames, "iou": r(self.iou), "dice": r(self.dice), "precision": r(self.precision),
                 "recall": r(self.recall),
                 "face_iou": r(self.face_iou), "hand_iou": r(self.hand_iou), "hand_recall": r(self.hand_recall),
-                "hand_precision": r(self.hand_precision),
+                "hand_precision": r(self.hand_precision), "left_iou": r(self.left_iou),
+                "right_iou": r(self.right_iou), "swapped": r(self.swapped),
                 "coverage": {k: r(v) for k, v in self.coverage().items()}}
 
 
 def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
                     proba_parts: np.ndarray | None = None) -> np.ndarray:
-    """Part labels (1 face, 2/3 hand, 0 background) of a clip's masks: from the model's face and
-    hand channels where it has them (``proba_parts``, else computed), each marked pixel the
-    part with the higher probability (hand as :data:`signseg.labels.LEFT_HAND`); otherwise the
-    part tracker's split of the masks, frames in order."""
+    """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks: from the
+    model's part channels where it has them (``proba_parts``, else computed), each marked pixel
+    the part with the highest probability (a ``face_hand`` model's hands all
+    :data:`signseg.labels.LEFT_HAND`: it has no sides); otherwise the part tracker's split of
+    the masks, frames in order."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
-    face, hand = segmenter.parts.index("face"), segmenter.parts.index("hand")
-    handish = pp[..., hand] > pp[..., face]
-    return np.where(masks > 0, np.where(handish, np.uint8(L.LEFT_HAND), np.uint8(L.FACE)), np.uint8(0))
+    values = np.array([PART_VALUES.get(name, L.LEFT_HAND) for name in segmenter.parts], np.uint8)
+    return np.where(masks > 0, values[pp.argmax(-1)], np.uint8(0))
+
+
+def tells_sides(segmenter: Segmenter) -> bool:
+    """Whether :func:`predicted_parts` tells the signer's left hand from the right for this
+    model: a model with left and right channels, or the tracker over a one-channel model."""
+    return not segmenter.parts or "left_hand" in segmenter.parts
 
 
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
@@ -183,12 +223,13 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 proba, pp = channels[..., 0], channels[..., 1:]
             else:
                 proba, pp = segmenter.predict_proba(frames), None
+            sides = tells_sides(segmenter)
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
                 parts = predicted_parts(segmenter, frames, pred, pp)
                 scores[vid] = Score()
-                scores[vid].add(pred, truth, parts, known)
-                scores["all"].add(pred, truth, parts, known)
+                scores[vid].add(pred, truth, parts, known, sides)
+                scores["all"].add(pred, truth, parts, known, sides)
     return out
 
 
@@ -209,7 +250,8 @@ def evaluate_frames(segmenter: Segmenter, images: Sequence[np.ndarray], masks: S
 def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str, dict]:
     """Per setting, and over ``"all clips"``: clip count, mean per-clip IoU and the worst clip;
     where the scores have parts, the same for hands (mean hand IoU, mean hand recall, the worst
-    hand clip) and the face's mean IoU.
+    hand clip) and the face's mean IoU; where they tell the hands apart, each hand's mean IoU,
+    the worst clip by the lower of the two, and the mean share of hand pixels swapped.
 
     Clips weigh the same whatever their length: one good long clip must not hide a bad one.
     A clip with no teacher hand pixels has no hand IoU to count (its 1.0 would flatter).
@@ -234,6 +276,16 @@ def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str
             row.update(hand_iou=round(float(np.mean([s.hand_iou for _, s in hands])), 4),
                        hand_recall=round(float(np.mean([s.hand_recall for _, s in hands])), 4),
                        worst_hand_iou=round(worst_hand[1].hand_iou, 4), worst_hand_clip=worst_hand[0])
+        lefts = [s.left_iou for _, s in clips if s.left_iou is not None and s.left[2]]
+        rights = [s.right_iou for _, s in clips if s.right_iou is not None and s.right[2]]
+        if lefts or rights:
+            side = lambda s: min(v for v, n in ((s.left_iou, s.left[2]), (s.right_iou, s.right[2])) if n)  # noqa: E731
+            sided = [(v, s) for v, s in clips if s.left_iou is not None and (s.left[2] or s.right[2])]
+            worst_side = min(sided, key=lambda c: side(c[1]))
+            row.update(left_iou=round(float(np.mean(lefts)), 4) if lefts else None,
+                       right_iou=round(float(np.mean(rights)), 4) if rights else None,
+                       swapped=round(float(np.mean([s.swapped for _, s in sided])), 4),
+                       worst_side_iou=round(side(worst_side[1]), 4), worst_side_clip=worst_side[0])
         out[key] = row
     return out
 

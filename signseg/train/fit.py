@@ -24,7 +24,8 @@ from signseg.infer.segmenter import mirror_mean
 from signseg.models import build
 from signseg.models.layers import OUTPUTS
 from signseg.models.metrics import SegmentationLoss, hand_iou, iou, mask_iou
-from signseg.train.frames import LabelledFrames, load_sources, split_by_group
+from signseg.train.frames import LabelledFrames, split_by_group
+from signseg.train.sources import load_sources
 
 
 class FrameBatches(keras.utils.PyDataset):
@@ -146,7 +147,7 @@ def best_threshold(model: keras.Model, val: FrameBatches, mirror: bool = False) 
     parts = p.shape[-1] >= 3
     if parts:
         truth = ((lab == L.LEFT_HAND) | (lab == L.RIGHT_HAND))[known]
-        handish = (p[..., 2] > p[..., 1])[known]
+        handish = (p[..., 2:].sum(-1) > p[..., 1])[known]
     else:
         truth = ((lab > 0) & (lab <= L.UNASSIGNED))[known]
     p0 = p[..., 0][known]
@@ -375,14 +376,28 @@ def cpu_has_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
 
 
 def widen_head(narrow: keras.Model, wide: keras.Model) -> None:
-    """Copy a one-channel model's weights into the same network with a parts head
+    """Copy a model's weights into the same network with a wider head
     (:func:`signseg.models.layers.output_head`): every layer it has, the ``mask`` layer
-    included, so the wider model's channel 0 is the narrow model's mask; the new layers keep
-    their initial weights (a hand share of 0.5: training tells face from hand)."""
+    included, so the wider model's channel 0 is the narrow model's mask. New layers keep their
+    initial weights (parts sharing each pixel evenly: training tells them apart), except that a
+    ``face_hand`` model's ``hand_share`` becomes the left and right hands' logits of ``parts``
+    (face at 0, each hand at the share's logit less log 2), so its face/hand split carries over
+    and only left from right is new."""
     old = {layer.name: layer for layer in narrow.layers}
     for layer in wide.layers:
         if layer.weights and layer.name in old:
             layer.set_weights(old[layer.name].get_weights())
+    names = {layer.name for layer in wide.layers}
+    if "hand_share" in old and "part_logits" in names and "hand_share" not in names:
+        kernel, bias = old["hand_share"].get_weights()
+        target = wide.get_layer("part_logits")
+        k_new, b_new = (np.zeros(w.shape, np.float32) for w in target.get_weights())
+        axis = next(i for i, (a, b) in enumerate(zip(kernel.shape, k_new.shape)) if a != b)
+        for c in (1, 2):  # left, right
+            np.put_along_axis(k_new, np.full([1 if i == axis else n for i, n in enumerate(k_new.shape)], c),
+                              kernel, axis=axis)
+            b_new[c] = bias[0] - np.log(2.0)
+        target.set_weights([k_new, b_new])
 
 
 def _build_in(precision: str, architecture: str, config: dict) -> keras.Model:

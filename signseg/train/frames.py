@@ -121,25 +121,6 @@ def load_npy_pair(images: str | os.PathLike, masks: str | os.PathLike) -> Labell
     return out
 
 
-def load_sources(sources: Sequence[str | os.PathLike]) -> LabelledFrames:
-    """Load each source by its kind: ``.h5`` labels file or training pack, folder, or ``images.npy``."""
-    data = LabelledFrames()
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            data.extend(load_pairs_folder(p))
-        elif p.suffix == ".npy":
-            data.extend(load_npy_pair(p, p.with_name(p.name.replace("images", "labels"))))
-        elif p.suffix in (".h5", ".hdf5"):
-            from signseg.train.pack import is_pack, load_pack
-            data.extend(load_pack(p) if is_pack(p) else load_labels_file(p))
-        else:
-            raise ValueError(f"{p}: unknown training source (expected a labels .h5, a folder or images.npy)")
-    if not len(data):
-        raise ValueError(f"no labelled frames in {', '.join(map(str, sources))}")
-    return data
-
-
 def split_by_group(groups: Sequence[str], val_fraction: float, holdout: Sequence[str] = (),
                    signer_of: dict[str, str] | None = None, val: Sequence[str] | None = None) -> np.ndarray:
     """Boolean 'is validation' per frame: whole groups (videos) go to one side.

@@ -6,14 +6,12 @@ frame in all, and reads back as :class:`~signseg.train.frames.LabelledFrames` wi
 alone (no PyAV needed where it is read). Frames come back through a lossy codec: a little
 compression noise, the kind a training view adds anyway.
 
-    python -m signseg.train.pack LABELS.h5 ... -o pack.h5 [--holdout ID ...] [--every N]
+    signseg pack LABELS.h5 ... -o pack.h5 [--holdout ID ...] [--every N]
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -119,30 +117,3 @@ def load_pack(path: str | os.PathLike, threads: int | None = None) -> LabelledFr
             out.add(frames[i], labels[i], clip,
                     None if person is None else cv2.resize(person[i], (w, h), interpolation=cv2.INTER_LINEAR))
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Pack teacher labels files into a small training pack.")
-    p.add_argument("sources", nargs="+", type=Path, help="teacher labels .h5 files (or any training source)")
-    p.add_argument("-o", "--output", required=True, type=Path)
-    p.add_argument("--holdout", nargs="*", default=[], help="video ids left out of the pack")
-    p.add_argument("--every", type=int, default=1, help="keep every Nth labelled frame of each clip")
-    p.add_argument("--crf", type=int, default=20, help="H.264 quality (lower: larger and closer)")
-    args = p.parse_args(argv)
-    from signseg.train.frames import load_sources
-    data = load_sources(args.sources)
-    held, seen = set(args.holdout), {}
-    keep = []
-    for g in data.groups:
-        seen[g] = seen.get(g, -1) + 1
-        keep.append(g not in held and seen[g] % args.every == 0)
-    data = data.subset(keep)
-    write_pack(data, args.output, crf=args.crf)
-    size = args.output.stat().st_size
-    print(f"signseg: wrote {args.output}: {len(data)} frames of {len(set(data.groups))} clips, "
-          f"{size / 1e6:.1f} MB ({size / max(1, len(data)) / 1e3:.1f} KB a frame)", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -217,6 +217,14 @@ def _background(p, plate, size: tuple[int, int]):
     return wall
 
 
+def _swap_mirrored(lab, warp):
+    """Labels of mirrored views (the map's determinant below 0) with the signer's left and right
+    hands swapped, as :func:`signseg.train.augment.augment` does."""
+    mirrored = ops.reshape(warp[:, 0] * warp[:, 4] - warp[:, 1] * warp[:, 3] < 0, (-1, 1, 1, 1))
+    swapped = ops.where(lab == L.LEFT_HAND, L.RIGHT_HAND, ops.where(lab == L.RIGHT_HAND, L.LEFT_HAND, lab))
+    return ops.where(mirrored, swapped, lab)
+
+
 def warp_stage(image, label, person, plate, p, size: tuple[int, int]):
     """Stage 1 of :func:`render`: the frame, person mask and labels seen through the view's
     map (sampled once, so they move together) and the room plate through its own:
@@ -225,7 +233,7 @@ def warp_stage(image, label, person, plate, p, size: tuple[int, int]):
     sx, sy = _source_coords(p["warp"], size)
     both = _sample(ops.concatenate([ops.cast(image, "float32"), ops.cast(person, "float32") / 255.0], axis=-1),
                    sx, sy, size)
-    lab = _sample(ops.cast(label, "int32"), sx, sy, size, nearest=True)
+    lab = _swap_mirrored(_sample(ops.cast(label, "int32"), sx, sy, size, nearest=True), p["warp"])
     room = _sample(ops.cast(plate, "float32"), *_source_coords(p["plate_warp"], size), size)
     return both[..., :3], both[..., 3:], lab, room
 

@@ -1,4 +1,4 @@
-"""Keep TensorFlow's C++ start-up lines off the user's terminal.
+"""Keep TensorFlow's C++ start-up lines off the user's terminal, from the CLI and from Python.
 
 TensorFlow 2.21 prints absl notices at import and first device query ("All log messages
 before absl::InitializeLog()", oneDNN, the CUDA stub, cuInit, CPU instruction notes) from C++,
@@ -6,9 +6,16 @@ before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not reach them. W
 :func:`filtered_stderr` runs, file descriptor 2 goes through a pipe and a thread forwards
 everything else: signseg's own messages and errors, Python tracebacks, progress bars (at
 once, they have no newline), and the same for worker processes, which inherit the descriptor.
+
+The CLI runs whole under the filter. A library must not hold a process's stderr, so in Python
+only the two moments that print are filtered: TensorFlow's import (:func:`quiet_imports`, set
+up by ``import signseg``) and the first device query (signseg calls it under the filter).
+Python's own warnings and logging are never touched.
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import re
 import sys
@@ -76,3 +83,51 @@ def filtered_stderr() -> Iterator[None]:
         pump.join(timeout=5)  # workers that still hold the pipe keep it open; never hang on them
         if not pump.is_alive():  # else it still forwards to ``saved``: leave that descriptor open
             os.close(saved)
+
+
+#: Top-level modules whose import prints the start-up lines.
+NOISY_IMPORTS = ("tensorflow",)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """A module's own loader, run with :func:`filtered_stderr` around it."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        with filtered_stderr():
+            self.loader.exec_module(module)
+
+    def __getattr__(self, name):  # get_resource_reader, is_package and the rest: the loader's own
+        return getattr(self.loader, name)
+
+
+class _QuietFinder(importlib.abc.MetaPathFinder):
+    """Finds :data:`NOISY_IMPORTS` as the other finders do and wraps their loaders."""
+
+    def __init__(self):
+        self._finding = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in NOISY_IMPORTS or self._finding:
+            return None
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
+        if spec is None or spec.loader is None or isinstance(spec.loader, _QuietLoader):
+            return None
+        spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_imports() -> None:
+    """Filter the start-up lines of :data:`NOISY_IMPORTS` when they are first imported (once per
+    process; nothing to do where they are imported already)."""
+    if not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietFinder())
