@@ -46,8 +46,19 @@ def test_threshold_and_to_masks_cut_each_frame():
     proba = np.stack([_five_blobs(), np.flipud(_five_blobs()), np.zeros((60, 80), np.uint8)]).astype(np.float32) / 4
     want = np.stack([keep_largest(m, 2) for m in threshold(proba, 0.5)])
     np.testing.assert_array_equal(threshold(proba, 0.5, max_blobs=2), want)
-    np.testing.assert_array_equal(to_masks(proba, 60, 80, 0.5, max_blobs=2), want)
+    masks, signals = to_masks(proba, 60, 80, 0.5, max_blobs=2)
+    np.testing.assert_array_equal(masks, want)
     assert [_blobs(m) for m in want] == [2, 2, 0]
+    # the signals of the same pass: blobs left, share marked, mean probability of what is marked
+    assert list(signals["blobs"]) == [2, 2, 0]
+    np.testing.assert_allclose(signals["area"], [(m > 0).mean() for m in want], rtol=1e-6)
+    marked = proba[0] >= 0.5
+    assert signals["confidence"][0] == pytest.approx(proba[0][marked].mean(), rel=1e-6)
+    assert np.isnan(signals["confidence"][2])  # nothing marked: no confidence
+    # uint8 probabilities (x255, an asynchronous network's) give the same masks and signals
+    masks8, signals8 = to_masks(np.round(proba * 255).astype(np.uint8), 60, 80, 0.5, max_blobs=2)
+    np.testing.assert_array_equal(masks8, want)
+    np.testing.assert_allclose(signals8["confidence"][:2], signals["confidence"][:2], atol=2e-3)
 
 
 def test_segmenter_takes_max_blobs_from_the_card_and_the_caller(preset_dir, soup):

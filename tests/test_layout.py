@@ -9,7 +9,7 @@ PACKAGE = REPO / "signseg"
 #: Shared vocabulary (errors, labels, cache, version) sits below them all; tools that use
 #: several floors (the CLI, overlays) sit above.
 FLOORS = ["_version", "errors", "quiet", "labels", "cache", "weights", "decode", "models", "infer", "postprocess", "store", "run",
-          "teacher", "train", "overlay", "video", "readers", "cli", "__init__", "__main__"]
+          "teacher", "train", "overlay", "video", "readers", "report", "cli", "__init__", "__main__"]
 
 
 def _floor(module: str) -> int:
@@ -64,7 +64,7 @@ def test_no_module_imports_a_higher_floor():
 
 
 def test_the_stages_are_folders():
-    for stage in ("decode", "infer", "postprocess", "store", "run", "models", "teacher", "train", "cli"):
+    for stage in ("decode", "infer", "postprocess", "store", "run", "models", "teacher", "train", "report", "cli"):
         assert (PACKAGE / stage / "__init__.py").is_file(), stage
 
 

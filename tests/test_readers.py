@@ -57,6 +57,38 @@ def test_clips_are_sampled_padded_and_labelled(corpus):
         ClipDataset(out, label=999)
 
 
+def test_per_frame_signals_and_part_presence_follow_the_masks(corpus, tmp_path):
+    """Every frame's signals agree with its stored mask; a part is found exactly where its value
+    is in the mask, with a confidence in 0..1; readers give presence per frame (0: not found)."""
+    from signseg import labels as L
+    _, out = corpus
+    with MaskReader(out) as reader:
+        for vid in reader.keys():
+            item = reader[vid]
+            masks, sig = item.masks[()], item.signals[()]
+            assert len(sig) == len(masks)
+            np.testing.assert_allclose(sig["area"], (masks > 0).mean(axis=(1, 2)), rtol=1e-5)
+            marked = sig["area"] > 0
+            assert (np.isnan(sig["confidence"]) == ~marked).all()
+            assert ((sig["confidence"][marked] > 0) & (sig["confidence"][marked] <= 1)).all()
+            assert (sig["blobs"][~marked] == 0).all() and (sig["blobs"][marked] >= 1).all()
+            presence = item.presence()
+            for k, (value, name) in enumerate(zip(L.PARTS, L.PART_NAMES)):
+                found = (masks == value).any(axis=(1, 2))
+                np.testing.assert_array_equal(sig[f"{name}_found"] > 0, found)
+                assert (presence[found, k] > 0).all() and (presence[~found, k] == 0).all()
+    x, _ = ClipDataset(out, source="presence", frames=16)[2]  # 9 frames and 7 of padding
+    assert x.shape == (16, 3) and x.dtype == np.float32 and not x[9:].any()
+    # a file without parts has the base signals but no presence to give
+    plain = tmp_path / "plain.h5"
+    assert run("segment", SOUP, "-o", plain, "-q").returncode == 0
+    with MaskReader(plain) as reader:
+        item = reader["SOUP"]
+        assert set(item.signals.dtype.names) == {"area", "confidence", "blobs"}
+        with pytest.raises(ValueError, match="no part signals"):
+            item.presence()
+
+
 def test_split_by_signer_is_disjoint_and_complete(corpus):
     _, out = corpus
     for seed in range(6):

@@ -14,14 +14,22 @@ import numpy as np
 def keep_largest(mask: np.ndarray, n: int | None) -> np.ndarray:
     """``mask`` (H, W) uint8, foreground > 0, with only its ``n`` largest 8-connected blobs
     left; the rest set to 0. Changed in place and returned; ``n`` None or 0 keeps all."""
-    if not n:
-        return mask
+    if n:
+        cut_to_largest(mask, n)
+    return mask
+
+
+def cut_to_largest(mask: np.ndarray, n: int | None) -> int:
+    """:func:`keep_largest` in place, returning the blobs left (counted from the same labelling
+    the cut needs; ``n`` None or 0: all kept, and counted)."""
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ValueError(f"mask must be (H, W) uint8, got {mask.shape} {mask.dtype}")
+    if not n:
+        return cv2.connectedComponents(mask, connectivity=8)[0] - 1
     count, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count - 1 <= n:  # label 0 is the background
-        return mask
+        return count - 1
     keep = np.zeros(count, np.uint8)
     keep[1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")[:n]] = 1
     mask *= keep[comp]
-    return mask
+    return n

@@ -13,7 +13,8 @@ import numpy as np
 
 from signseg import labels
 from signseg.decode.image import resize
-from signseg.infer.blobs import keep_largest
+from signseg.infer.blobs import cut_to_largest, keep_largest
+from signseg.infer.signals import mean_marked, signals_dtype
 
 
 def _round8(n: int) -> int:
@@ -67,17 +68,24 @@ def threshold(proba: np.ndarray, t: float, max_blobs: int | None = None) -> np.n
     return masks
 
 
-def to_masks(proba: np.ndarray, height: int, width: int, t: float, max_blobs: int | None = None) -> np.ndarray:
-    """(n, h, w) probabilities at the input size -> (n, height, width) uint8 masks: each frame
-    resized back (bilinear, float32 or uint8 as given), thresholded while in cache and, with
-    ``max_blobs``, cut to its largest blobs (as :func:`threshold`)."""
+def to_masks(proba: np.ndarray, height: int, width: int, t: float, max_blobs: int | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(n, h, w) probabilities at the input size -> (n, height, width) uint8 masks and their
+    per-frame signals (:mod:`signseg.infer.signals`): each frame resized back (bilinear, float32
+    or uint8 as given), thresholded while in cache and, with ``max_blobs``, cut to its largest
+    blobs (as :func:`threshold`); the signals from the same pass (the confidence over the
+    input-size pixels at or above ``t``)."""
     masks = np.empty((len(proba), height, width), np.uint8)
-    for p, m in zip(proba, masks):
+    signals = np.zeros(len(proba), signals_dtype())
+    cut = 1.0 if proba.dtype != np.uint8 else 255.0
+    for i, (p, m) in enumerate(zip(proba, masks)):
+        signals["confidence"][i] = mean_marked(p, p >= t * cut)
         if p.shape != (height, width):
             p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
         _threshold_into(p, t, m)
-        keep_largest(m, max_blobs)
-    return masks
+        signals["blobs"][i] = min(255, cut_to_largest(m, max_blobs))
+        signals["area"][i] = np.count_nonzero(m) / m.size
+    return masks, signals
 
 
 RESIZES = ("auto", "host", "device")

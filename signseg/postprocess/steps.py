@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from signseg.infer.signals import with_parts
 from signseg.labels import PART_NAMES
 from signseg.postprocess.parts import PartTracker, crop_parts
 
@@ -46,13 +47,18 @@ class VideoPostprocess:
         self.spec = spec
         self.tracker = PartTracker() if spec.parts else None
 
-    def __call__(self, frames: np.ndarray, masks: np.ndarray) -> dict[str, np.ndarray]:
-        """The datasets to append for this batch: ``masks`` and, as asked, ``boxes`` and
-        ``crops/<part>``."""
+    def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
+                 proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The datasets to append for this batch: ``masks``, ``signals`` where given
+        (:mod:`signseg.infer.signals`; with parts, each part's presence and confidence is added
+        from ``proba``, the batch's probabilities at the network's input size) and, as asked,
+        ``boxes`` and ``crops/<part>``."""
         if self.tracker is None:
-            return {"masks": masks}
+            return {"masks": masks} if signals is None else {"masks": masks, "signals": signals}
         parts, boxes = self.tracker(masks)
         out = {"masks": parts, "boxes": boxes}
+        if signals is not None:
+            out["signals"] = with_parts(signals, parts, proba)
         if self.spec.crop_size:
             crops = crop_parts(frames, boxes, self.spec.crop_size)
             for k, name in enumerate(PART_NAMES):

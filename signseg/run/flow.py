@@ -94,8 +94,8 @@ class _Open:
         self.store = MaskFile(shard, "w")
         self.writer = self.store.video_writer(job.video_id, deflate=deflate)
 
-    def append(self, frames: np.ndarray, masks: np.ndarray) -> None:
-        self.writer.append(self.post(frames, masks))
+    def append(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray, proba: np.ndarray) -> None:
+        self.writer.append(self.post(frames, masks, signals, proba))
 
     def close(self, keep: bool) -> None:
         self.store.close()
@@ -124,8 +124,8 @@ class _Writer:
                     proba = item.probabilities()  # fetched here, in order: frees its batch's place
                     if c.index in self.failed:
                         continue
-                    masks = self.pool.submit(to_masks, proba, *c.frames.shape[1:3], self.segmenter.threshold,
-                                             self.segmenter.max_blobs)
+                    masks = self.pool.submit(_masks_and_signals, proba, *c.frames.shape[1:3],
+                                             self.segmenter.threshold, self.segmenter.max_blobs)
                 ahead.push(c, masks)
                 for chunk, m in ahead.ready():
                     self.write(chunk, m)
@@ -141,7 +141,7 @@ class _Writer:
             self.open.pop(i).close(keep=False)
         self.take(Outcome(self.jobs[i], None, 0, message))
 
-    def write(self, c: Chunk, masks: np.ndarray | None) -> None:
+    def write(self, c: Chunk, made: tuple | None) -> None:
         if c.index in self.failed:
             return
         job = self.jobs[c.index]
@@ -152,7 +152,7 @@ class _Writer:
                 attrs = video_attrs(job, c.reader, self.segmenter, self.stride, self.post)
                 self.open[c.index] = _Open(job, self.shard_for(c.index), attrs, self.post, self.pool)
             elif c.frames is not None:
-                self.open[c.index].append(c.frames, masks)
+                self.open[c.index].append(c.frames, *made)
                 if self.on_frames is not None:
                     self.on_frames(len(c.frames))
             elif c.last:
@@ -164,6 +164,11 @@ class _Writer:
             if not is_video_failure(exc):
                 raise
             self.fail(c.index, failure_message(exc, job.path))
+
+
+def _masks_and_signals(proba: np.ndarray, height: int, width: int, t: float, max_blobs: int | None) -> tuple:
+    """A chunk's masks, their signals and the probabilities they came from (parts read them)."""
+    return (*to_masks(proba, height, width, t, max_blobs), proba)
 
 
 def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[int], Path],

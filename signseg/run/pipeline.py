@@ -197,6 +197,9 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
                                  on_frames=run.live, post=post)
         finally:
             summary = run.close()
+            if summary.done or summary.failed:
+                with contextlib.suppress(StoreError):  # a full disk has been reported already
+                    store.record_run(summary.seconds, summary.frames, len(summary.done), len(summary.failed))
     return summary
 
 

@@ -16,8 +16,9 @@ import numpy as np
 from signseg.labels import PART_NAMES
 from signseg.store.mask_reader import MaskReader
 
-#: What a clip can be made of: the (part) masks, one part's RGB crops, or the part boxes.
-SOURCES = ("masks", "boxes", *(f"{p}_crops" for p in PART_NAMES))
+#: What a clip can be made of: the (part) masks, one part's RGB crops, the part boxes, or each
+#: part's per-frame presence (its confidence, 0 where not found).
+SOURCES = ("masks", "boxes", "presence", *(f"{p}_crops" for p in PART_NAMES))
 
 
 def sample_indices(n: int, frames: int) -> np.ndarray:
@@ -51,7 +52,9 @@ class ClipDataset:
     - ``"face_crops"``, ``"left_hand_crops"``, ``"right_hand_crops"`` (frames, S, S, 3) uint8,
       from ``/videos/<id>/crops/<part>``;
     - ``"boxes"`` (frames, 3, 4) float32, scaled to 0..1 by the frame size, 0 where a part is
-      absent.
+      absent;
+    - ``"presence"`` (frames, 3) float32: face, left and right hand's confidence in each frame,
+      0 where the part was not found (and in padding): frames missing a hand can be masked out.
 
     Filters (``label``, ``signer``, ``videos``, ``split``, ...) are :class:`MaskReader`'s.
     The file is opened lazily in each process, so the object can go to DataLoader workers.
@@ -84,6 +87,9 @@ class ClipDataset:
             if item.boxes is None:
                 raise ValueError(f"{self.path}: no boxes stored (segment with --parts)")
             return (3, 4)
+        if source == "presence":
+            item.presence()  # raises, naming the video, where there are no part signals
+            return (len(PART_NAMES),)
         part = _part_of(source)
         if part not in item.crops:
             raise ValueError(f"{self.path}: no {source} stored (segment with --crops SIZE)")
@@ -91,7 +97,7 @@ class ClipDataset:
 
     @staticmethod
     def dtype_of(source: str) -> np.dtype:
-        return np.dtype(np.float32 if source == "boxes" else np.uint8)
+        return np.dtype(np.float32 if source in ("boxes", "presence") else np.uint8)
 
     def _open(self) -> MaskReader:
         if self._reader is None or self._pid != os.getpid():  # h5py handles must not cross a fork
@@ -120,6 +126,8 @@ class ClipDataset:
             h, w = item.masks.shape[1:]
             data = _take(item.boxes, wanted)[where] / np.array([w, h, w, h], np.float32)
             data = np.nan_to_num(data, nan=0.0)
+        elif source == "presence":
+            data = item.presence()[wanted][where]
         else:
             data = _take(item.crops[_part_of(source)], wanted)[where]
         out = np.zeros(self.shapes[source], self.dtype_of(source))

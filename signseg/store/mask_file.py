@@ -331,6 +331,25 @@ class MaskFile:
             self._set_index(video_id, FAILED, 0, g.attrs.get("label"), g.attrs.get("signer"))
             self.h5.flush()
 
+    def record_run(self, seconds: float, frames: int, videos: int, failed: int) -> None:
+        """Add one run's wall time and counts to the file's run log (root attrs ``wall_seconds``,
+        ``runs`` and ``run_log``, a JSON list; a resumed run adds to them): reports show them."""
+        import json
+        import time
+        with self._writing():
+            log = json.loads(self.h5.attrs.get("run_log", "[]"))
+            log.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(float(seconds), 2),
+                        "frames": int(frames), "videos": int(videos), "failed": int(failed)})
+            self.h5.attrs["run_log"] = json.dumps(log[-1000:])
+            self.h5.attrs["runs"] = len(log)
+            self.h5.attrs["wall_seconds"] = round(float(self.h5.attrs.get("wall_seconds", 0.0)) + float(seconds), 2)
+            self.h5.flush()
+
+    def run_log(self) -> list[dict[str, Any]]:
+        """The runs that wrote this file, oldest first (:meth:`record_run`); [] for older files."""
+        import json
+        return json.loads(self.h5.attrs.get("run_log", "[]"))
+
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:
         if self.h5.id.valid:

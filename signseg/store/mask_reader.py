@@ -24,7 +24,9 @@ class VideoMasks:
 
     ``masks`` (T, H, W) uint8; ``boxes`` (T, 3, 4) float32 or None (files made without
     ``--parts``); ``crops`` ``{"face"|"left_hand"|"right_hand": (T, S, S, 3) uint8}``, empty
-    without ``--crops``.
+    without ``--crops``; ``signals`` (T,) per-frame signals (docs/format.md: area, confidence,
+    blobs and, with parts, each part's presence and confidence) or None (files written before
+    signals were).
     """
 
     video_id: str
@@ -37,6 +39,21 @@ class VideoMasks:
     @property
     def boxes(self) -> h5py.Dataset | None:
         return self.group.get("boxes")
+
+    @property
+    def signals(self) -> h5py.Dataset | None:
+        return self.group.get("signals")
+
+    def presence(self) -> np.ndarray:
+        """(T, 3) float32: each part's confidence in each frame (face, left hand, right hand),
+        0 where the part was not found; a recognizer can skip frames missing a hand by it."""
+        s = self.signals
+        if s is None or f"{PART_NAMES[0]}_found" not in (s.dtype.names or ()):
+            raise ValueError(f"{self.video_id}: no part signals stored (segment with --parts; "
+                             "files written before signals were have none)")
+        rows = s[:]
+        return np.stack([np.where(rows[f"{p}_found"] > 0, np.nan_to_num(rows[f"{p}_confidence"]), 0.0)
+                         for p in PART_NAMES], axis=1).astype(np.float32)
 
     @property
     def crops(self) -> dict[str, h5py.Dataset]:

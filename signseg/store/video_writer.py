@@ -40,10 +40,10 @@ class VideoWriter:
     """Appends one video's mask batches to a mask file (:class:`VideoStore`); see
     :meth:`signseg.store.mask_file.MaskFile.write_video`.
 
-    With ``deflate`` (an executor of threads) and masks alone (no parts), whole chunks of
-    masks are compressed on its threads and written as they are (``write_direct_chunk``):
-    h5py runs one call at a time, so compressing inside it would make the writes of every
-    video wait in line; the file is the same as h5py's own gzip makes it.
+    With ``deflate`` (an executor of threads), whole chunks of masks are compressed on its
+    threads and written as they are (``write_direct_chunk``; the other per-frame datasets
+    through h5py): h5py runs one call at a time, so compressing inside it would make the
+    writes of every video wait in line; the file is the same as h5py's own gzip makes it.
     """
 
     #: Compressed chunks that may wait to be written (memory bound).
@@ -83,14 +83,14 @@ class VideoWriter:
                 self.ds = self._create("masks", batch)
                 for name, arr in extras.items():
                     self.extras[name] = self._create(name, arr)
-                if extras:
-                    self.deflate = None  # parts: h5py's own writes, all datasets alike
             if self.deflate is not None:
                 self._append_chunks(batch)
+                rest = [(self.extras[k], v) for k, v in extras.items()]
             else:
-                for ds, arr in ((self.ds, batch), *((self.extras[k], v) for k, v in extras.items())):
-                    ds.resize(self.n + len(arr), axis=0)
-                    ds[self.n:self.n + len(arr)] = arr
+                rest = [(self.ds, batch), *((self.extras[k], v) for k, v in extras.items())]
+            for ds, arr in rest:  # per-frame extras (signals, boxes, crops): h5py's own writes
+                ds.resize(self.n + len(arr), axis=0)
+                ds[self.n:self.n + len(arr)] = arr
         self.n += len(batch)
 
     def _append_chunks(self, batch: np.ndarray) -> None:
