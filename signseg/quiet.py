@@ -9,7 +9,8 @@ once, they have no newline), and the same for worker processes, which inherit th
 
 The CLI runs whole under the filter. A library must not hold a process's stderr, so in Python
 only the two moments that print are filtered: TensorFlow's import (:func:`quiet_imports`, set
-up by ``import signseg``) and the first device query (signseg calls it under the filter).
+up by ``import signseg``) and its first device query, made right after the import (listing
+the physical devices, which leaves them configurable, as TensorFlow's own guide does).
 Python's own warnings and logging are never touched.
 """
 from __future__ import annotations
@@ -101,6 +102,8 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module) -> None:
         with filtered_stderr():
             self.loader.exec_module(module)
+            if module.__name__ == "tensorflow":  # its CUDA lines come at the first device query:
+                module.config.list_physical_devices()  # have it now (physical devices stay configurable)
 
     def __getattr__(self, name):  # get_resource_reader, is_package and the rest: the loader's own
         return getattr(self.loader, name)

@@ -53,9 +53,11 @@ def test_cli_is_quiet_unless_verbose(tmp_path, soup):
 
 
 QUIET_LIBRARY = r'''
-import sys, warnings
+import os, sys, warnings
 import numpy as np
 import signseg
+from signseg.infer.segmenter import Segmenter
+Segmenter.from_file(os.path.join(os.path.dirname(signseg.__file__), "weights", "snet-lite.weights.h5"))
 seg = signseg.Segmenter.from_pretrained()
 seg.predict(np.zeros((2, 120, 160, 3), np.uint8))
 warnings.warn("a warning that matters")

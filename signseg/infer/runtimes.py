@@ -39,8 +39,8 @@ def has_gpu() -> bool:
     try:
         if backend == "tensorflow":
             import tensorflow as tf
-            with filtered_stderr():  # the first device query prints TensorFlow's CUDA lines
-                return bool(tf.config.list_physical_devices("GPU"))
+            with filtered_stderr():  # the first device query prints TensorFlow's CUDA lines (where
+                return bool(tf.config.list_physical_devices("GPU"))  # TensorFlow came in before signseg)
         if backend == "jax":
             import jax
             return any(d.platform == "gpu" for d in jax.devices())
