@@ -289,6 +289,7 @@ with MaskFile(sys.argv[1] + "/per_video.h5") as a, MaskFile(sys.argv[1] + "/out1
     for v in a.video_ids():
         x, y = a.masks(v)[()] > 0, b.masks(v)[()] > 0
         print("iou", v, (x & y).sum() / max(1, (x | y).sum()))
+process(jobs[:2], sys.argv[1] + "/parts.h5", seg, infer="driver", parts=True, progress=False)
 """
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
     r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
@@ -297,3 +298,16 @@ with MaskFile(sys.argv[1] + "/per_video.h5") as a, MaskFile(sys.argv[1] + "/out1
     assert "compiled True compiles 1" in r.stdout, r.stdout + r.stderr[-2000:]
     ious = [float(line.split()[-1]) for line in r.stdout.splitlines() if line.startswith("iou")]
     assert len(ious) == 3 and min(ious) > 0.99, r.stdout  # the same masks as one video at a time
+    # parts from the network's channels (uint8 from the graph) as the host path splits them
+    from signseg.run.jobs import VideoJob
+    from signseg.infer.segmenter import Segmenter
+    host = tmp_path / "host_parts.h5"
+    process([VideoJob(f"v{i}", c) for i, c in enumerate(clips[:2])], host, Segmenter.from_pretrained("snet-lite"),
+            parts=True, progress=False)
+    with MaskFile(tmp_path / "parts.h5") as a, MaskFile(host) as b:
+        for v in ("v0", "v1"):
+            assert a.attrs(v)["parts_from"] == b.attrs(v)["parts_from"] == "network face, tracked hands"
+            x, y = a.masks(v)[()], b.masks(v)[()]
+            for part in (1, 2, 3):
+                inter, union = ((x == part) & (y == part)).sum(), ((x == part) | (y == part)).sum()
+                assert union == 0 or inter / union > 0.9, (v, part, inter / union)

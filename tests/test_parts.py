@@ -181,3 +181,45 @@ def test_a_wide_band_at_the_top_is_not_taken_for_the_face_nor_does_a_hand_drag_t
     assert (parts[:, :20] != L.FACE).all()  # the band is never the face
     face_centres = (boxes[:, 0, 1] + boxes[:, 0, 3]) / 2
     assert np.abs(face_centres - 80).max() < 12  # the face box stays on the face through the merge
+
+
+def test_the_networks_face_stays_face_and_a_hand_over_it_stays_a_hand():
+    """network_parts with face/hand channels: the face is the network's, the tracker only names
+    the hands; a hand in front of the face (one blob for the tracker alone) stays a hand."""
+    from signseg.postprocess.parts import network_parts
+    frames = [scene(left=(220, 130), right=(100, 130)), scene(left=(220, 130), right=(150, 50))]  # right hand on the face
+    truth = np.stack(frames)
+    proba = np.zeros((*truth.shape, 2), np.float32)  # face, hand
+    proba[..., 0] = truth == L.FACE
+    proba[..., 1] = (truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND)
+    parts, boxes = network_parts(truth > 0, proba, ("face", "hand"))
+    np.testing.assert_array_equal(parts, truth)
+    assert not np.isnan(boxes).any()
+    alone, _ = split_parts(truth > 0)  # the tracker alone cannot see the hand in the face blob
+    assert (alone[1] == L.RIGHT_HAND).sum() < (truth[1] == L.RIGHT_HAND).sum()
+    # a network with the signer's sides gives every part itself, at its own (smaller) size
+    small = cv2.resize(truth[0], (W // 2, H // 2), interpolation=cv2.INTER_NEAREST)
+    sided = np.stack([small == v for v in (L.FACE, L.LEFT_HAND, L.RIGHT_HAND)], -1).astype(np.float32)[None]
+    parts, boxes = network_parts(truth[:1] > 0, sided, ("face", "left_hand", "right_hand"))
+    assert (parts == truth[:1]).mean() > 0.99 and not np.isnan(boxes).any()
+
+
+def test_parts_are_scored_as_they_are_written(parts_file, soup):
+    """The evaluation's parts of the shipped face/hand model are the file's: the network's face,
+    the tracker's named hands."""
+    from signseg.infer.segmenter import Segmenter
+    from signseg.decode.video import read_video
+    from signseg.infer.preprocess import threshold
+    from signseg.train.evaluate import predicted_parts
+    seg = Segmenter.from_pretrained()
+    assert seg.parts == ("face", "hand")
+    frames = read_video(soup)
+    channels = seg.predict_channels(frames)
+    masks = threshold(channels[..., 0], seg.threshold, seg.max_blobs)
+    parts = predicted_parts(seg, frames, masks, channels[..., 1:])
+    face = (masks > 0) & (channels[..., 1] >= channels[..., 2])
+    assert ((parts == L.FACE) == face).mean() > 0.999
+    with MaskReader(parts_file) as reader:
+        written = reader["SOUP"].masks[()]
+        assert reader["SOUP"].attrs["parts_from"] == "network face, tracked hands"
+    assert (written == parts).mean() > 0.995  # the file's pixels (the runtime's rounding aside)

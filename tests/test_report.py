@@ -160,3 +160,32 @@ def test_the_page_renders_in_a_real_browser(corpus_run, tmp_path):
                          capture_output=True, text=True, timeout=120)
     rows = dom.stdout.split('id="videos"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     assert "1 videos, page 1 of 1" in dom.stdout and rows.count("<tr>") == 1 and "blinking" in rows
+
+
+def test_a_large_corpus_keeps_the_page_small(tmp_path):
+    """Thousands of videos: the table holds every flagged one and then only up to --max-rows;
+    the JSON holds all; thumbnails only for the worst N (here their sources are gone: noted)."""
+    from signseg.infer.signals import signals_dtype
+    from signseg.report.build import write_report
+    from signseg.store.mask_file import MaskFile
+    out = tmp_path / "big.h5"
+    n_videos = 3000
+    masks = np.zeros((4, 8, 8), np.uint8)
+    masks[:, 2:5, 2:5] = 4
+    with MaskFile(out, "w") as store:
+        for i in range(n_videos):
+            sig = np.zeros(4, signals_dtype())
+            sig["area"], sig["confidence"] = 9 / 64, 0.9
+            sig["blobs"] = 1 if i % 10 == 0 else 3  # a tenth of the videos: never a hand
+            store.write_video(f"signer{i % 30}_sample{i}", [{"masks": masks, "signals": sig}],
+                              {"source": f"/gone/signer{i % 30}_sample{i}_color.mp4", "fps": 30.0})
+    page, js = tmp_path / "big.html", tmp_path / "big.json"
+    report = write_report(out, page, js, worst_n=5, max_rows=1000)
+    assert len(report.videos) == n_videos and len(report.flagged()) == n_videos // 10
+    assert len(json.loads(js.read_text())["videos"]) == n_videos
+    text = page.read_text()
+    rows = json.loads(text.split("<script id='rows' type='application/json'>", 1)[1].split("</script>", 1)[0])
+    assert len(rows) == 1000 and sum(1 for r in rows if r["flags"]) == n_videos // 10
+    assert "2,000 videos without flags are not listed here" in text
+    assert text.count("no thumbnails: source video not found") == 5
+    assert len(text) < 1_000_000

@@ -280,3 +280,12 @@ def test_the_test_time_flip_swaps_the_signers_hands(soup):
     back = b[:, :, ::-1][..., [0, 1, 3, 2]]
     assert np.abs(a - back).mean() < 2e-3
     assert np.abs(a - b[:, :, ::-1]).mean() > 10 * np.abs(a - back).mean()  # the sides do differ
+    # the GPU driver's graph gives every channel the same way (hands exchanged in its flip too)
+    from signseg.infer.fixed_shape import uint8_model
+    from signseg.infer.preprocess import to_input
+    x = to_input(frames, seg.input_size)
+    graph = uint8_model(model, seg.input_size, seg.input_scale, seg.logits, mirror=True, channels=True,
+                        swap=seg.mirror_order())
+    got = np.asarray(graph.predict_on_batch(x)).astype(np.float32) / 255
+    assert got.shape == (2, 64, 64, 4)
+    np.testing.assert_allclose(got, seg.network(seg.to_input(x), channel=slice(None)), atol=0.5 / 255 + 1e-5)

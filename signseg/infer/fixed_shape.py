@@ -13,6 +13,7 @@ skips a padded batch's padding rows and takes any input size (models without a f
 from __future__ import annotations
 
 import weakref
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -23,21 +24,26 @@ _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def uint8_model(model: keras.Model, input_size: tuple[int, int], scale: float, logits: bool,
-                mirror: bool = False) -> keras.Model:
+                mirror: bool = False, channels: bool = False, swap: Sequence[int] | None = None) -> keras.Model:
     """``model`` wrapped for uint8 frames at ``input_size``: scaled in the graph, uint8
     probabilities (x255) out, so only bytes cross between host and device. ``mirror``: the
-    output averaged with the flipped-back output on the mirror image, as the host path does."""
+    output averaged with the flipped-back output on the mirror image, as the host path does
+    (its channels in the order ``swap`` first: the signer's hands exchanged). ``channels``:
+    every output channel (n, h, w, k), else the mask's (n, h, w)."""
     ops = keras.ops
     frames = keras.Input(shape=(*input_size, 3), dtype="uint8", name="frames")
     x = keras.layers.Lambda(lambda f: ops.cast(f, "float32") * scale, dtype="float32", name="scale")(frames)
     y = ops.cast(model(x), "float32")
     if mirror:
         flipped = keras.layers.Lambda(lambda f: ops.flip(f, axis=2), dtype="float32", name="mirror")(x)
-        y = 0.5 * (y + ops.flip(ops.cast(model(flipped), "float32"), axis=2))
+        back = ops.flip(ops.cast(model(flipped), "float32"), axis=2)
+        if swap is not None:
+            back = ops.take(back, list(swap), axis=-1)
+        y = 0.5 * (y + back)
     if logits:
         y = ops.sigmoid(y)
-    y = keras.layers.Lambda(lambda p: ops.cast(ops.round(p[..., 0] * 255.0), "uint8"), dtype="float32",
-                            name="to_uint8")(y)
+    y = keras.layers.Lambda(lambda p: ops.cast(ops.round((p if channels else p[..., 0]) * 255.0), "uint8"),
+                            dtype="float32", name="to_uint8")(y)
     return keras.Model(frames, y, name=f"{model.name}_uint8")
 
 
@@ -46,9 +52,12 @@ class FixedShapeNetwork:
 
     ``compiles`` counts the traces of the compiled function (JAX): it stays at 1 for a whole
     corpus. ``compiled``: the JAX path (else the Segmenter's runtime on its lanes).
+    ``channels``: every output channel comes back, (batch, h, w, k) (a network with part
+    channels, where a run splits masks into parts), else the mask's alone.
     """
 
-    def __init__(self, segmenter):
+    def __init__(self, segmenter, channels: bool = False):
+        self.channels = bool(channels)
         self.batch_size = segmenter.batch_size
         self.input_size = segmenter.input_size
         self.shape = None if self.input_size is None else (self.batch_size, *self.input_size, 3)
@@ -57,10 +66,13 @@ class FixedShapeNetwork:
                          and self.input_size is not None)
         if self.compiled:
             self._call = self._jitted(uint8_model(segmenter.model, self.input_size, segmenter.input_scale,
-                                                  segmenter.logits, segmenter.mirror))
+                                                  segmenter.logits, segmenter.mirror, self.channels,
+                                                  segmenter.mirror_order()))
         else:
+            which = slice(None) if self.channels else 0
+
             def scaled_network(frames: np.ndarray, lane: bool) -> np.ndarray:  # on a lane's thread
-                return segmenter.network(segmenter.to_input(frames), lane)  # frames are input-size: scaled only
+                return segmenter.network(segmenter.to_input(frames), lane, which)  # input-size frames: scaled only
 
             def on_lanes(frames: np.ndarray, filled: int) -> list:  # the Segmenter's runtime, on its lanes
                 if not self.compiles:
@@ -69,12 +81,14 @@ class FixedShapeNetwork:
             self._call = on_lanes
 
     @classmethod
-    def of(cls, segmenter) -> "FixedShapeNetwork":
-        """The one made for ``segmenter`` (kept while it lives): runs after the first reuse
-        its compiled function, so a warm-up run takes the compile out of the timed ones."""
-        if segmenter not in _MADE:
-            _MADE[segmenter] = cls(segmenter)
-        return _MADE[segmenter]
+    def of(cls, segmenter, channels: bool = False) -> "FixedShapeNetwork":
+        """The one made for ``segmenter`` (kept while it lives; one with every channel, one
+        without): runs after the first reuse its compiled function, so a warm-up run takes the
+        compile out of the timed ones."""
+        made = _MADE.setdefault(segmenter, {})
+        if bool(channels) not in made:
+            made[bool(channels)] = cls(segmenter, channels)
+        return made[bool(channels)]
 
     def _jitted(self, model: keras.Model):
         import jax
@@ -101,6 +115,7 @@ class FixedShapeNetwork:
 
     @staticmethod
     def fetch(handle) -> np.ndarray:
-        """The (batch_size, h, w) probabilities of a call (uint8 x255 from the compiled
-        function, float32 from a runtime), waiting for the device."""
+        """The (batch_size, h, w) probabilities of a call ((batch_size, h, w, k) with
+        ``channels``; uint8 x255 from the compiled function, float32 from a runtime), waiting
+        for the device."""
         return Lanes.gather(handle) if isinstance(handle, list) else np.asarray(handle)

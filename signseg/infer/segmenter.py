@@ -249,11 +249,11 @@ class Segmenter:
         lane single-threaded, in calls of at most :data:`LANE_BATCH` frames. ``channel``: which
         of the network's outputs (0: hand or face; a slice gives (n, h, w, k))."""
         threads, batch = (1, min(self.batch_size, LANE_BATCH)) if lane else (self.threads, self.batch_size)
-        swap = self._mirror_order() if channel == slice(None) else None
+        swap = self.mirror_order() if channel == slice(None) else None
         return self._batched(x, lambda chunk: self._run(chunk, threads)[..., channel], sigmoid=self.logits,
                              batch=batch, swap=swap)
 
-    def _mirror_order(self) -> list[int] | None:
+    def mirror_order(self) -> list[int] | None:
         """The output channels of a mirrored pass in the order that reads them back: the left
         and right hands' channels exchanged (None: nothing to exchange)."""
         names = ["mask", *self.parts]

@@ -113,10 +113,15 @@ class PartTracker:
         return parts, boxes
 
     # ------------------------------------------------------------------ one frame
-    def step(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One frame: part mask (H, W) and boxes (3, 4), NaN for a part not seen."""
+    def step(self, mask: np.ndarray, face: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One frame: part mask (H, W) and boxes (3, 4), NaN for a part not seen. ``face``
+        (H, W) bool: the face's pixels where the network tells face from hand; the tracker then
+        only names the hands (the rest of the mask) and keeps them apart."""
         h, w = mask.shape
         fg = (mask > 0).astype(np.uint8)
+        if face is not None:
+            face = face & (fg > 0)
+            fg[face] = 0
         n, comp, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
         floor = max(4.0, self.min_area * h * w)
         blobs = [_Blob(i, centroids[i], np.array([stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2],
@@ -124,12 +129,16 @@ class PartTracker:
                  for i in range(1, n) if stats[i, 4] >= floor]
         blobs = sorted(blobs, key=lambda b: -b.area)[:8]
         steady = self._steady_face()  # as it stood before this frame
-        claims = self._assign(blobs, h, w, steady)  # part -> blob
+        if face is None:
+            claims = self._assign(blobs, h, w, steady)  # part -> blob
+        else:
+            claims = self._assign_hands(blobs, face, n, h, w)
+            comp = np.where(face, n, comp)  # the face as one more component
         out = np.where(fg > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
         by_blob: dict[int, list[int]] = {}
         for part, blob in claims.items():
             by_blob.setdefault(blob.index, []).append(part)
-        owners = np.zeros(n, np.uint8)
+        owners = np.zeros(n + 1, np.uint8)
         for index, owners_of in by_blob.items():
             if len(owners_of) == 1:
                 owners[index] = owners_of[0]
@@ -153,6 +162,25 @@ class PartTracker:
             else:
                 track.lost()
         return out, boxes
+
+    def _assign_hands(self, blobs: list[_Blob], face: np.ndarray, n: int, h: int, w: int) -> dict[int, _Blob]:
+        """:meth:`_assign` where the face is given: it is the face (component ``n``), and only
+        the hands are matched, by position and side, with the merges of two hands in one blob."""
+        claims: dict[int, _Blob] = {}
+        ys, xs = np.nonzero(face)
+        if len(xs):
+            claims[L.FACE] = _Blob(n, np.array([xs.mean(), ys.mean()]),
+                                   np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float), float(len(xs)))
+        claims.update(self._match_hands(blobs, float(np.hypot(h, w)), w))
+        for part in (L.LEFT_HAND, L.RIGHT_HAND):  # both hands in one blob: it grew past its owner
+            if part in claims or not self._recent(part, 2):
+                continue
+            x, y = self.tracks[part].predicted()
+            for owner, blob in list(claims.items()):
+                if owner != L.FACE and _contains(blob.box, x, y) and blob.area > 1.2 * self.tracks[owner].area:
+                    claims[part] = blob
+                    break
+        return claims
 
     def _recent(self, part: int, frames: int | None = None) -> bool:
         t = self.tracks[part]
@@ -275,6 +303,45 @@ class PartTracker:
 def split_parts(masks: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray]:
     """Part masks and boxes for one whole video's masks (T, H, W); see :class:`PartTracker`."""
     return PartTracker(**kw)(masks)
+
+
+def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
+                  tracker: PartTracker | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Part masks and boxes of masks (n, H, W) from the network's part channels ``proba``
+    (n, h, w, k; any size: each marked pixel takes the part with the highest probability,
+    brought to the masks' size by nearest pixel), ``names`` the channels' parts
+    (:data:`signseg.models.layers.OUTPUTS`).
+
+    A network that tells the signer's hands apart (``left_hand``, ``right_hand``) gives every
+    pixel's part. One that tells face from hand only (``face_hand``) gives the face, and
+    ``tracker`` (one per video, frames in order) names the hands, left or right, and keeps
+    them apart where they touch.
+    """
+    n, H, W = masks.shape
+    values = np.array([PART_VALUE.get(name, L.UNASSIGNED) for name in names], np.uint8)
+    parts = np.empty(masks.shape, np.uint8)
+    boxes = np.full((n, len(L.PARTS), 4), np.nan, np.float32)
+    sided = "left_hand" in names
+    if not sided and tracker is None:
+        tracker = PartTracker()
+    for i in range(n):
+        best = values[proba[i].argmax(-1)]
+        if best.shape != (H, W):
+            best = cv2.resize(best, (W, H), interpolation=cv2.INTER_NEAREST)
+        marked = masks[i] > 0
+        if sided:
+            parts[i] = np.where(marked, best, np.uint8(L.BACKGROUND))
+            for k, part in enumerate(L.PARTS):
+                ys, xs = np.nonzero(parts[i] == part)
+                if len(xs):
+                    boxes[i, k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        else:
+            parts[i], boxes[i] = tracker.step(masks[i], face=marked & (best == L.FACE))
+    return parts, boxes
+
+
+#: Each part's mask value by the name a network's channel has.
+PART_VALUE = {L.NAMES[p]: p for p in L.PARTS}
 
 
 def crop_parts(frames: np.ndarray, boxes: np.ndarray, size: int, margin: float = 0.2) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from signseg.infer.signals import with_parts
 from signseg.labels import PART_NAMES
-from signseg.postprocess.parts import PartTracker, crop_parts
+from signseg.postprocess.parts import PartTracker, crop_parts, network_parts
 
 
 @dataclass(frozen=True)
@@ -31,34 +31,48 @@ class Postprocess:
                 raise ValueError(f"crop size must be at least 8 pixels, got {self.crop_size}")
             object.__setattr__(self, "parts", True)
 
-    def start(self) -> "VideoPostprocess":
-        """Fresh state for one video."""
-        return VideoPostprocess(self)
+    def start(self, channels: tuple[str, ...] = ()) -> "VideoPostprocess":
+        """Fresh state for one video; ``channels``: the parts the network's channels after the
+        mask give (``Segmenter.parts``), which then split the masks (see :meth:`attrs`)."""
+        return VideoPostprocess(self, channels)
 
-    def attrs(self) -> dict[str, Any]:
-        """What a video's group records about it (docs/format.md)."""
-        return {"parts": self.parts, "crop_size": self.crop_size}
+    def attrs(self, channels: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What a video's group records about it (docs/format.md): ``parts_from`` says who split
+        the masks: the network (its sides too), the network's face and the tracker's hands, or
+        the tracker alone."""
+        out = {"parts": self.parts, "crop_size": self.crop_size}
+        if self.parts:
+            out["parts_from"] = ("network" if "left_hand" in channels else
+                                 "network face, tracked hands" if channels else "tracker")
+        return out
 
 
 class VideoPostprocess:
     """One video's post-processing; call it on (frames, masks) batches in frame order."""
 
-    def __init__(self, spec: Postprocess):
-        self.spec = spec
+    def __init__(self, spec: Postprocess, channels: tuple[str, ...] = ()):
+        self.spec, self.channels = spec, tuple(channels)
         self.tracker = PartTracker() if spec.parts else None
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
                  proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The datasets to append for this batch: ``masks``, ``signals`` where given
         (:mod:`signseg.infer.signals`; with parts, each part's presence and confidence is added
-        from ``proba``, the batch's probabilities at the network's input size) and, as asked,
-        ``boxes`` and ``crops/<part>``."""
+        from ``proba``, the batch's probabilities at the network's input size: (n, h, w) the
+        mask's, or (n, h, w, 1 + k) every channel, whose part channels then split the masks,
+        :func:`~signseg.postprocess.parts.network_parts`) and, as asked, ``boxes`` and
+        ``crops/<part>``."""
         if self.tracker is None:
             return {"masks": masks} if signals is None else {"masks": masks, "signals": signals}
-        parts, boxes = self.tracker(masks)
+        if proba is not None and proba.ndim == 4 and self.channels:
+            parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.tracker)
+            per_part = proba[..., [1 + self.channels.index(c if c in self.channels else "hand") for c in PART_NAMES]]
+        else:
+            parts, boxes = self.tracker(masks)
+            per_part = None if proba is None else proba[..., 0] if proba.ndim == 4 else proba
         out = {"masks": parts, "boxes": boxes}
         if signals is not None:
-            out["signals"] = with_parts(signals, parts, proba)
+            out["signals"] = with_parts(signals, parts, per_part)
         if self.spec.crop_size:
             crops = crop_parts(frames, boxes, self.spec.crop_size)
             for k, name in enumerate(PART_NAMES):

@@ -64,6 +64,12 @@ def failure_message(exc: BaseException, path: str | os.PathLike) -> str:
     return str(exc) if isinstance(exc, SignsegError) else f"{os.fspath(path)}: {exc}"
 
 
+def part_channels(segmenter, post: Postprocess) -> tuple[str, ...]:
+    """The parts the network's own channels give to a run's post-processing: the Segmenter's
+    (``face_hand``, ``parts``) where the run splits masks into parts, else none."""
+    return tuple(segmenter.parts) if post.parts else ()
+
+
 def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
                 post: Postprocess = Postprocess()) -> dict[str, Any]:
     """The attributes a video's group gets (docs/format.md)."""
@@ -71,7 +77,7 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
             "precision": segmenter.precision, "threshold": segmenter.threshold, "mirror": segmenter.mirror,
             "max_blobs": segmenter.max_blobs or 0,
-            "stride": stride, **post.attrs(),
+            "stride": stride, **post.attrs(part_channels(segmenter, post)),
             **job.attrs()}
 
 
@@ -88,9 +94,10 @@ class Outcome:
 class _Open:
     """A video being written: its shard, writer and post-processing state."""
 
-    def __init__(self, job: VideoJob, shard: Path, attrs: dict, post: Postprocess, deflate: Executor):
+    def __init__(self, job: VideoJob, shard: Path, attrs: dict, post: Postprocess, deflate: Executor,
+                 channels: tuple[str, ...]):
         self.job, self.shard, self.attrs = job, shard, attrs
-        self.post = post.start()
+        self.post = post.start(channels)
         self.store = MaskFile(shard, "w")
         self.writer = self.store.video_writer(job.video_id, deflate=deflate)
 
@@ -150,7 +157,8 @@ class _Writer:
                 self.fail(c.index, c.error)
             elif c.reader is not None:
                 attrs = video_attrs(job, c.reader, self.segmenter, self.stride, self.post)
-                self.open[c.index] = _Open(job, self.shard_for(c.index), attrs, self.post, self.pool)
+                self.open[c.index] = _Open(job, self.shard_for(c.index), attrs, self.post, self.pool,
+                                           part_channels(self.segmenter, self.post))
             elif c.frames is not None:
                 self.open[c.index].append(c.frames, *made)
                 if self.on_frames is not None:
@@ -167,8 +175,9 @@ class _Writer:
 
 
 def _masks_and_signals(proba: np.ndarray, height: int, width: int, t: float, max_blobs: int | None) -> tuple:
-    """A chunk's masks, their signals and the probabilities they came from (parts read them)."""
-    return (*to_masks(proba, height, width, t, max_blobs), proba)
+    """A chunk's masks, their signals and the probabilities they came from (parts read them;
+    (n, h, w, 1 + k) with the network's part channels, the mask's first)."""
+    return (*to_masks(proba[..., 0] if proba.ndim == 4 else proba, height, width, t, max_blobs), proba)
 
 
 def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[int], Path],
@@ -182,7 +191,7 @@ def segment_jobs(jobs: Sequence[VideoJob], segmenter, *, shard_for: Callable[[in
     that Segmenter. A :class:`StoreError` or a stop in the middle removes the shards of videos
     not finished and is raised here.
     """
-    network = FixedShapeNetwork.of(segmenter)
+    network = FixedShapeNetwork.of(segmenter, channels=bool(part_channels(segmenter, post)))
     chunk_frames = max(1, min(network.batch_size, 16))
     written = StoppableQueue(4 * network.batch_size // chunk_frames + 8)  # chunks waiting for the writer
     failure: list[BaseException] = []

@@ -2,11 +2,11 @@
 
 Faces are large and found; hands are small and what a recognizer needs, so a whole-mask IoU
 hides a model that misses them. Each :class:`Score` also keeps the face's IoU and the hands'
-IoU, precision and recall, from the model's own part channels where it has them (each marked
-pixel is the part with the highest probability) and otherwise from the part tracker over its
-one mask (:func:`signseg.postprocess.parts.split_parts`). Where the parts tell the signer's
-hands apart (a ``parts`` model, the tracker), it keeps each hand's IoU and the share of hand
-pixels given the other hand (*swapped*) too. *Coverage* is the share of the teacher's face / left-hand / right-hand
+IoU, precision and recall, and each of the signer's hands' IoU and the share of hand pixels
+given the other hand (*swapped*), from the parts as ``--parts`` writes them: the model's own
+part channels where it has them (each marked pixel the part with the highest probability; a
+``face_hand`` model's hands named left or right by the tracker) and otherwise the part tracker
+over its one mask (:func:`signseg.postprocess.parts.split_parts`). *Coverage* is the share of the teacher's face / left-hand / right-hand
 pixels marked at all. Pixels the labels file marks ``ignore`` (a hand the teacher may have
 missed) count for nothing.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from signseg import labels as L
 from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.parts import split_parts
+from signseg.postprocess.parts import network_parts, split_parts
 from signseg.teacher.labelset import usable_frames
 from signseg.train.frames import with_ignore
 
@@ -163,22 +163,14 @@ class Score:
 
 def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
                     proba_parts: np.ndarray | None = None) -> np.ndarray:
-    """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks: from the
-    model's part channels where it has them (``proba_parts``, else computed), each marked pixel
-    the part with the highest probability (a ``face_hand`` model's hands all
-    :data:`signseg.labels.LEFT_HAND`: it has no sides); otherwise the part tracker's split of
-    the masks, frames in order."""
+    """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks, frames
+    in order, as ``--parts`` writes them: from the model's part channels where it has them
+    (``proba_parts``, else computed; :func:`signseg.postprocess.parts.network_parts`: a
+    ``face_hand`` model's face, the tracker naming its hands), else the part tracker's split."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
-    values = np.array([PART_VALUES.get(name, L.LEFT_HAND) for name in segmenter.parts], np.uint8)
-    return np.where(masks > 0, values[pp.argmax(-1)], np.uint8(0))
-
-
-def tells_sides(segmenter: Segmenter) -> bool:
-    """Whether :func:`predicted_parts` tells the signer's left hand from the right for this
-    model: a model with left and right channels, or the tracker over a one-channel model."""
-    return not segmenter.parts or "left_hand" in segmenter.parts
+    return network_parts(masks, pp, segmenter.parts)[0]
 
 
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
@@ -223,13 +215,12 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 proba, pp = channels[..., 0], channels[..., 1:]
             else:
                 proba, pp = segmenter.predict_proba(frames), None
-            sides = tells_sides(segmenter)
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
                 parts = predicted_parts(segmenter, frames, pred, pp)
                 scores[vid] = Score()
-                scores[vid].add(pred, truth, parts, known, sides)
-                scores["all"].add(pred, truth, parts, known, sides)
+                scores[vid].add(pred, truth, parts, known, sides=True)
+                scores["all"].add(pred, truth, parts, known, sides=True)
     return out
 
 
