@@ -27,6 +27,8 @@ from signseg import labels as L
 
 #: Order of the parts in ``boxes`` (T, 3, 4): face, left hand, right hand.
 _NONE = -1
+#: Where the face is given (the network's), the smallest hand blob, as a share of the face's pixels.
+MIN_HAND_OF_FACE = 0.1
 
 
 @dataclass
@@ -171,6 +173,9 @@ class PartTracker:
         if len(xs):
             claims[L.FACE] = _Blob(n, np.array([xs.mean(), ys.mean()]),
                                    np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float), float(len(xs)))
+            # a hand is a good part of a face's size: specks the network calls hand (often
+            # bits of a close-up face) are not hands
+            blobs = [b for b in blobs if b.area >= MIN_HAND_OF_FACE * len(xs)]
         claims.update(self._match_hands(blobs, float(np.hypot(h, w)), w))
         for part in (L.LEFT_HAND, L.RIGHT_HAND):  # both hands in one blob: it grew past its owner
             if part in claims or not self._recent(part, 2):
@@ -336,8 +341,34 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
                 if len(xs):
                     boxes[i, k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
         else:
-            parts[i], boxes[i] = tracker.step(masks[i], face=marked & (best == L.FACE))
+            face = marked & (best == L.FACE)
+            parts[i], boxes[i] = tracker.step(masks[i], face=face)
+            _hands_keep_their_pixels(parts[i], boxes[i], marked & ~face)
     return parts, boxes
+
+
+def _hands_keep_their_pixels(parts: np.ndarray, boxes: np.ndarray, hand: np.ndarray) -> None:
+    """Pixels the network calls hand that no tracked hand took (fragments, small blobs, a third
+    blob) go to the nearer hand the tracker named: the network said hand, so they stay hand. In
+    a frame with no hand named they stay unassigned. In place, boxes too."""
+    left_over = hand & (parts == L.UNASSIGNED)
+    if not left_over.any():
+        return
+    ys, xs = np.nonzero(left_over)
+    centres = {}
+    for part in (L.LEFT_HAND, L.RIGHT_HAND):
+        py, px = np.nonzero(parts == part)
+        if len(px):
+            centres[part] = (px.mean(), py.mean())
+    if not centres:  # no hand found this frame: fragments alone are not one
+        return
+    names = list(centres)
+    d = np.stack([np.hypot(xs - cx, ys - cy) for cx, cy in centres.values()])
+    parts[ys, xs] = np.asarray(names, np.uint8)[d.argmin(0)]
+    for k, part in enumerate(L.PARTS[1:], start=1):
+        py, px = np.nonzero(parts == part)
+        if len(px):
+            boxes[k] = [px.min(), py.min(), px.max() + 1, py.max() + 1]
 
 
 #: Each part's mask value by the name a network's channel has.
