@@ -28,7 +28,7 @@ def bare_masks(proba, height, width, t, max_blobs):
     from signseg.infer.blobs import keep_largest
     from signseg.infer.preprocess import _threshold_into
     masks = np.empty((len(proba), height, width), np.uint8)
-    for p, m in zip(proba, masks):
+    for p, m in zip(proba[..., 0] if proba.ndim == 4 else proba, masks):
         if p.shape != (height, width):
             p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
         _threshold_into(p, t, m)

@@ -341,16 +341,28 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
                 if len(xs):
                     boxes[i, k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
         else:
-            face = marked & (best == L.FACE)
+            face = _main_face(marked & (best == L.FACE))
             parts[i], boxes[i] = tracker.step(masks[i], face=face)
             _hands_keep_their_pixels(parts[i], boxes[i], marked & ~face)
     return parts, boxes
 
 
+def _main_face(face: np.ndarray) -> np.ndarray:
+    """The network's face pixels less its stray bits (components under a tenth of the largest:
+    a patch of a hand or of the neck called face); those go back to the tracker's hand pool."""
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(face.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return face
+    area = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.concatenate([[False], area >= MIN_HAND_OF_FACE * area.max()])
+    return keep[comp]
+
+
 def _hands_keep_their_pixels(parts: np.ndarray, boxes: np.ndarray, hand: np.ndarray) -> None:
     """Pixels the network calls hand that no tracked hand took (fragments, small blobs, a third
-    blob) go to the nearer hand the tracker named: the network said hand, so they stay hand. In
-    a frame with no hand named they stay unassigned. In place, boxes too."""
+    blob) go to the nearer hand the tracker named where they lie by it (within its box grown by
+    half): the network said hand, so they stay hand. Others, and all in a frame with no hand
+    named, stay unassigned. In place, boxes too."""
     left_over = hand & (parts == L.UNASSIGNED)
     if not left_over.any():
         return
@@ -364,7 +376,13 @@ def _hands_keep_their_pixels(parts: np.ndarray, boxes: np.ndarray, hand: np.ndar
         return
     names = list(centres)
     d = np.stack([np.hypot(xs - cx, ys - cy) for cx, cy in centres.values()])
-    parts[ys, xs] = np.asarray(names, np.uint8)[d.argmin(0)]
+    owner = np.asarray(names, np.uint8)[d.argmin(0)]
+    near = np.zeros(len(xs), bool)  # only pixels by their hand: within its box grown by half
+    for part in names:
+        x0, y0, x1, y1 = boxes[L.PARTS.index(part)]
+        gx, gy = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+        near |= (owner == part) & (xs >= x0 - gx) & (xs < x1 + gx) & (ys >= y0 - gy) & (ys < y1 + gy)
+    parts[ys[near], xs[near]] = owner[near]
     for k, part in enumerate(L.PARTS[1:], start=1):
         py, px = np.nonzero(parts == part)
         if len(px):
