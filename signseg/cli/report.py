@@ -21,6 +21,7 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
                                 ("face", 0.5, "no_face: share of frames with a face, under"),
                                 ("hands", 0.3, "no_hands: share of frames with a hand, under"),
                                 ("area", 0.3, "background: mean share of the frame marked, over"),
+                                ("hand-box", 6.0, "background: the larger hand's box over the face's (median), over"),
                                 ("flicker", 0.3, "flicker: share of frame pairs whose area jumps by half, over")):
         r.add_argument(f"--{name}-limit", type=float, default=default, help=f"{what} (default {default})")
     return r
@@ -33,7 +34,7 @@ def run(args) -> int:
         raise FileNotFoundError(f"{args.masks}: no such mask file")
     out = args.output or args.masks.with_suffix(".report.html")
     limits = Limits(empty=args.empty_limit, face=args.face_limit, hands=args.hands_limit, area=args.area_limit,
-                    flicker=args.flicker_limit)
+                    hand_box=args.hand_box_limit, flicker=args.flicker_limit)
     report = write_report(args.masks, out, args.json, worst_n=max(0, args.worst), limits=limits,
                           max_rows=args.max_rows)
     flagged = report.flagged()

@@ -28,7 +28,7 @@ FLAGS = {
     "empty": "no mask in most frames",
     "no_face": "the face missing in most frames",
     "no_hands": "no hand in most frames",
-    "background": "far more of the frame marked than a signer's hands and face",
+    "background": "far more of the frame marked than a signer's hands and face (or a 'hand' far larger than the face)",
     "flicker": "the mask jumps from frame to frame",
 }
 
@@ -41,6 +41,7 @@ class Limits:
     face: float = 0.5         # no_face: a face in fewer than this share of frames
     hands: float = 0.3        # no_hands: a hand in fewer than this share of frames
     area: float = 0.3         # background: on average more than this share of the frame marked
+    hand_box: float = 6.0     # background: a hand's box, typically, more than this many times the face's
     flicker: float = 0.3      # flicker: the marked area changes by half or more between this share of frame pairs
 
 
@@ -61,6 +62,7 @@ class VideoFigures:
     area: float | None = None        # mean share of the frame marked
     confidence: float | None = None  # mean network probability over what was marked
     flicker: float | None = None     # frame pairs whose marked area changes by half or more
+    hand_box: float | None = None    # the larger hand's box over the face's, median over frames with both (parts)
     parts_from: str = ""             # "parts" (the run's parts) or "blobs" (estimated)
     flags: dict[str, str] = field(default_factory=dict)
     score: float = 0.0               # how bad: flags and how far past their limits (ranks the worst)
@@ -125,6 +127,19 @@ def _per_frame(group: h5py.Group) -> tuple[dict[str, np.ndarray], str]:
     return out, "blobs"
 
 
+def _hand_box(group: h5py.Group) -> float | None:
+    """Median over frames with a face and a hand of the larger hand's box area over the face's:
+    a signer's hand is about the face's size, so a 'hand' many times it is clothing or
+    background marked as hand (None without boxes, or with no such frame)."""
+    if "boxes" not in group:
+        return None
+    b = group["boxes"][()].astype(np.float64)
+    area = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # NaN where a part is absent
+    hand = np.fmax(area[:, 1], area[:, 2])
+    ok = np.isfinite(area[:, 0]) & np.isfinite(hand) & (area[:, 0] > 0)
+    return float(np.median(hand[ok] / area[ok, 0])) if ok.any() else None
+
+
 def _flicker(area: np.ndarray) -> float:
     """Share of consecutive frame pairs where the marked area changes by half or more of the
     larger of the two (a mask that comes and goes, or doubles and halves)."""
@@ -149,7 +164,7 @@ def video_figures(video_id: str, group: h5py.Group, limits: Limits) -> VideoFigu
                        empty=float((frames["area"] == 0).mean()) if n else 1.0,
                        area=float(frames["area"].mean()) if n else 0.0,
                        confidence=float(np.nanmean(conf)) if np.isfinite(conf).any() else None,
-                       flicker=_flicker(frames["area"]), parts_from=parts_from)
+                       flicker=_flicker(frames["area"]), hand_box=_hand_box(group), parts_from=parts_from)
     flag_video(fig, limits)
     return fig
 
@@ -174,6 +189,10 @@ def flag_video(fig: VideoFigures, limits: Limits) -> None:
             flags["background"] = (f"{pct(fig.area)} of the frame marked on average (a signer's hands and face: "
                                    f"under {pct(limits.area)})")
             score += 1 + min(1.0, (fig.area - limits.area) / limits.area)
+        elif fig.hand_box is not None and fig.hand_box > limits.hand_box:
+            flags["background"] = (f"a 'hand' {fig.hand_box:.0f}x the face's box (a hand is about the face's size): "
+                                   "clothing or background marked as hand")
+            score += 1 + min(1.0, (fig.hand_box - limits.hand_box) / limits.hand_box)
         if fig.flicker > limits.flicker:
             flags["flicker"] = f"the marked area jumps by half or more between {pct(fig.flicker)} of frame pairs"
             score += 1 + min(1.0, (fig.flicker - limits.flicker) / limits.flicker)

@@ -1,0 +1,70 @@
+"""The shipped model's masks split into parts two ways, scored against the teacher's parts:
+the network's face with tracked hands (what ``--parts`` writes) and the part tracker alone.
+
+    python pipelines/compare_part_splits.py [--split val|test] [--labels LABELS.h5 ...] [--json OUT]
+
+Same weights, same masks (one network pass a clip): face, hands, each hand and the swapped
+share per setting of ``pipelines/signers.tsv`` (``signseg.train.evaluate.by_setting``).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from signseg.infer.preprocess import threshold
+from signseg.infer.segmenter import Segmenter
+from signseg.postprocess.parts import network_parts, split_parts
+from signseg.train.evaluate import Score, by_setting, known_pixels
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--labels", type=Path, nargs="+",
+                   default=[REPO / "labels" / f"{n}.h5" for n in ("signs2", "signs3", "tid", "startasl")])
+    p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
+    p.add_argument("--model", default="snet-lite")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    table = list(csv.DictReader(open(args.groups), delimiter="\t"))
+    setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
+    seg = Segmenter.from_pretrained(args.model)
+    if not seg.parts:
+        raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
+    scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}}
+    for path in args.labels:
+        with h5py.File(path, "r") as f:
+            for vid in sorted(set(f["videos"]) & set(setting)):
+                g = f[f"videos/{vid}"]
+                frames, truth = g["frames"][()], g["labels"][()]
+                known = known_pixels(g, truth, np.arange(len(truth)))
+                channels = seg.predict_channels(frames)
+                masks = threshold(channels[..., 0], seg.threshold, seg.max_blobs)
+                for name, parts in (("network", network_parts(masks, channels[..., 1:], seg.parts)[0]),
+                                    ("tracker", split_parts(masks)[0])):
+                    scores[name][vid] = s = Score()
+                    s.add(masks, truth, parts, known, sides=True)
+    out = {name: by_setting(v, setting) for name, v in scores.items()}
+    fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
+    print(f"{'split':8s} {'setting':22s} {'clips':>5s} {'hands':>6s} {'h.rec':>6s} {'face':>6s} {'left':>6s} "
+          f"{'right':>6s} {'swap':>6s}  worst hands clip")
+    for name, rows in out.items():
+        for key, r in sorted(rows.items(), key=lambda kv: (kv[0] == "all clips", kv[0])):
+            print(f"{name:8s} {key[:22]:22s} {r['clips']:5d} {fmt(r.get('hand_iou'))} {fmt(r.get('hand_recall'))} "
+                  f"{fmt(r.get('face_iou'))} {fmt(r.get('left_iou'))} {fmt(r.get('right_iou'))} "
+                  f"{fmt(r.get('swapped'))}  {r.get('worst_hand_clip', '-')}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
