@@ -17,3 +17,5 @@ NAMES = {BACKGROUND: "background", FACE: "face", LEFT_HAND: "left_hand",
 #: The parts masks are split into (``signseg corpus --parts``), in the order boxes and crops use.
 PARTS = (FACE, LEFT_HAND, RIGHT_HAND)
 PART_NAMES = tuple(NAMES[p] for p in PARTS)
+#: Each part's pixel value by its name (the names network channels and score tables use).
+PART_VALUES = {NAMES[p]: p for p in PARTS}

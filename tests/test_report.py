@@ -124,7 +124,7 @@ def test_groups_and_suggestions_name_the_signer(tmp_path):
         videos.append(v)
     videos.append(VideoFigures("signer2_sample9", "complete", frames=10, signer=2, group="signer 2",
                                source="/data/autsl/train/signer2_sample9_color.mp4"))
-    groups = _groups(videos, Limits())
+    groups = _groups(videos)
     assert groups[0] == {"group": "signer 7", "videos": 4, "flagged": 3, "share": 0.75, "flags": {"no_hands": 3}}
     (line,) = _suggestions(groups, videos)
     assert "signer 7: 3 of 4 videos flagged" in line

@@ -68,6 +68,13 @@ def _centre(box: np.ndarray) -> tuple[float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2
 
 
+def box_of(region: np.ndarray) -> np.ndarray | None:
+    """``(x0, y0, x1, y1)`` of a boolean region's pixels (``x1``/``y1`` exclusive), or None
+    where it has none."""
+    ys, xs = np.nonzero(region)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float) if len(xs) else None
+
+
 def _contains(box: np.ndarray, x: float, y: float) -> bool:
     x0, y0, x1, y1 = box
     return x0 <= x < x1 and y0 <= y < y1
@@ -323,7 +330,7 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
     them apart where they touch.
     """
     n, H, W = masks.shape
-    values = np.array([PART_VALUE.get(name, L.UNASSIGNED) for name in names], np.uint8)
+    values = np.array([L.PART_VALUES.get(name, L.UNASSIGNED) for name in names], np.uint8)
     parts = np.empty(masks.shape, np.uint8)
     boxes = np.full((n, len(L.PARTS), 4), np.nan, np.float32)
     sided = "left_hand" in names
@@ -337,9 +344,9 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
         if sided:
             parts[i] = np.where(marked, best, np.uint8(L.BACKGROUND))
             for k, part in enumerate(L.PARTS):
-                ys, xs = np.nonzero(parts[i] == part)
-                if len(xs):
-                    boxes[i, k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+                box = box_of(parts[i] == part)
+                if box is not None:
+                    boxes[i, k] = box
         else:
             face = _main_face(marked & (best == L.FACE))
             parts[i], boxes[i] = tracker.step(masks[i], face=face)
@@ -383,14 +390,9 @@ def _hands_keep_their_pixels(parts: np.ndarray, boxes: np.ndarray, hand: np.ndar
         gx, gy = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
         near |= (owner == part) & (xs >= x0 - gx) & (xs < x1 + gx) & (ys >= y0 - gy) & (ys < y1 + gy)
     parts[ys[near], xs[near]] = owner[near]
-    for k, part in enumerate(L.PARTS[1:], start=1):
-        py, px = np.nonzero(parts == part)
-        if len(px):
-            boxes[k] = [px.min(), py.min(), px.max() + 1, py.max() + 1]
+    for part in names:
+        boxes[L.PARTS.index(part)] = box_of(parts == part)
 
-
-#: Each part's mask value by the name a network's channel has.
-PART_VALUE = {L.NAMES[p]: p for p in L.PARTS}
 
 
 def crop_parts(frames: np.ndarray, boxes: np.ndarray, size: int, margin: float = 0.2) -> np.ndarray:

@@ -55,6 +55,7 @@ class VideoFigures:
     signer: int | None = None
     group: str = ""                  # the signer, else the corpus folder, else "(all)"
     source: str = ""
+    model: str = ""                  # the model that wrote it
     face: float | None = None        # frames with a face
     one_hand: float | None = None    # frames with exactly one hand
     two_hands: float | None = None   # frames with both hands
@@ -157,6 +158,7 @@ def video_figures(video_id: str, group: h5py.Group, limits: Limits) -> VideoFigu
     n = len(frames["area"])
     conf = frames["confidence"]
     fig = VideoFigures(video_id, "complete", frames=n, source=str(group.attrs.get("source", "")),
+                       model=str(group.attrs.get("model", "")),
                        signer=int(group.attrs["signer"]) if "signer" in group.attrs else None,
                        face=float(frames["face"].mean()) if n else 0.0,
                        one_hand=float((frames["hands"] == 1).mean()) if n else 0.0,
@@ -221,7 +223,7 @@ def _run_info(store: MaskFile, videos: list[VideoFigures]) -> dict[str, Any]:
     keys = ("model", "weights_sha256", "threshold", "runtime", "precision", "mirror", "max_blobs", "parts",
             "stride", "signseg_version")
     info: dict[str, Any] = {k: _plain(first[k]) for k in keys if k in first}
-    models = {str(h5[f"videos/{v.video_id}"].attrs.get("model", "")) for v in videos if v.status == "complete"}
+    models = {v.model for v in videos if v.status == "complete"}
     if len(models) > 1:
         info["model"] = ", ".join(sorted(models))
     status = Counter(v.status for v in videos)
@@ -248,7 +250,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _groups(videos: list[VideoFigures], limits: Limits) -> list[dict[str, Any]]:
+def _groups(videos: list[VideoFigures]) -> list[dict[str, Any]]:
     """Per group: videos, flagged share, the most common flag; most flagged first."""
     by: dict[str, list[VideoFigures]] = {}
     for v in videos:
@@ -317,5 +319,5 @@ def read_report(path: str | os.PathLike, limits: Limits = Limits()) -> Report:
             fig.group = group_of(fig)
             videos.append(fig)
         run = _run_info(store, videos)
-    groups = _groups(videos, limits)
+    groups = _groups(videos)
     return Report(os.fspath(path), run, videos, groups, _suggestions(groups, videos), limits)

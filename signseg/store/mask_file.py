@@ -18,8 +18,10 @@ interrupted run and is rewritten by the next one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import time
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Iterable
@@ -334,8 +336,6 @@ class MaskFile:
     def record_run(self, seconds: float, frames: int, videos: int, failed: int) -> None:
         """Add one run's wall time and counts to the file's run log (root attrs ``wall_seconds``,
         ``runs`` and ``run_log``, a JSON list; a resumed run adds to them): reports show them."""
-        import json
-        import time
         with self._writing():
             log = json.loads(self.h5.attrs.get("run_log", "[]"))
             log.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(float(seconds), 2),
@@ -347,7 +347,6 @@ class MaskFile:
 
     def run_log(self) -> list[dict[str, Any]]:
         """The runs that wrote this file, oldest first (:meth:`record_run`); [] for older files."""
-        import json
         return json.loads(self.h5.attrs.get("run_log", "[]"))
 
     # ----------------------------------------------------------------- lifetime

@@ -26,8 +26,7 @@ from signseg.postprocess.parts import network_parts, split_parts
 from signseg.teacher.labelset import usable_frames
 from signseg.train.frames import with_ignore
 
-#: Each part's pixel value by its name.
-PART_VALUES = {L.NAMES[p]: p for p in L.PARTS}
+PART_VALUES = L.PART_VALUES
 
 
 @dataclass
@@ -67,23 +66,20 @@ class Score:
             part = (truth == value) & k
             self.part_true[name] += int(part.sum())
             self.part_hit[name] += int((part & p).sum())
-        if parts is not None:
-            for acc, pv, tv in ((self.face, parts == L.FACE, truth == L.FACE),
-                                (self.hands, (parts == L.LEFT_HAND) | (parts == L.RIGHT_HAND),
-                                 (truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND))):
-                pv, tv = pv & k, tv & k
-                acc[0] = max(acc[0], 0) + int((pv & tv).sum())
-                acc[1] += int(pv.sum())
-                acc[2] += int(tv.sum())
-        if parts is not None and sides:
-            for acc, value in ((self.left, L.LEFT_HAND), (self.right, L.RIGHT_HAND)):
-                pv, tv = (parts == value) & k, (truth == value) & k
-                acc[0] = max(acc[0], 0) + int((pv & tv).sum())
-                acc[1] += int(pv.sum())
-                acc[2] += int(tv.sum())
+        if parts is None:
+            return
+        hand = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
+        pairs = [(self.face, parts == L.FACE, truth == L.FACE), (self.hands, hand(parts), hand(truth))]
+        if sides:
+            pairs += [(acc, parts == v, truth == v) for acc, v in ((self.left, L.LEFT_HAND), (self.right, L.RIGHT_HAND))]
+        for acc, pv, tv in pairs:
+            pv, tv = pv & k, tv & k
+            acc[0] = max(acc[0], 0) + int((pv & tv).sum())
+            acc[1] += int(pv.sum())
+            acc[2] += int(tv.sum())
+        if sides:
             other = {L.LEFT_HAND: L.RIGHT_HAND, L.RIGHT_HAND: L.LEFT_HAND}
-            hand_t = ((truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND)) & k
-            as_hand = hand_t & ((parts == L.LEFT_HAND) | (parts == L.RIGHT_HAND))
+            as_hand = hand(truth) & k & hand(parts)
             self.swaps[0] = max(self.swaps[0], 0) + int(sum(((truth == a) & (parts == b) & k).sum()
                                                              for a, b in other.items()))
             self.swaps[1] += int(as_hand.sum())
