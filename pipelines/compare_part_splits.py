@@ -1,5 +1,6 @@
 """The shipped model's masks split into parts two ways, scored against the teacher's parts:
-the network's face with tracked hands (what ``--parts`` writes) and the part tracker alone.
+the network's face with hands named by their side of it (what ``--parts`` writes,
+:mod:`signseg.postprocess.network_parts`) and the part tracker alone.
 
     python pipelines/compare_part_splits.py [--split val|test] [--labels LABELS.h5 ...] [--json OUT]
 
@@ -19,7 +20,8 @@ import numpy as np
 
 from signseg.infer.preprocess import threshold
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.parts import network_parts, split_parts
+from signseg.postprocess.network_parts import network_parts
+from signseg.postprocess.parts import split_parts
 from signseg.train.evaluate import Score, by_setting, known_pixels
 
 REPO = Path(__file__).resolve().parents[1]

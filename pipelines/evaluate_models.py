@@ -27,7 +27,6 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import h5py
 import numpy as np
 
@@ -70,7 +69,7 @@ def _segmenter(spec: str, max_blobs: int | None = None, input_size: tuple[int, i
 
 
 def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
-    from signseg.overlay import grid, overlay
+    from signseg.overlay import grid, overlay, write_png
     from signseg.train.evaluate import predicted_parts
     with h5py.File(labels, "r") as f:
         g = f[f"videos/{vid}"]
@@ -78,8 +77,7 @@ def _draw(seg, labels: Path, vid: str, out: Path, per_row: int) -> None:
         frames, truth = g["frames"][:][idx], g["labels"][:][idx]
     pred = predicted_parts(seg, frames, seg.predict(frames))  # face and hands in their colours
     tiles = [overlay(fr, m) for fr, m in zip(frames, pred)] + [overlay(fr, t) for fr, t in zip(frames, truth)]
-    if not cv2.imwrite(str(out), cv2.cvtColor(grid(tiles, per_row), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{out}: the overlay could not be written")
+    write_png(out, grid(tiles, per_row))
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -11,7 +11,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ def main() -> int:
     args = p.parse_args()
 
     from signseg.cli import main as cli
-    from signseg.overlay import grid, overlay
+    from signseg.overlay import grid, overlay, write_png
     from signseg.store.mask_file import MaskFile
     from signseg.decode.video import read_video
 
@@ -39,8 +38,7 @@ def main() -> int:
     frames = read_video(args.clip)
     idx = np.linspace(0, len(frames) - 1, args.frames + 2).round().astype(int)[1:-1]
     picture = grid([overlay(frames[i], masks[i], alpha=0.55) for i in idx], columns=args.frames)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    write_png(args.out, picture)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -33,6 +33,14 @@ def overlay(frame: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarr
     return out.round().astype(np.uint8)
 
 
+def write_png(path: str | os.PathLike, picture: np.ndarray) -> None:
+    """Write an RGB picture (H, W, 3) uint8 to ``path`` (its folder made); an OSError names the
+    file where it cannot be written (an unknown image extension, no room)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"{path}: cannot write the picture (not a .png/.jpg name, or no room?)")
+
+
 def grid(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
     """Tile equally sized RGB images into one picture, ``columns`` per row."""
     if not images:

@@ -40,11 +40,12 @@ CLIPS = {
 }
 #: model -> floors of (the mean per-clip IoU, every clip's IoU, the mean precision, the mean
 #: per-clip hand IoU, every clip's hand IoU). Hands are scored apart (signseg.train.evaluate),
-#: as --parts writes them: the network's face with the tracker naming the hands where the model
-#: has face/hand channels (snet-lite; since the twenty-second session), else the part tracker's
-#: split of its mask (snet). Twenty-second session, as written, same weights: snet-lite hands
-#: 0.333, worst hand clip 0.014 (google__Hksl_lemon: a close-up where the head's many false
-#: "hand" pixels are now mostly dropped with its few true ones), the whole-mask figures unchanged.
+#: as --parts writes them: the network's face and hands, named by their side of the face, where
+#: the model has face/hand channels (snet-lite; signseg.postprocess.network_parts), else the part
+#: tracker's split of its mask (snet). Twenty-third session, as written, same weights: snet-lite
+#: hands 0.377, worst hand clip 0.115 (google__Hksl_lemon), left / right 0.258 / 0.368, hand
+#: pixels given the other hand 0.127; the whole-mask figures unchanged. (Twenty-second session's
+#: split: hands 0.333, worst 0.014, the floor then 0.01.)
 #: Measured on these 14 clips (twenty-first session; the 6 signs3 clips new then):
 #: snet-lite (face_hand, flip, 3 blobs) 0.583 mean, worst 0.393 (psuchanarth-cpu__how-are-you),
 #: precision 0.692 (it marks more: forearms and necks count against it here; against people's
@@ -53,7 +54,11 @@ CLIPS = {
 #: On the first 8 clips before: snet-lite 0.597 / 0.462 / 0.795 (fourteenth session), snet 0.603 /
 #: 0.381 / 0.784 (twelfth). Earlier snet-lite weights: 0.540 / 0.329 / 0.733 (stage 4),
 #: 0.524 / 0.263 / 0.675, 0.260 / 0.014; the CPU-trained snet was not held to a floor.
-FLOORS = {"snet-lite": (0.55, 0.35, 0.65, 0.30, 0.01), "snet": (0.52, 0.14, 0.77, 0.24, 0.0)}
+FLOORS = {"snet-lite": (0.55, 0.35, 0.65, 0.33, 0.08), "snet": (0.52, 0.14, 0.77, 0.24, 0.0)}
+#: model -> the most hand pixels that may be given the other hand (mean over clips): the sides of
+#: a face/hand model come from the face (0.127 measured); the tracker's of a one-channel model
+#: are not held to one.
+SWAPPED_CEILING = {"snet-lite": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,8 @@ def test_quality_on_held_out_signers_and_settings(name, heldout_labels):
     # hands apart from faces: a model that finds faces and misses hands fails here
     assert overall["hand_iou"] >= hand_floor, f"{name}: mean hand IoU {overall['hand_iou']} ({detail})"
     assert overall["worst_hand_iou"] >= hand_clip_floor, f"{name}: worst hands {overall['worst_hand_clip']} ({detail})"
+    if name in SWAPPED_CEILING:  # each hand named as the signer's own
+        assert overall["swapped"] <= SWAPPED_CEILING[name], f"{name}: {overall['swapped']} of hand pixels swapped"
 
 
 def test_evaluate_models_keeps_two_candidates_of_one_file_name_apart():

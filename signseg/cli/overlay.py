@@ -22,12 +22,10 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from signseg.overlay import overlay_grid, write_overlay_video
+    from signseg.overlay import overlay_grid, write_overlay_video, write_png
     if args.png is not None:
-        import cv2
-        picture = overlay_grid(args.video, args.masks, count=args.count, columns=args.columns, video_id=args.video_id)
-        if not cv2.imwrite(str(args.png), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"{args.png}: cannot write the picture (folder missing, or not .png?)")
+        write_png(args.png, overlay_grid(args.video, args.masks, count=args.count, columns=args.columns,
+                                         video_id=args.video_id))
         print(f"signseg: wrote {args.png}", file=sys.stderr)
     if args.output is not None:
         n = write_overlay_video(args.video, args.masks, args.output, video_id=args.video_id)

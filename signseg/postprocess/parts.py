@@ -27,8 +27,6 @@ from signseg import labels as L
 
 #: Order of the parts in ``boxes`` (T, 3, 4): face, left hand, right hand.
 _NONE = -1
-#: Where the face is given (the network's), the smallest hand blob, as a share of the face's pixels.
-MIN_HAND_OF_FACE = 0.1
 
 
 @dataclass
@@ -122,15 +120,10 @@ class PartTracker:
         return parts, boxes
 
     # ------------------------------------------------------------------ one frame
-    def step(self, mask: np.ndarray, face: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One frame: part mask (H, W) and boxes (3, 4), NaN for a part not seen. ``face``
-        (H, W) bool: the face's pixels where the network tells face from hand; the tracker then
-        only names the hands (the rest of the mask) and keeps them apart."""
+    def step(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One frame: part mask (H, W) and boxes (3, 4), NaN for a part not seen."""
         h, w = mask.shape
         fg = (mask > 0).astype(np.uint8)
-        if face is not None:
-            face = face & (fg > 0)
-            fg[face] = 0
         n, comp, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
         floor = max(4.0, self.min_area * h * w)
         blobs = [_Blob(i, centroids[i], np.array([stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2],
@@ -138,11 +131,7 @@ class PartTracker:
                  for i in range(1, n) if stats[i, 4] >= floor]
         blobs = sorted(blobs, key=lambda b: -b.area)[:8]
         steady = self._steady_face()  # as it stood before this frame
-        if face is None:
-            claims = self._assign(blobs, h, w, steady)  # part -> blob
-        else:
-            claims = self._assign_hands(blobs, face, n, h, w)
-            comp = np.where(face, n, comp)  # the face as one more component
+        claims = self._assign(blobs, h, w, steady)  # part -> blob
         out = np.where(fg > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
         by_blob: dict[int, list[int]] = {}
         for part, blob in claims.items():
@@ -171,28 +160,6 @@ class PartTracker:
             else:
                 track.lost()
         return out, boxes
-
-    def _assign_hands(self, blobs: list[_Blob], face: np.ndarray, n: int, h: int, w: int) -> dict[int, _Blob]:
-        """:meth:`_assign` where the face is given: it is the face (component ``n``), and only
-        the hands are matched, by position and side, with the merges of two hands in one blob."""
-        claims: dict[int, _Blob] = {}
-        ys, xs = np.nonzero(face)
-        if len(xs):
-            claims[L.FACE] = _Blob(n, np.array([xs.mean(), ys.mean()]),
-                                   np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float), float(len(xs)))
-            # a hand is a good part of a face's size: specks the network calls hand (often
-            # bits of a close-up face) are not hands
-            blobs = [b for b in blobs if b.area >= MIN_HAND_OF_FACE * len(xs)]
-        claims.update(self._match_hands(blobs, float(np.hypot(h, w)), w))
-        for part in (L.LEFT_HAND, L.RIGHT_HAND):  # both hands in one blob: it grew past its owner
-            if part in claims or not self._recent(part, 2):
-                continue
-            x, y = self.tracks[part].predicted()
-            for owner, blob in list(claims.items()):
-                if owner != L.FACE and _contains(blob.box, x, y) and blob.area > 1.2 * self.tracks[owner].area:
-                    claims[part] = blob
-                    break
-        return claims
 
     def _recent(self, part: int, frames: int | None = None) -> bool:
         t = self.tracks[part]
@@ -315,84 +282,6 @@ class PartTracker:
 def split_parts(masks: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray]:
     """Part masks and boxes for one whole video's masks (T, H, W); see :class:`PartTracker`."""
     return PartTracker(**kw)(masks)
-
-
-def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
-                  tracker: PartTracker | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Part masks and boxes of masks (n, H, W) from the network's part channels ``proba``
-    (n, h, w, k; any size: each marked pixel takes the part with the highest probability,
-    brought to the masks' size by nearest pixel), ``names`` the channels' parts
-    (:data:`signseg.models.layers.OUTPUTS`).
-
-    A network that tells the signer's hands apart (``left_hand``, ``right_hand``) gives every
-    pixel's part. One that tells face from hand only (``face_hand``) gives the face, and
-    ``tracker`` (one per video, frames in order) names the hands, left or right, and keeps
-    them apart where they touch.
-    """
-    n, H, W = masks.shape
-    values = np.array([L.PART_VALUES.get(name, L.UNASSIGNED) for name in names], np.uint8)
-    parts = np.empty(masks.shape, np.uint8)
-    boxes = np.full((n, len(L.PARTS), 4), np.nan, np.float32)
-    sided = "left_hand" in names
-    if not sided and tracker is None:
-        tracker = PartTracker()
-    for i in range(n):
-        best = values[proba[i].argmax(-1)]
-        if best.shape != (H, W):
-            best = cv2.resize(best, (W, H), interpolation=cv2.INTER_NEAREST)
-        marked = masks[i] > 0
-        if sided:
-            parts[i] = np.where(marked, best, np.uint8(L.BACKGROUND))
-            for k, part in enumerate(L.PARTS):
-                box = box_of(parts[i] == part)
-                if box is not None:
-                    boxes[i, k] = box
-        else:
-            face = _main_face(marked & (best == L.FACE))
-            parts[i], boxes[i] = tracker.step(masks[i], face=face)
-            _hands_keep_their_pixels(parts[i], boxes[i], marked & ~face)
-    return parts, boxes
-
-
-def _main_face(face: np.ndarray) -> np.ndarray:
-    """The network's face pixels less its stray bits (components under a tenth of the largest:
-    a patch of a hand or of the neck called face); those go back to the tracker's hand pool."""
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(face.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return face
-    area = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.concatenate([[False], area >= MIN_HAND_OF_FACE * area.max()])
-    return keep[comp]
-
-
-def _hands_keep_their_pixels(parts: np.ndarray, boxes: np.ndarray, hand: np.ndarray) -> None:
-    """Pixels the network calls hand that no tracked hand took (fragments, small blobs, a third
-    blob) go to the nearer hand the tracker named where they lie by it (within its box grown by
-    half): the network said hand, so they stay hand. Others, and all in a frame with no hand
-    named, stay unassigned. In place, boxes too."""
-    left_over = hand & (parts == L.UNASSIGNED)
-    if not left_over.any():
-        return
-    ys, xs = np.nonzero(left_over)
-    centres = {}
-    for part in (L.LEFT_HAND, L.RIGHT_HAND):
-        py, px = np.nonzero(parts == part)
-        if len(px):
-            centres[part] = (px.mean(), py.mean())
-    if not centres:  # no hand found this frame: fragments alone are not one
-        return
-    names = list(centres)
-    d = np.stack([np.hypot(xs - cx, ys - cy) for cx, cy in centres.values()])
-    owner = np.asarray(names, np.uint8)[d.argmin(0)]
-    near = np.zeros(len(xs), bool)  # only pixels by their hand: within its box grown by half
-    for part in names:
-        x0, y0, x1, y1 = boxes[L.PARTS.index(part)]
-        gx, gy = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
-        near |= (owner == part) & (xs >= x0 - gx) & (xs < x1 + gx) & (ys >= y0 - gy) & (ys < y1 + gy)
-    parts[ys[near], xs[near]] = owner[near]
-    for part in names:
-        boxes[L.PARTS.index(part)] = box_of(parts == part)
-
 
 
 def crop_parts(frames: np.ndarray, boxes: np.ndarray, size: int, margin: float = 0.2) -> np.ndarray:

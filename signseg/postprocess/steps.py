@@ -13,7 +13,8 @@ import numpy as np
 
 from signseg.infer.signals import with_parts
 from signseg.labels import PART_NAMES
-from signseg.postprocess.parts import PartTracker, crop_parts, network_parts
+from signseg.postprocess.network_parts import HandSides, network_parts
+from signseg.postprocess.parts import PartTracker, crop_parts
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Postprocess:
         out = {"parts": self.parts, "crop_size": self.crop_size}
         if self.parts:
             out["parts_from"] = ("network" if "left_hand" in channels else
-                                 "network face, tracked hands" if channels else "tracker")
+                                 "network face, hands by side of the face" if channels else "tracker")
         return out
 
 
@@ -52,7 +53,10 @@ class VideoPostprocess:
 
     def __init__(self, spec: Postprocess, channels: tuple[str, ...] = ()):
         self.spec, self.channels = spec, tuple(channels)
-        self.tracker = PartTracker() if spec.parts else None
+        # per-video state carried between batches: the face's line for a face/hand model's
+        # hands, the part tracker for a one-channel model's masks
+        self.sides = HandSides() if spec.parts and self.channels else None
+        self.tracker = PartTracker() if spec.parts and not self.channels else None
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
                  proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -60,12 +64,15 @@ class VideoPostprocess:
         (:mod:`signseg.infer.signals`; with parts, each part's presence and confidence is added
         from ``proba``, the batch's probabilities at the network's input size: (n, h, w) the
         mask's, or (n, h, w, 1 + k) every channel, whose part channels then split the masks,
-        :func:`~signseg.postprocess.parts.network_parts`) and, as asked, ``boxes`` and
+        :func:`~signseg.postprocess.network_parts.network_parts`) and, as asked, ``boxes`` and
         ``crops/<part>``."""
-        if self.tracker is None:
+        if not self.spec.parts:
             return {"masks": masks} if signals is None else {"masks": masks, "signals": signals}
-        if proba is not None and proba.ndim == 4 and self.channels:
-            parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.tracker)
+        if self.channels:
+            if proba is None or proba.ndim != 4:
+                raise ValueError(f"the network's parts {self.channels} need every channel's probabilities, "
+                                 f"got {None if proba is None else proba.shape}")
+            parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides)
             per_part = proba[..., [1 + self.channels.index(c if c in self.channels else "hand") for c in PART_NAMES]]
         else:
             parts, boxes = self.tracker(masks)

@@ -4,8 +4,8 @@ Faces are large and found; hands are small and what a recognizer needs, so a who
 hides a model that misses them. Each :class:`Score` also keeps the face's IoU and the hands'
 IoU, precision and recall, and each of the signer's hands' IoU and the share of hand pixels
 given the other hand (*swapped*), from the parts as ``--parts`` writes them: the model's own
-part channels where it has them (each marked pixel the part with the highest probability; a
-``face_hand`` model's hands named left or right by the tracker) and otherwise the part tracker
+part channels where it has them (:mod:`signseg.postprocess.network_parts`: a ``face_hand``
+model's face and hands, named left or right by their side of the face) and otherwise the part tracker
 over its one mask (:func:`signseg.postprocess.parts.split_parts`). *Coverage* is the share of the teacher's face / left-hand / right-hand
 pixels marked at all. Pixels the labels file marks ``ignore`` (a hand the teacher may have
 missed) count for nothing.
@@ -22,7 +22,8 @@ import numpy as np
 from signseg import labels as L
 from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.parts import network_parts, split_parts
+from signseg.postprocess.network_parts import network_parts
+from signseg.postprocess.parts import split_parts
 from signseg.teacher.labelset import usable_frames
 from signseg.train.frames import with_ignore
 
@@ -161,8 +162,9 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
                     proba_parts: np.ndarray | None = None) -> np.ndarray:
     """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks, frames
     in order, as ``--parts`` writes them: from the model's part channels where it has them
-    (``proba_parts``, else computed; :func:`signseg.postprocess.parts.network_parts`: a
-    ``face_hand`` model's face, the tracker naming its hands), else the part tracker's split."""
+    (``proba_parts``, else computed; :func:`signseg.postprocess.network_parts.network_parts`: a
+    ``face_hand`` model's face, its hands named by their side of the face), else the part
+    tracker's split."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
