@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
-from signseg.postprocess.parts import box_of
 
 #: A marked pixel joins the face grown from the network's surest face where its hand share
 #: is under this (chosen on the validation signers: 0.6-0.7 the same, 0.8 and 0.9 worse).
@@ -36,6 +35,7 @@ MIN_HAND_OF_FACE = 0.1
 #: A hand blob with at least this share of its pixels on one side of the face is that side's
 #: hand; one less one-sided is two hands, cut along the face's line.
 ONE_SIDE = 0.75
+_ACROSS = 255  # a hand blob across the line (in HandSides.name)
 
 
 class HandSides:
@@ -46,48 +46,73 @@ class HandSides:
     def __init__(self, window: int = 15):
         self._centres: deque[float] = deque(maxlen=window)
 
-    def line(self, face: np.ndarray) -> float:
-        """The line (x in pixels) for this frame, whose ``face`` (H, W) bool is seen first."""
-        xs = np.nonzero(face)[1]
-        if len(xs):
-            self._centres.append(float(xs.mean()))
-        return float(np.median(self._centres)) if self._centres else face.shape[1] / 2
+    def line(self, face_x: float | None, width: int) -> float:
+        """The line (x in pixels) for this frame, whose face's centre ``face_x`` (None: no
+        face) is seen first."""
+        if face_x is not None:
+            self._centres.append(face_x)
+        return float(np.median(self._centres)) if self._centres else width / 2
 
-    def name(self, parts: np.ndarray, hands: np.ndarray, x: float) -> None:
+    def name(self, parts: np.ndarray, hands: np.ndarray, x: float, min_area: float = 0.0) -> None:
         """Write :data:`~signseg.labels.LEFT_HAND` / ``RIGHT_HAND`` into ``parts`` (H, W) for
-        each blob of ``hands`` (H, W) bool, by its side of the line ``x``. In place."""
-        n, comp = cv2.connectedComponents(hands.astype(np.uint8), connectivity=8)
+        each blob of ``hands`` (H, W) bool of at least ``min_area`` pixels, by its side of the
+        line ``x``; smaller blobs are left as they are. In place."""
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(hands.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return
+        side = np.zeros(n, np.uint8)  # per blob: its hand, ACROSS the line, or 0 (too small)
+        x0 = stats[:, cv2.CC_STAT_LEFT]
+        x1 = x0 + stats[:, cv2.CC_STAT_WIDTH]
         for j in range(1, n):
-            ys, xs = np.nonzero(comp == j)
-            left = xs >= x  # the image's right: the signer's left
-            share = left.mean()
-            if share >= ONE_SIDE:
-                parts[ys, xs] = L.LEFT_HAND
-            elif share <= 1 - ONE_SIDE:
-                parts[ys, xs] = L.RIGHT_HAND
-            else:
-                parts[ys, xs] = np.where(left, L.LEFT_HAND, L.RIGHT_HAND)
+            if stats[j, cv2.CC_STAT_AREA] < min_area:
+                continue
+            if x0[j] >= x:  # wholly on the image's right: the signer's left
+                side[j] = L.LEFT_HAND
+            elif x1[j] <= x:
+                side[j] = L.RIGHT_HAND
+            else:  # count the blob's pixels on each side within its own box
+                y0, h = stats[j, cv2.CC_STAT_TOP], stats[j, cv2.CC_STAT_HEIGHT]
+                window = comp[y0:y0 + h, x0[j]:x1[j]] == j
+                left = int(window[:, max(0, int(np.ceil(x)) - x0[j]):].sum()) / stats[j, cv2.CC_STAT_AREA]
+                side[j] = L.LEFT_HAND if left >= ONE_SIDE else L.RIGHT_HAND if left <= 1 - ONE_SIDE else _ACROSS
+        named = side[comp]
+        one = (named == L.LEFT_HAND) | (named == L.RIGHT_HAND)
+        parts[one] = named[one]
+        across = named == _ACROSS
+        if across.any():  # two hands touching: cut along the line
+            cols = np.broadcast_to(np.arange(parts.shape[1]) >= x, parts.shape)
+            parts[across] = np.where(cols[across], L.LEFT_HAND, L.RIGHT_HAND)
 
 
-def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> np.ndarray:
-    """The face (H, W) bool of one frame: the largest component of ``marked`` pixels with
-    ``hand_share`` under 0.5, with the connected marked pixels whose share is under
-    :data:`FACE_GROW`."""
+def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, int, float | None]:
+    """The face of one frame, (H, W) bool, its pixel count and its centre's x (None where there
+    is no face): the largest component of ``marked`` pixels with ``hand_share`` under 0.5, with
+    the connected marked pixels whose share is under :data:`FACE_GROW`."""
     core = (marked & (hand_share < 0.5)).astype(np.uint8)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
     if n <= 1:
-        return np.zeros(marked.shape, bool)
-    seed = np.unravel_index(np.argmax(comp == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))), comp.shape)
-    _, grown = cv2.connectedComponents((marked & (hand_share < FACE_GROW)).astype(np.uint8), connectivity=8)
-    return grown == grown[seed]
+        return np.zeros(marked.shape, bool), 0, None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    seed = (stats[biggest, cv2.CC_STAT_TOP], None)
+    row = comp[seed[0]]
+    seed = (seed[0], int(np.argmax(row == biggest)))  # a pixel of it: its top row's first
+    _, grown, gstats, centres = cv2.connectedComponentsWithStats(
+        (marked & (hand_share < FACE_GROW)).astype(np.uint8), connectivity=8)
+    k = grown[seed]
+    return grown == k, int(gstats[k, cv2.CC_STAT_AREA]), float(centres[k, 0])
 
 
-def _hands(marked: np.ndarray, face: np.ndarray) -> np.ndarray:
-    """The mask less the face, less blobs under :data:`MIN_HAND_OF_FACE` of the face."""
-    rest = (marked & ~face).astype(np.uint8)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
-    keep = np.concatenate([[False], stats[1:, cv2.CC_STAT_AREA] >= MIN_HAND_OF_FACE * np.count_nonzero(face)])
-    return keep[comp]
+def _boxes(parts: np.ndarray) -> np.ndarray:
+    """(3, 4) boxes of face, left and right hand in one pass over the frame; NaN where absent."""
+    out = np.full((len(L.PARTS), 4), np.nan, np.float32)
+    ys, xs = np.nonzero((parts >= min(L.PARTS)) & (parts <= max(L.PARTS)))
+    values = parts[ys, xs]
+    for k, part in enumerate(L.PARTS):
+        sel = values == part
+        if sel.any():
+            px, py = xs[sel], ys[sel]
+            out[k] = (px.min(), py.min(), px.max() + 1, py.max() + 1)
+    return out
 
 
 def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
@@ -120,11 +145,9 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
             share = hand_p / np.maximum(face_p + hand_p, 1e-6)
             if share.shape != (H, W):
                 share = cv2.resize(share, (W, H), interpolation=cv2.INTER_LINEAR)
-            face = grown_face(marked, share)
+            face, area, face_x = grown_face(marked, share)
             parts[i][face] = L.FACE
-            sides.name(parts[i], _hands(marked, face), sides.line(face))
-        for k, part in enumerate(L.PARTS):
-            box = box_of(parts[i] == part)
-            if box is not None:
-                boxes[i, k] = box
+            # the hands: the rest of the mask, less blobs under a tenth of the face
+            sides.name(parts[i], marked & ~face, sides.line(face_x, W), MIN_HAND_OF_FACE * area)
+        boxes[i] = _boxes(parts[i])
     return parts, boxes
