@@ -2,6 +2,7 @@
 
     python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
                             [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--max-blobs 0 3]
+                            [--parts off on]
                             [--rounds 5]
                             [--teacher-python PY] [--json]
 
@@ -22,6 +23,7 @@ One row per clip x input size x runtime x batch size:
 - ``--mirror``: with the test-time flip off / on (default: as the model card says); ``net_gflops``
   counts both passes;
 - ``--max-blobs``: masks cut to each frame's N largest blobs, 0 none (default: the card's);
+- ``--parts``: end to end with parts off / on (default: off); the other columns do not split;
 - ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
 - Holistic runs in its own environment on the same clip (``--teacher-python``), best of 3
   passes, start-up excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
@@ -99,11 +101,12 @@ def segmenter_gflop(seg) -> float:
     return conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)
 
 
-def end_to_end(seg, clip: Path, tmp: Path):
-    """One pass of the pipeline over ``clip`` into a fresh HDF5 file: a function returning frames."""
+def end_to_end(seg, clip: Path, tmp: Path, parts: bool = False):
+    """One pass of the pipeline over ``clip`` into a fresh HDF5 file (with ``parts``, split into
+    face and hands as ``--parts`` does): a function returning frames."""
     from signseg.run.pipeline import segment_videos
     runs = itertools.count()
-    return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False).frames
+    return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False, parts=parts).frames
 
 
 def holistic_fps(teacher_python: str, clip: Path) -> float | None:
@@ -137,6 +140,8 @@ def main() -> int:
                    help="test-time flip settings to try (default: the model card's)")
     p.add_argument("--max-blobs", type=int, nargs="*", default=[],
                    help="largest-blob cuts to try, 0 none (default: the model card's)")
+    p.add_argument("--parts", nargs="*", choices=["off", "on"], default=["off"],
+                   help="end to end with parts off / on (--parts: face, left and right hand, boxes)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
     p.add_argument("--teacher-python", default=None,
                    help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
@@ -164,7 +169,7 @@ def main() -> int:
         mp_fps = holistic_fps(teacher, clip) if teacher else None
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
-            for runtime, mirror, cut in itertools.product(args.runtime, mirrors, cuts):
+            for runtime, mirror, cut, parts in itertools.product(args.runtime, mirrors, cuts, args.parts):
                 if not runtimes.available(runtime):
                     print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
                     continue
@@ -175,7 +180,7 @@ def main() -> int:
                     gflop = segmenter_gflop(seg)
                     x = seg.to_input(frames)
                     with tempfile.TemporaryDirectory() as tmp:
-                        e2e = end_to_end(seg, clip, Path(tmp))
+                        e2e = end_to_end(seg, clip, Path(tmp), parts == "on")
                         n = e2e()
                         t = in_turns({"net": lambda: seg.infer(x), "model": lambda: seg.predict(frames),
                                       "e2e": e2e, "peak": matmul}, args.rounds)
@@ -184,7 +189,7 @@ def main() -> int:
                     peak = max(peak, row_peak)
                     rows.append({"clip": clip.name, "frames": n, "model": seg.name,
                                  "input": "x".join(map(str, seg.input_size)), "runtime": runtime, "batch": batch, "mirror": seg.mirror,
-                                 "max_blobs": seg.max_blobs or 0,
+                                 "max_blobs": seg.max_blobs or 0, "parts": parts,
                                  "net_fps": round(net, 1), "net_gflops": round(net * gflop, 1),
                                  "of_peak": round(net * gflop / row_peak, 2), "of_run_peak": None,
                                  "model_fps": round(m, 1),

@@ -93,9 +93,8 @@ def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, 
     if n <= 1:
         return np.zeros(marked.shape, bool), 0, None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    seed = (stats[biggest, cv2.CC_STAT_TOP], None)
-    row = comp[seed[0]]
-    seed = (seed[0], int(np.argmax(row == biggest)))  # a pixel of it: its top row's first
+    top = stats[biggest, cv2.CC_STAT_TOP]
+    seed = (top, int(np.argmax(comp[top] == biggest)))  # a pixel of it: its top row's first
     _, grown, gstats, centres = cv2.connectedComponentsWithStats(
         (marked & (hand_share < FACE_GROW)).astype(np.uint8), connectivity=8)
     k = grown[seed]

@@ -13,6 +13,9 @@ signer's right hand) claim them:
 Left and right are the *signer's*: for a signer facing the camera, the left hand appears on
 the image's right. This is MediaPipe Holistic's convention, so teacher labels compare 1:1.
 Foreground that no track claims is :data:`signseg.labels.UNASSIGNED`.
+
+This splits the one mask of a one-channel model (``snet``). A model with face and hand
+channels is split by its own channels instead (:mod:`signseg.postprocess.network_parts`).
 """
 from __future__ import annotations
 
