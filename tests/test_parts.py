@@ -236,6 +236,22 @@ def test_touching_hands_are_cut_along_the_face_and_one_hand_across_it_stays_whol
     assert np.isnan(boxes[1, 2]).all()  # no right hand in the second frame
 
 
+def test_a_large_frame_is_split_at_a_smaller_size_and_brought_back():
+    """Frames over WORK_PIXELS (here 720x1280, four times the drawn scene) are split smaller:
+    the parts brought back match the large frame's truth but for a pixel at their edges, and
+    the boxes fit the parts written."""
+    from signseg.postprocess.network_parts import WORK_PIXELS
+    truth = scene(left=(220, 130), right=(100, 130))
+    big = cv2.resize(truth, (W * 4, H * 4), interpolation=cv2.INTER_NEAREST)
+    assert big.size > WORK_PIXELS >= truth.size
+    proba = np.stack([big == L.FACE, big >= L.LEFT_HAND], -1).astype(np.float32)[None]
+    parts, boxes = network_parts((big > 0)[None], proba, ("face", "hand"))
+    assert (parts[0] == big).mean() > 0.998 and set(np.unique(parts[0])) == {0, 1, 2, 3}
+    for k, v in enumerate(L.PARTS):
+        ys, xs = np.nonzero(parts[0] == v)
+        assert tuple(boxes[0, k]) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+
+
 def test_clasped_hands_of_a_real_signer_are_two_hands(tmp_path):
     """Real footage where the hands touch (ryanestanton__thanks, signs3; a validation signer,
     never trained on): in the frames where the teacher's two hands touch, the shipped model's
