@@ -69,13 +69,6 @@ def _centre(box: np.ndarray) -> tuple[float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2
 
 
-def box_of(region: np.ndarray) -> np.ndarray | None:
-    """``(x0, y0, x1, y1)`` of a boolean region's pixels (``x1``/``y1`` exclusive), or None
-    where it has none."""
-    ys, xs = np.nonzero(region)
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float) if len(xs) else None
-
-
 def _contains(box: np.ndarray, x: float, y: float) -> bool:
     x0, y0, x1, y1 = box
     return x0 <= x < x1 and y0 <= y < y1
