@@ -18,11 +18,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from signseg.infer.preprocess import threshold
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.network_parts import network_parts
 from signseg.postprocess.parts import split_parts
-from signseg.train.evaluate import Score, by_setting, known_pixels
+from signseg.train.evaluate import Score, by_setting, known_pixels, written_parts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,10 +46,8 @@ def main() -> int:
                 g = f[f"videos/{vid}"]
                 frames, truth = g["frames"][()], g["labels"][()]
                 known = known_pixels(g, truth, np.arange(len(truth)))
-                channels = seg.predict_channels(frames)
-                masks = threshold(channels[..., 0], seg.threshold, seg.max_blobs)
-                for name, parts in (("network", network_parts(masks, channels[..., 1:], seg.parts)[0]),
-                                    ("tracker", split_parts(masks)[0])):
+                masks, written = written_parts(seg, frames)
+                for name, parts in (("network", written), ("tracker", split_parts(masks)[0])):
                     scores[name][vid] = s = Score()
                     s.add(masks, truth, parts, known, sides=True)
     out = {name: by_setting(v, setting) for name, v in scores.items()}

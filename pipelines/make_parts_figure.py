@@ -11,7 +11,6 @@ chosen for looking good. Each row: the frame, the teacher's parts, the shipped m
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -20,10 +19,10 @@ import h5py
 import numpy as np
 
 from signseg import labels as L
-from signseg.infer.preprocess import threshold
 from signseg.infer.segmenter import Segmenter
 from signseg.overlay import grid, overlay, write_png
-from signseg.train.evaluate import predicted_parts
+from signseg.train.evaluate import written_parts
+from signseg.train.frames import read_splits
 
 REPO = Path(__file__).resolve().parents[1]
 RING = np.ones((5, 5), np.uint8)
@@ -77,7 +76,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "parts_hardest.png")
     args = p.parse_args()
-    clips = {r["video"] for r in csv.DictReader(open(args.groups), delimiter="\t") if r["split"] == args.split}
+    clips = {v for v, split in read_splits(args.groups).items() if split == args.split}
     seg = Segmenter.from_pretrained()
     found: dict[str, list[tuple[str, int]]] = {"hands touching": [], "hand over face": []}
     where = {}
@@ -102,9 +101,7 @@ def main() -> int:
             with h5py.File(where[vid], "r") as f:
                 g = f[f"videos/{vid}"]
                 frames_, truth = g["frames"][()], g["labels"][()]
-            channels = seg.predict_channels(frames_)  # the whole clip: the hands' sides follow the face
-            masks = threshold(channels[..., 0], seg.threshold, seg.max_blobs)
-            parts = predicted_parts(seg, frames_, masks, channels[..., 1:])
+            parts = written_parts(seg, frames_)[1]  # the whole clip: the hands' sides follow the face
             i = int(rng.choice(by_clip[vid]))
             scores = [_iou(parts[i] == v, truth[i] == v) for v in (L.LEFT_HAND, L.RIGHT_HAND)]
             text = " ".join(f"{n} {s:.2f}" for n, s in zip(("left", "right"), scores) if s is not None)

@@ -258,10 +258,9 @@ def test_clasped_hands_of_a_real_signer_are_two_hands(tmp_path):
     parts as written give each hand, not one hand twice its size. The part tracker alone gives
     one blob one hand there."""
     from conftest import SHARED
-    from signseg.infer.preprocess import threshold
     from signseg.infer.segmenter import Segmenter
     from signseg.teacher.labelset import label_videos
-    from signseg.train.evaluate import predicted_parts
+    from signseg.train.evaluate import written_parts
     from pathlib import Path
     out = tmp_path / "touching.h5"
     assert not label_videos([SHARED / "signs3" / "ryanestanton__thanks.mp4"], out, teacher_python=None,
@@ -274,14 +273,13 @@ def test_clasped_hands_of_a_real_signer_are_two_hands(tmp_path):
              and (cv2.dilate((t == L.LEFT_HAND).astype(np.uint8), ring) & (t == L.RIGHT_HAND)).any()]
     assert len(touch) >= 15
     seg = Segmenter.from_pretrained()
-    channels = seg.predict_channels(frames)
-    masks = threshold(channels[..., 0], seg.threshold, seg.max_blobs)
+    masks, parts = written_parts(seg, frames)
 
     def each_hand(parts):
         iou = lambda a, b: (a & b).sum() / max((a | b).sum(), 1)  # noqa: E731
         return np.array([[iou(parts[i] == v, truth[i] == v) for v in (L.LEFT_HAND, L.RIGHT_HAND)] for i in touch])
 
-    written = each_hand(predicted_parts(seg, frames, masks, channels[..., 1:]))
+    written = each_hand(parts)
     tracked = each_hand(split_parts(masks)[0])
     # measured (twenty-third session): both hands at IoU >= 0.2 in 20 of 22 frames, left 0.43,
     # right 0.38; the tracker alone: 0 of 22, left 0.00, right 0.04

@@ -171,6 +171,17 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
     return network_parts(masks, pp, segmenter.parts)[0]
 
 
+def written_parts(segmenter: Segmenter, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A clip's masks and parts (frames in order) from one network pass, as ``signseg segment
+    --parts`` writes them: the segmenter's threshold and blob cut, then :func:`predicted_parts`."""
+    if not segmenter.parts:
+        masks = segmenter.predict(frames)
+        return masks, predicted_parts(segmenter, frames, masks)
+    channels = segmenter.predict_channels(frames)  # the mask's channel and the parts' at once
+    masks = apply_threshold(channels[..., 0], segmenter.threshold, segmenter.max_blobs)
+    return masks, predicted_parts(segmenter, frames, masks, channels[..., 1:])
+
+
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
     """Where a labels file's clip can be scored: every pixel that training does not read as
     IGNORE (:func:`signseg.train.frames.with_ignore`), or None where the file has no ``ignore``."""
