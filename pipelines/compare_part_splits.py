@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
 from signseg.train.evaluate import Score, by_setting, known_pixels, written_parts
@@ -30,13 +31,16 @@ def main() -> int:
     p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--labels", type=Path, nargs="+",
                    default=[REPO / "labels" / f"{n}.h5" for n in ("signs2", "signs3", "tid", "startasl")])
+    p.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
+                   help="the test-time flip (default: as the model's card)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
-    p.add_argument("--model", default="snet-lite")
+    p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
-    seg = Segmenter.from_pretrained(args.model)
+    load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
+    seg = load(args.model, mirror=args.mirror)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}}

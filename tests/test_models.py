@@ -48,6 +48,22 @@ def test_width_scales_every_layer():
         snet(width=0)
 
 
+def test_dropout_scale_changes_training_only():
+    """--dropout 0: no SpatialDropout layers, the same weights, the same outputs at inference;
+    the layers' rates follow the scale."""
+    x = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    paper, none = snet(width=0.25, stem=2), snet(width=0.25, stem=2, dropout=0.0)
+    drops = [l.rate for l in paper.layers if isinstance(l, keras.layers.SpatialDropout2D)]
+    assert drops == [0.4, 0.5, 0.4]
+    assert not any(isinstance(l, keras.layers.SpatialDropout2D) for l in none.layers)
+    none.set_weights(paper.get_weights())
+    np.testing.assert_allclose(none.predict(x, verbose=0), paper.predict(x, verbose=0), atol=1e-6)
+    half = snet(width=0.25, dropout=0.5)
+    assert [l.rate for l in half.layers if isinstance(l, keras.layers.SpatialDropout2D)] == [0.2, 0.25, 0.2]
+    with pytest.raises(ValueError, match="dropout"):
+        snet(dropout=-0.1)
+
+
 def test_vgg_unet_random_encoder_is_trainable_and_sigmoid():
     m = vgg_unet(encoder_weights=None)
     assert m.get_layer("vgg16_encoder").trainable

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from signseg.models import build
 from signseg.video import VideoReader, read_video
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.labelset import label_videos
@@ -257,6 +258,32 @@ def test_clothes_weight_trains_and_is_on_the_card(tmp_path, soup_labels, tiny_mo
         train([soup_labels], tmp_path / "g", clothes_weight=3.0, views="graph", **args)
     with pytest.raises(ValueError, match="clothes_weight"):
         train([soup_labels], tmp_path / "z", clothes_weight=0.0, **args)
+
+
+def test_dropout_off_and_a_weight_average_are_on_the_card(tmp_path, soup_labels, tiny_model_file, soup):
+    """--dropout 0 --ema: the init's weights carry over to a network without dropout, the
+    average is what is validated and written, and both are on the card."""
+    args = dict(init=tiny_model_file, epochs=2, steps_per_epoch=2, batch_size=2, val_fraction=0.0, verbose=0)
+    card = train([soup_labels], tmp_path / "e", name="e", dropout=0.0, ema=0.9, **args)
+    assert card.config == {"width": 0.125, "dropout": 0.0}
+    meta = json.loads((tmp_path / "e" / "e.json").read_text())
+    assert meta["training"]["dropout"] == 0.0 and meta["training"]["ema"] == 0.9
+    seg = Segmenter.from_file(tmp_path / "e" / "e.weights.h5")
+    assert seg.predict(read_video(soup)[:2]).shape == (2, 240, 320)
+    # a momentum so close to 1 that the average stays where the first step left it: the
+    # written weights are nearer the init's than those of the same run without the average
+    def moved(folder: str, **kw) -> float:
+        written = train([soup_labels], tmp_path / folder, name="m", learning_rate=1e-2, **args, **kw)
+        before, after = build("snet", width=0.125), build("snet", **written.config)
+        before.load_weights(tiny_model_file)
+        after.load_weights(tmp_path / folder / "m.weights.h5")
+        return sum(float(np.abs(a - b).sum()) for a, b in zip(after.get_weights(), before.get_weights()))
+    assert moved("still", ema=0.999999) < 0.75 * moved("raw")  # measured: 156 against 270
+    with pytest.raises(ValueError, match="ema"):
+        train([soup_labels], tmp_path / "x", ema=1.0, **args)
+    with pytest.raises(ValueError, match="dropout"):
+        train([soup_labels], tmp_path / "v", architecture="vgg_unet", dropout=0.0,
+              **{**args, "init": None})
 
 
 def test_named_validation_signers_and_held_out_rows_from_the_groups_table(tmp_path, soup_labels, tiny_model_file):

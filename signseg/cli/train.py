@@ -60,6 +60,11 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--hand-weight", type=float, default=1.0,
                    help="weight of hand pixels in the loss (the mask's and the parts'): "
                         "above 1 against hands being left out")
+    t.add_argument("--dropout", type=float, default=None,
+                   help="snet: scale of the paper's dropout rates (0.4, 0.5); 0 leaves dropout out "
+                        "(default: as --init's card, else 1)")
+    t.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
+                   help="validate and keep a moving average of the weights (e.g. 0.998 per step)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -82,7 +87,8 @@ def run(args) -> int:
                  groups=read_groups(args.groups) if args.groups else None,
                  verbose=2 if args.quiet else "auto", views=args.views,
                  precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight,
-                 val_videos=val, outputs=args.outputs, face_weight=args.face_weight, hand_weight=args.hand_weight)
+                 val_videos=val, outputs=args.outputs, face_weight=args.face_weight, hand_weight=args.hand_weight,
+                 dropout=args.dropout, ema=args.ema)
     (metric, value), = card.extra["metrics"].items()
     print(f"signseg: wrote {args.output / card.weights_file} ({metric.replace('_', ' ')} {value}, "
           f"threshold {card.threshold})", file=sys.stderr)

@@ -168,7 +168,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           data: LabelledFrames | None = None, views: str = "auto", precision: str = "auto",
           mirror: bool | None = None, clothes_weight: float = 1.0,
           val_videos: Sequence[str] | None = None, outputs: str | None = None,
-          face_weight: float = 1.0, hand_weight: float = 1.0) -> ModelCard:
+          face_weight: float = 1.0, hand_weight: float = 1.0, dropout: float | None = None,
+          ema: float | None = None) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -207,6 +208,11 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     (:class:`~signseg.models.metrics.SegmentationLoss`). Pixels labelled IGNORE (hands the
     teacher may have missed) never count. Checkpoints and the threshold are chosen by
     validation hand IoU where the model has a hand channel, by hand-or-face IoU otherwise.
+    ``dropout``: ``snet``'s dropout scale (:func:`signseg.models.snet.snet`; ``None`` keeps
+    ``init``'s, or the paper's rates from scratch); the weights carry over unchanged.
+    ``ema``: keep an exponential moving average of the weights with this momentum per step
+    (Polyak averaging: steadier than any one step's weights); validation, checkpoints and
+    the written weights are then the average's.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -221,6 +227,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
     if views == "graph" and clothes_weight != 1.0:
         raise ValueError("clothes_weight is for host views; graph views weigh every pixel alike")
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"ema must be a momentum in (0, 1), not {ema}")
     if clothes_weight <= 0:
         raise ValueError(f"clothes_weight must be > 0, not {clothes_weight}")
     model_dir = Path(model_dir)
@@ -242,6 +250,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
 
     if outputs is not None and outputs not in OUTPUTS:
         raise ValueError(f"outputs must be one of {sorted(OUTPUTS)}, not {outputs!r}")
+    if dropout is not None and (card0.architecture if card0 is not None else architecture) != "snet":
+        raise ValueError("dropout is an snet option")
     if card0 is not None:
         architecture, config = card0.architecture, dict(card0.config)
         before = config.get("outputs", "mask")
@@ -252,11 +262,18 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             wider = _build_in(precision, architecture, config)
             widen_head(model, wider)
             model = wider
+        if dropout is not None and dropout != config.get("dropout", 1.0):
+            config["dropout"] = dropout
+            rebuilt = _build_in(precision, architecture, config)
+            rebuilt.set_weights(model.get_weights())  # dropout layers hold no weights
+            model = rebuilt
         input_size = input_size or card0.input_size
     else:
         keras.utils.set_random_seed(seed)
         if outputs is not None:
             config["outputs"] = outputs
+        if dropout is not None:
+            config["dropout"] = dropout
         model = _build_in(precision, architecture, config)
     parts = OUTPUTS[config.get("outputs", "mask")] != ()
     if mirror is None:
@@ -275,13 +292,17 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         trainer = model
         train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size,
                                 clothes_weight=clothes_weight)
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
+    optimizer = (keras.optimizers.Adam(learning_rate) if ema is None
+                 else keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=ema))
+    trainer.compile(optimizer=optimizer, loss=loss,
                     metrics=[mask_iou, hand_iou] if parts else [mask_iou])
     val_ds = FrameBatches(val_data, input_size, batch_size, train=False, seed=seed)
     best_file = model_dir / f"{name}.best.weights.h5"
     clock = _Clock(model_dir, resuming=(model_dir / "backup").is_dir())
     callbacks = [
         keras.callbacks.BackupAndRestore(str(model_dir / "backup")),
+        # the average's weights in place from each epoch's end (validation, the checkpoint) to the next's start
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema is not None else []),
         keras.callbacks.ModelCheckpoint(str(best_file), monitor=monitor, mode="max", save_best_only=True,
                                         save_weights_only=True),
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=patience),
@@ -325,6 +346,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "crop_size": None if crop_size is None else list(crop_size), "views": views, "precision": precision,
             "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
             "face_weight": face_weight, "hand_weight": hand_weight, "chosen_by": monitor,
+            "dropout": config.get("dropout", 1.0) if architecture == "snet" else None, "ema": ema,
             "ignored_frames": int(sum(bool((m == L.IGNORE).any()) for m in train_data.masks)),
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
