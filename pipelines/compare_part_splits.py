@@ -33,6 +33,7 @@ def main() -> int:
                    default=[REPO / "labels" / f"{n}.h5" for n in ("signs2", "signs3", "tid", "startasl")])
     p.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the test-time flip (default: as the model's card)")
+    p.add_argument("--threshold", type=float, default=None, help="the mask's threshold (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
     p.add_argument("--json", type=Path, default=None)
@@ -40,7 +41,7 @@ def main() -> int:
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
-    seg = load(args.model, mirror=args.mirror)
+    seg = load(args.model, mirror=args.mirror, threshold=args.threshold)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}}

@@ -134,6 +134,35 @@ def test_graph_views_fine_tune_through_the_cli(tmp_path, soup_labels, tiny_model
         train([soup_labels], tmp_path / "x", views="graph", crop_size=(32, 32), input_size=(64, 64))
 
 
+def test_flip_consistency_adds_the_mirror_disagreement_to_the_loss(tmp_path, soup_labels, tiny_model_file):
+    """--flip-consistency W: the step's loss gains W times the squared difference between the
+    outputs on a view and on its mirror image mirrored back (0 for a mirror-symmetric network);
+    a parts model's mirrored hands are exchanged first; graph views only."""
+    import keras
+    from signseg.models import snet
+    from signseg.models.layers import mirror_order
+    from signseg.train.feed import ViewTrainer, flip_disagreement
+    from signseg.train.fit import train
+    x = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    net = snet(width=0.125, outputs="face_hand")
+    assert float(flip_disagreement(net, x, net(x, training=True))) > 0
+    symmetric = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Conv2D(
+        1, 3, padding="same", kernel_initializer=keras.initializers.Constant(0.1))])  # same weights at every tap
+    assert float(flip_disagreement(symmetric, x, symmetric(x))) < 1e-10
+    assert mirror_order(("face", "left_hand", "right_hand")) == [0, 1, 3, 2] and mirror_order(("face", "hand")) is None
+    trainer = ViewTrainer(net, (64, 64), flip_consistency=3.0)
+    trainer(x, training=True)
+    assert len(trainer.losses) == 1 and float(trainer.losses[0]) > 0
+    trainer(x, training=False)
+    assert not trainer.losses  # validation and prediction: the network alone
+    args = dict(init=tiny_model_file, epochs=1, steps_per_epoch=2, batch_size=2, val_fraction=0.0, verbose=0)
+    card = train([soup_labels], tmp_path / "f", name="f", views="graph", flip_consistency=2.0, **args)
+    assert json.loads((tmp_path / "f" / "f.json").read_text())["training"]["flip_consistency"] == 2.0
+    assert Segmenter.from_file(tmp_path / "f" / "f.weights.h5").threshold == card.threshold
+    with pytest.raises(ValueError, match="flip_consistency is for graph views"):
+        train([soup_labels], tmp_path / "h", views="host", flip_consistency=1.0, **args)
+
+
 def test_a_pack_reads_back_as_the_labelled_frames(tmp_path, soup_labels):
     data = load_sources([soup_labels])
     # a soft person mask round the labels (the teacher's, where it ran with segmentation)

@@ -256,11 +256,8 @@ class Segmenter:
     def mirror_order(self) -> list[int] | None:
         """The output channels of a mirrored pass in the order that reads them back: the left
         and right hands' channels exchanged (None: nothing to exchange)."""
-        names = ["mask", *self.parts]
-        if "left_hand" not in names:
-            return None
-        other = {"left_hand": "right_hand", "right_hand": "left_hand"}
-        return [names.index(other.get(n, n)) for n in names]
+        from signseg.models.layers import mirror_order
+        return mirror_order(self.parts)
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -50,6 +50,17 @@ class Upsample2x(layers.Layer):
 OUTPUTS = {"mask": (), "face_hand": ("face", "hand"), "parts": ("face", "left_hand", "right_hand")}
 
 
+def mirror_order(parts: tuple[str, ...]) -> list[int] | None:
+    """The output channels (hand-or-face, then ``parts``) of a pass on a mirror image in the
+    order that reads them back: the signer's left and right hands exchanged (None: nothing to
+    exchange)."""
+    names = ["mask", *parts]
+    if "left_hand" not in names:
+        return None
+    other = {"left_hand": "right_hand", "right_hand": "left_hand"}
+    return [names.index(other.get(n, n)) for n in names]
+
+
 @keras.saving.register_keras_serializable(package="signseg")
 class FaceHandSplit(layers.Layer):
     """(hand-or-face probability m, hand share s of a marked pixel) -> (N, h, w, 3):

@@ -123,20 +123,37 @@ def compiled_render(size: tuple[int, int]):
     return views
 
 
+def flip_disagreement(network: keras.Model, x, out, mirror_order: list[int] | None = None):
+    """Mean squared difference between the network's outputs ``out`` on ``x`` and its outputs
+    on the mirror image of ``x`` mirrored back (channels in ``mirror_order`` first: the hands
+    exchanged). Trained towards 0, one pass learns what the test-time flip's average gives."""
+    back = keras.ops.flip(network(keras.ops.flip(x, axis=2), training=True), axis=2)
+    if mirror_order is not None:
+        back = keras.ops.take(back, mirror_order, axis=-1)
+    return keras.ops.mean(keras.ops.square(keras.ops.cast(out, "float32") - keras.ops.cast(back, "float32")))
+
+
 class ViewTrainer(keras.Model):
     """The network, trained on views made inside its compiled step: ``train_step`` renders
     the batch's views (:func:`compiled_render`) and hands them to Keras's own step;
-    called on a plain image batch (validation, prediction) it is just the network."""
+    called on a plain image batch (validation, prediction) it is just the network.
+    ``flip_consistency`` > 0 adds that weight times :func:`flip_disagreement` to the loss
+    (a second pass on each view's mirror image)."""
 
-    def __init__(self, network: keras.Model, size: tuple[int, int], **kwargs):
+    def __init__(self, network: keras.Model, size: tuple[int, int], flip_consistency: float = 0.0,
+                 mirror_order: list[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.network, self.size = network, tuple(size)
         self._render = compiled_render(self.size)
+        self.flip_consistency, self.mirror_order = float(flip_consistency), mirror_order
 
     def call(self, inputs, training=False):
         if isinstance(inputs, dict):  # Keras builds the model on a training batch once
             inputs = render_batch(inputs, keras.ops.zeros_like(inputs["person"]), self.size)[0]
-        return self.network(inputs, training=training)
+        out = self.network(inputs, training=training)
+        if training and self.flip_consistency:
+            self.add_loss(self.flip_consistency * flip_disagreement(self.network, inputs, out, self.mirror_order))
+        return out
 
     def train_step(self, *args):
         *state, data = args  # JAX passes the state first, TensorFlow and torch do not

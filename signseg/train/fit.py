@@ -22,7 +22,7 @@ from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
 from signseg.infer.segmenter import mirror_mean
 from signseg.models import build
-from signseg.models.layers import OUTPUTS
+from signseg.models.layers import OUTPUTS, mirror_order
 from signseg.models.metrics import SegmentationLoss, hand_iou, iou, mask_iou
 from signseg.train.frames import LabelledFrames, split_by_group
 from signseg.train.sources import load_sources
@@ -169,7 +169,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           mirror: bool | None = None, clothes_weight: float = 1.0,
           val_videos: Sequence[str] | None = None, outputs: str | None = None,
           face_weight: float = 1.0, hand_weight: float = 1.0, dropout: float | None = None,
-          ema: float | None = None) -> ModelCard:
+          ema: float | None = None, flip_consistency: float = 0.0) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -213,6 +213,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     ``ema``: keep an exponential moving average of the weights with this momentum per step
     (Polyak averaging: steadier than any one step's weights); validation, checkpoints and
     the written weights are then the average's.
+    ``flip_consistency``: graph views only; that weight times the mean squared difference
+    between the outputs on each view and on its mirror image mirrored back
+    (:func:`signseg.train.feed.flip_disagreement`), so that one pass learns what the test-time
+    flip's average gives (twice the arithmetic per step).
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -227,6 +231,10 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError("crop_size is for host views; graph views train on the whole input-size view")
     if views == "graph" and clothes_weight != 1.0:
         raise ValueError("clothes_weight is for host views; graph views weigh every pixel alike")
+    if flip_consistency < 0:
+        raise ValueError(f"flip_consistency must be >= 0, not {flip_consistency}")
+    if flip_consistency and views != "graph":
+        raise ValueError("flip_consistency is for graph views (--views graph)")
     if ema is not None and not 0 < ema < 1:
         raise ValueError(f"ema must be a momentum in (0, 1), not {ema}")
     if clothes_weight <= 0:
@@ -282,7 +290,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     loss = SegmentationLoss(dice=dice, face_weight=face_weight, hand_weight=hand_weight)
     monitor = "val_hand_iou" if parts else "val_mask_iou"
     if views == "graph":
-        trainer = ViewTrainer(model, input_size)
+        trainer = ViewTrainer(model, input_size, flip_consistency, mirror_order(OUTPUTS[config.get("outputs", "mask")]))
         trainer(np.zeros((1, *input_size, 3), np.float32))  # built before fit (BackupAndRestore asks)
         train_ds = ArrayBatches(FrameArrays.from_frames(train_data, input_size, seed), batch_size,
                                 steps=steps_per_epoch, seed=seed)
@@ -347,6 +355,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
             "face_weight": face_weight, "hand_weight": hand_weight, "chosen_by": monitor,
             "dropout": config.get("dropout", 1.0) if architecture == "snet" else None, "ema": ema,
+            "flip_consistency": flip_consistency,
             "ignored_frames": int(sum(bool((m == L.IGNORE).any()) for m in train_data.masks)),
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
