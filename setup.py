@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["signseg", "signseg.*"]),
     # the shipped weights and their cards: package data, found by a checkout on PYTHONPATH too
-    package_data={"signseg.weights": ["*.weights.h5", "*.json"]},
+    package_data={"signseg.weights": ["*.weights.h5", "*.json", "*.int8.onnx"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.3",

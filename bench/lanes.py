@@ -36,7 +36,7 @@ def main() -> int:
     from signseg.infer.segmenter import Segmenter
 
     seg = Segmenter.from_pretrained(args.model, runtime="onnx")
-    path = runtimes._onnx_file(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
+    path = runtimes.export_onnx(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
     cores = runtimes.cpu_threads()
     x = np.random.default_rng(0).random((args.frames, *seg.input_size, 3), np.float32)
 

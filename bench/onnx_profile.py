@@ -56,7 +56,7 @@ def main() -> int:
 
     seg = Segmenter.from_pretrained(args.model, runtime="onnx", batch_size=args.batch_size)
     threads = args.threads or runtimes.cpu_threads()
-    path = runtimes._onnx_file(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
+    path = runtimes.export_onnx(seg.model, seg.input_size, f"{seg.weights_sha256}|{seg.name}")
     x = np.random.default_rng(0).random((args.batch_size, *seg.input_size, 3), np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         options = runtimes.onnx_options(threads)  # as the Segmenter runs it

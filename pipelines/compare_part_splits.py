@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from signseg.cli.args import size
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
@@ -34,6 +35,7 @@ def main() -> int:
     p.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the test-time flip (default: as the model's card)")
     p.add_argument("--threshold", type=float, default=None, help="the mask's threshold (default: the card's)")
+    p.add_argument("--input-size", type=size, default=None, help="HxW (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
     p.add_argument("--json", type=Path, default=None)
@@ -41,7 +43,7 @@ def main() -> int:
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
-    seg = load(args.model, mirror=args.mirror, threshold=args.threshold)
+    seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}}

@@ -38,10 +38,46 @@ def test_runtime_masks_agree_with_keras_on_real_frames(frames, runtime):
 
 
 def test_auto_picks_onnx_on_a_cpu_and_unknown_runtimes_are_refused():
-    assert runtimes.resolve("auto", gpu=False) == "onnx"
+    assert runtimes.resolve("auto", gpu=False) == "onnx"  # a model without an int8 graph
     assert runtimes.resolve("auto", gpu=True) == "keras"
     with pytest.raises(ValueError, match="runtime"):
         runtimes.resolve("tensorrt", gpu=False)
+
+
+def test_the_shipped_int8_graph_runs_by_default_on_a_cpu_with_the_float_graphs_masks(frames):
+    """snet-lite's card names an int8 graph (pipelines/make_int8.py) at its input size: "auto"
+    runs it on a CPU; its masks and parts are the float32 graph's on real frames."""
+    seg = Segmenter.from_pretrained("snet-lite")
+    assert seg.runtime == "onnx-int8" and seg.int8[0].name == "snet-lite.int8.onnx"
+    assert runtimes.resolve("auto", gpu=False, int8=True) == "onnx-int8"
+    assert runtimes.resolve("auto", gpu=True, int8=True) == "keras"
+    assert runtimes.lanes("onnx-int8", threads=2, gpu=False) == 2
+    float32 = Segmenter.from_pretrained("snet-lite", runtime="onnx")
+    t = seg.threshold
+    a, b = seg.predict_channels(frames), float32.predict_channels(frames)
+    assert iou(a[..., 0] >= t, b[..., 0] >= t) >= 0.97
+    assert np.abs(a - b).mean() < 0.01
+    hand = lambda c: (c[..., 0] >= t) & (c[..., 2] > c[..., 1])  # noqa: E731
+    assert hand(b).sum() > 500 and iou(hand(a), hand(b)) >= 0.9
+    # another input size has no int8 graph: the float32 one runs, and asking for int8 says why
+    assert Segmenter.from_pretrained("snet-lite", input_size=(160, 160)).runtime == "onnx"
+    with pytest.raises(ValueError, match="int8 graph"):
+        Segmenter.from_pretrained("snet-lite", input_size=(160, 160), runtime="onnx-int8")
+
+
+def test_a_damaged_or_missing_int8_graph_is_named(tmp_path, monkeypatch, frames):
+    import shutil
+    from signseg.errors import WeightsError
+    from signseg.infer import presets
+    for name in ("snet-lite.weights.h5", "snet-lite.json", "snet-lite.int8.onnx"):
+        shutil.copy(presets.weights_dir() / name, tmp_path / name)
+    graph = tmp_path / "snet-lite.int8.onnx"
+    graph.write_bytes(graph.read_bytes()[:-100])
+    with pytest.raises(WeightsError, match="snet-lite.int8.onnx.*sha256"):
+        Segmenter.from_file(tmp_path / "snet-lite.weights.h5").predict(frames[:1])
+    graph.unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        Segmenter.from_file(tmp_path / "snet-lite.weights.h5").predict(frames[:1])
 
 
 def test_onnx_export_is_cached_per_weights_and_size(tmp_path, monkeypatch, frames):

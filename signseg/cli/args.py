@@ -46,7 +46,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=8, help="frames per inference batch (default 8)")
     g.add_argument("--threshold", type=threshold, default=None, help="mask threshold (default: the model's)")
     g.add_argument("--input-size", type=size, default=None, help="HxW the model runs at (default: the model's)")
-    g.add_argument("--runtime", default="auto", choices=("auto", "keras", "xla", "onnx"),
+    g.add_argument("--runtime", default="auto", choices=("auto", "keras", "xla", "onnx", "onnx-int8"),
                    help="where the network runs (default auto: the fastest here, see docs/performance.md)")
     g.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                    help="the network's compute precision: mixed_bfloat16 for a GPU (runs on Keras)")

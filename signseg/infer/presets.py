@@ -86,6 +86,19 @@ class ModelCard:
             raise WeightsError(path, f"unreadable model card ({exc})") from exc
 
 
+def int8_graph(card: ModelCard, weights_file: str | os.PathLike,
+               input_size: tuple[int, int]) -> tuple[Path, str | None] | None:
+    """The int8 graph a card names beside its weights (``"int8": {"file", "sha256",
+    "input_size"}``, :mod:`signseg.infer.quantize`) and its sha256, where it was made for
+    ``input_size`` from these weights; else None (a graph of older weights is never run)."""
+    entry = card.extra.get("int8")
+    if not entry or tuple(entry.get("input_size", ())) != tuple(input_size):
+        return None
+    if card.sha256 and entry.get("weights_sha256") not in (None, card.sha256):
+        return None
+    return Path(weights_file).parent / entry["file"], entry.get("sha256")
+
+
 def card_path_for(weights_path: str | os.PathLike) -> Path:
     """``x.weights.h5`` -> ``x.json`` (the card beside a weights file)."""
     p = Path(weights_path)

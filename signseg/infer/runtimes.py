@@ -1,4 +1,5 @@
-"""Where a Segmenter's network runs: Keras itself, XLA-compiled TensorFlow, or ONNX Runtime.
+"""Where a Segmenter's network runs: Keras itself, XLA-compiled TensorFlow, or ONNX Runtime
+(float32, or the int8 graph that ships beside a model's weights).
 
 Small U-Nets lose much of their time to per-call overhead in Keras' ``predict_on_batch``;
 the same network compiled by XLA or exported to ONNX Runtime runs the same maths faster on
@@ -7,8 +8,10 @@ and returns the network's (n, h, w, 1) output as numpy; masks agree with Keras' 
 check IoU >= 0.99 on real frames).
 
 ``"auto"`` picks, by those measurements: on a GPU, Keras (the backend's own compiled GPU
-path); on a CPU, ONNX Runtime (installed with signseg) under the TensorFlow backend, else XLA
-under the TensorFlow backend, else Keras.
+path); on a CPU, ONNX Runtime (installed with signseg) under the TensorFlow backend -- the
+model's int8 graph where its card ships one for the input size in use
+(:mod:`signseg.infer.quantize`: 1.7x the float32 graph's frames/s on the 2-core CPU, the same
+validation scores) -- else XLA under the TensorFlow backend, else Keras.
 """
 from __future__ import annotations
 
@@ -25,9 +28,12 @@ import keras
 import numpy as np
 
 from signseg.cache import cache_dir  # exported ONNX files live in <cache>/onnx
+from signseg.errors import WeightsError
+from signseg.infer.presets import sha256_of
 from signseg.quiet import filtered_stderr
 
-RUNTIMES = ("auto", "keras", "xla", "onnx")
+RUNTIMES = ("auto", "keras", "xla", "onnx", "onnx-int8")
+ONNX_RUNTIMES = ("onnx", "onnx-int8")
 #: Bumped whenever the exported ONNX graph changes, so that cached exports are redone.
 _GRAPH_REVISION = 2
 Runner = Callable[[np.ndarray], np.ndarray]
@@ -67,14 +73,15 @@ def available(name: str) -> bool:
     tf_backend = keras.backend.backend() == "tensorflow"
     if name == "xla":
         return tf_backend
-    if name == "onnx":
+    if name in ONNX_RUNTIMES:
         return tf_backend and all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tf2onnx", "onnx"))
     raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
 
 
-def resolve(name: str, gpu: bool, precision: str = "float32") -> str:
+def resolve(name: str, gpu: bool, precision: str = "float32", int8: bool = False) -> str:
     """The concrete runtime for ``name`` (``"auto"`` chosen as the module says; a mixed
-    ``precision`` model runs on Keras, as the exported runtimes run float32 graphs)."""
+    ``precision`` model runs on Keras, as the exported runtimes run float32 graphs).
+    ``int8``: the model has an int8 graph for the input size in use (``"onnx-int8"`` needs one)."""
     if name not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
     if name != "auto":
@@ -82,10 +89,15 @@ def resolve(name: str, gpu: bool, precision: str = "float32") -> str:
             need = ("the TensorFlow backend" if name == "xla" else
                     "the TensorFlow backend and onnxruntime, tf2onnx and onnx installed")
             raise ImportError(f"runtime {name!r} needs {need}")
+        if name == "onnx-int8" and not int8:
+            raise ValueError("runtime 'onnx-int8' needs an int8 graph of the model at the input size in use "
+                             "(its card's int8 entry; pipelines/make_int8.py makes one)")
         return name
     if gpu or precision != "float32":
         return "keras"
-    return "onnx" if available("onnx") else "xla" if available("xla") else "keras"
+    if available("onnx"):
+        return "onnx-int8" if int8 else "onnx"
+    return "xla" if available("xla") else "keras"
 
 
 def lanes(name: str, threads: int | None, gpu: bool) -> int:
@@ -98,17 +110,18 @@ def lanes(name: str, threads: int | None, gpu: bool) -> int:
     peak on 2 cores, against 0.70-0.77 for one 2-thread session (bench/lanes.py).
     Keras and XLA share one thread pool per process: 1.
     """
-    if name != "onnx" or gpu:
+    if name not in ONNX_RUNTIMES or gpu:
         return 1
     return max(1, threads or cpu_threads())
 
 
 def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | None, threads: int | None = None,
-                key: str | None = None) -> Runner:
+                key: str | None = None, int8: tuple[Path, str | None] | None = None) -> Runner:
     """A callable running ``model`` on ``name`` (a concrete runtime, see :func:`resolve`).
 
     ``key`` (e.g. the weights' sha256) names the cached ONNX export; without one the export
-    goes to a temporary folder.
+    goes to a temporary folder. ``int8``: the model's int8 graph and its sha256 (checked
+    before use), for ``"onnx-int8"``.
     """
     if name == "keras":
         return lambda x: np.asarray(model.predict_on_batch(x))
@@ -117,7 +130,16 @@ def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | Non
         fn = tf.function(lambda x: model(x, training=False), jit_compile=True, reduce_retracing=True)
         return lambda x: fn(tf.constant(x)).numpy()
     if name == "onnx":
-        return _onnx_runner(model, input_size, threads, key)
+        return _session_runner(export_onnx(model, input_size, key), threads)
+    if name == "onnx-int8":
+        if int8 is None:
+            raise ValueError("runtime 'onnx-int8' needs the model's int8 graph")
+        path, sha = Path(int8[0]), int8[1]
+        if not path.is_file():
+            raise WeightsError(path, "the model card names this int8 graph but the file is missing")
+        if sha is not None and sha256_of(path) != sha:
+            raise WeightsError(path, "int8 graph does not match the sha256 in its model card")
+        return _session_runner(path, threads)
     raise ValueError(f"not a concrete runtime: {name!r}")
 
 
@@ -135,15 +157,14 @@ def onnx_options(threads: int | None = None):
     return options
 
 
-def _onnx_runner(model: keras.Model, input_size, threads: int | None, key: str | None) -> Runner:
+def _session_runner(path: Path, threads: int | None) -> Runner:
     import onnxruntime as ort
-    path = _onnx_file(model, input_size, key)
     session = ort.InferenceSession(str(path), onnx_options(threads), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def _onnx_file(model: keras.Model, input_size, key: str | None) -> Path:
+def export_onnx(model: keras.Model, input_size, key: str | None) -> Path:
     """The model exported to ONNX, from the cache when it is there (written atomically, so
     workers exporting at once never read half a file)."""
     import tf2onnx

@@ -74,7 +74,7 @@ class Segmenter:
     each batch's own size rounded to a multiple of 8. ``threshold`` turns probabilities
     into masks. Set ``logits=True`` for models with a linear output (the paper's originals).
     ``runtime``: where the network runs, ``"auto"`` (the fastest here), ``"keras"``,
-    ``"xla"`` or ``"onnx"`` (:mod:`signseg.infer.runtimes`); ``threads`` caps its CPU threads
+    ``"xla"``, ``"onnx"`` or ``"onnx-int8"`` (:mod:`signseg.infer.runtimes`); ``threads`` caps its CPU threads
     (and ONNX Runtime's lanes).
     ``precision`` is the Keras dtype policy the model was built with (``"mixed_bfloat16"``
     or ``"mixed_float16"`` for GPUs, see :meth:`from_pretrained`); such a model runs on Keras.
@@ -86,6 +86,9 @@ class Segmenter:
     signer faces (docs/model_card.md has what it is worth).
     ``max_blobs``: masks keep only each frame's largest blobs of hand/face (3: a face and two
     hands; :mod:`signseg.infer.blobs`), ``None`` or 0 all of them.
+    ``int8``: the path and sha256 of an int8 graph of ``model`` at ``input_size``
+    (:mod:`signseg.infer.quantize`; the shipped cards name theirs), which ``runtime="auto"``
+    runs on a CPU.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
@@ -93,7 +96,7 @@ class Segmenter:
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
                  precision: str = "float32", resize: str = "auto", mirror: bool = False,
-                 max_blobs: int | None = None):
+                 max_blobs: int | None = None, int8: tuple[Path, str | None] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -114,7 +117,8 @@ class Segmenter:
             raise ValueError(f"max_blobs must be >= 0 (0: keep all), got {max_blobs}")
         self.max_blobs = int(max_blobs) if max_blobs else None
         gpu = has_gpu()
-        self.runtime = runtimes.resolve(runtime, gpu, precision)
+        self.int8 = None if int8 is None else (Path(int8[0]), int8[1])
+        self.runtime = runtimes.resolve(runtime, gpu, precision, int8=self.int8 is not None)
         self.resize = resolve_resize(resize, self.runtime, gpu, self.input_size)
         self.threads = threads
         self.lanes = Lanes(runtimes.lanes(self.runtime, threads, gpu))
@@ -164,6 +168,7 @@ class Segmenter:
         except Exception as exc:
             raise WeightsError(weights_file, f"cannot load into {card.architecture} {card.config}: {exc}") from exc
         return cls(model, input_size=input_size or card.input_size,
+                   int8=presets.int8_graph(card, weights_file, input_size or card.input_size),
                    threshold=card.threshold if threshold is None else threshold,
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
                    runtime=runtime, threads=threads, precision=precision, resize=resize,
@@ -230,7 +235,7 @@ class Segmenter:
                 if threads not in self._runners:
                     key = None if self.weights_sha256 is None else f"{self.weights_sha256}|{self.name}"
                     self._runners[threads] = runtimes.make_runner(self.model, self.runtime, self.input_size,
-                                                                  threads, key)
+                                                                  threads, key, self.int8)
         return self._runners[threads](x)
 
     def to_input(self, frames: np.ndarray) -> np.ndarray:

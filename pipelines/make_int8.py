@@ -1,0 +1,84 @@
+"""Make a model's int8 graph (signseg.infer.quantize) and name it in the model's card.
+
+    python pipelines/make_int8.py LABELS.h5 [LABELS.h5 ...] [--model snet-lite] \
+        [--groups pipelines/signers.tsv] [--clips 60] [--per-clip 3]
+
+Calibration frames come from the training signers' clips only (``--groups`` split ``train``;
+never the validation or held-out signers the model is judged on): ``--clips`` clips spread
+evenly over all of them, ``--per-clip`` frames spread evenly over each. The graph is written
+beside the weights as ``NAME.int8.onnx`` and the card gains ``"int8": {"file", "sha256",
+"input_size", "calibration"}``; ``runtime="auto"`` then runs it on a CPU. Re-run it whenever
+the weights change (the card's sha256 of the weights is recorded with it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from signseg.infer import presets
+from signseg.infer.preprocess import to_input
+from signseg.infer.quantize import quantize_int8
+from signseg.infer.segmenter import Segmenter
+from signseg.train.frames import read_splits
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int,
+                       per_clip: int) -> tuple[list[np.ndarray], int]:
+    """``per_clip`` frames of each of ``clips`` training clips spread over ``labels``' files."""
+    where = []
+    for path in labels:
+        with h5py.File(path, "r") as f:
+            where += [(path, v) for v in sorted(f["videos"]) if splits.get(v, "train") == "train"]
+    if not where:
+        sys.exit("no training clip in the labels files")
+    pick = [where[i] for i in np.unique(np.linspace(0, len(where) - 1, min(clips, len(where))).round().astype(int))]
+    frames = []
+    for path, video in pick:
+        with h5py.File(path, "r") as f:
+            stored = f[f"videos/{video}/frames"]
+            idx = np.unique(np.linspace(0, len(stored) - 1, per_clip).round().astype(int))
+            frames += [np.asarray(stored[i]) for i in idx]
+    return frames, len(pick)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("labels", type=Path, nargs="+", help="teacher labels files (pipelines/make_teacher_labels.sh)")
+    p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5 with its card")
+    p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
+    p.add_argument("--clips", type=int, default=60)
+    p.add_argument("--per-clip", type=int, default=3)
+    args = p.parse_args()
+
+    if args.model in presets.PRESETS:
+        card, weights = presets.resolve(args.model)
+        card_file = presets.card_path_for(weights)
+    else:
+        weights, card_file = Path(args.model), presets.card_path_for(args.model)
+        card = presets.ModelCard.load(card_file)
+    seg = Segmenter.from_file(weights, runtime="keras")
+    frames, clips = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
+    # clips of several sizes: each frame resized to the input size, as inference resizes it
+    batch = np.concatenate([to_input(f[None], card.input_size) for f in frames])
+    out = weights.parent / f"{card.name}.int8.onnx"
+    quantize_int8(seg.model, card.input_size, batch, out, seg.input_scale)
+    data = json.loads(card_file.read_text())
+    data["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "input_size": list(card.input_size),
+                    "weights_sha256": presets.sha256_of(weights),
+                    "calibration": f"{len(frames)} frames of {clips} training-signer clips "
+                                   f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
+                                   "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)"}
+    card_file.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {card_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
