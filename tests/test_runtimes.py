@@ -65,6 +65,22 @@ def test_the_shipped_int8_graph_runs_by_default_on_a_cpu_with_the_float_graphs_m
         Segmenter.from_pretrained("snet-lite", input_size=(160, 160), runtime="onnx-int8")
 
 
+def test_quantize_int8_makes_a_graph_the_segmenter_runs(tmp_path, soup, tiny_model_file):
+    """signseg.infer.quantize on a small real SNet, calibrated on SOUP's frames: the graph
+    runs as "onnx-int8" (also what "auto" picks once it is given) and keeps float32's masks."""
+    from signseg.infer.quantize import quantize_int8
+    frames = read_video(soup)
+    seg = Segmenter.from_file(tiny_model_file, runtime="onnx")
+    out = quantize_int8(seg.model, seg.input_size, frames[::4], tmp_path / "tiny.int8.onnx")
+    assert out.is_file() and not list(tmp_path.glob(".*.tmp"))
+    int8 = Segmenter(seg.model, input_size=seg.input_size, threshold=seg.threshold, int8=(out, None))
+    assert int8.runtime == "onnx-int8"
+    a, b = int8.predict_proba(frames[1::4]), seg.predict_proba(frames[1::4])
+    assert np.abs(a - b).mean() < 0.02 and 0 < a.max() <= 1
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_int8(seg.model, seg.input_size, frames[:0], tmp_path / "none.onnx")
+
+
 def test_a_damaged_or_missing_int8_graph_is_named(tmp_path, monkeypatch, frames):
     import shutil
     from signseg.errors import WeightsError
