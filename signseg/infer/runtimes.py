@@ -8,10 +8,10 @@ and returns the network's (n, h, w, 1) output as numpy; masks agree with Keras' 
 check IoU >= 0.99 on real frames).
 
 ``"auto"`` picks, by those measurements: on a GPU, Keras (the backend's own compiled GPU
-path); on a CPU, ONNX Runtime (installed with signseg) under the TensorFlow backend -- the
-model's int8 graph where its card ships one for the input size in use
-(:mod:`signseg.infer.quantize`: 1.7x the float32 graph's frames/s on the 2-core CPU, the same
-validation scores) -- else XLA under the TensorFlow backend, else Keras.
+path); on a CPU, the model's int8 graph on ONNX Runtime where its card ships one for the
+input size in use (:mod:`signseg.infer.quantize`: 2x the float32 graph's frames/s on the
+2-core CPU, the same validation scores; any Keras backend), else ONNX Runtime's float32
+export under the TensorFlow backend, else XLA under the TensorFlow backend, else Keras.
 """
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ def available(name: str) -> bool:
     tf_backend = keras.backend.backend() == "tensorflow"
     if name == "xla":
         return tf_backend
-    if name in ONNX_RUNTIMES:
+    if name == "onnx-int8":  # a graph made beforehand: ONNX Runtime alone, under any backend
+        return importlib.util.find_spec("onnxruntime") is not None
+    if name == "onnx":
         return tf_backend and all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tf2onnx", "onnx"))
     raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
 
@@ -86,8 +88,8 @@ def resolve(name: str, gpu: bool, precision: str = "float32", int8: bool = False
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {name!r}")
     if name != "auto":
         if not available(name):
-            need = ("the TensorFlow backend" if name == "xla" else
-                    "the TensorFlow backend and onnxruntime, tf2onnx and onnx installed")
+            need = {"xla": "the TensorFlow backend", "onnx-int8": "onnxruntime installed"}.get(
+                name, "the TensorFlow backend and onnxruntime, tf2onnx and onnx installed")
             raise ImportError(f"runtime {name!r} needs {need}")
         if name == "onnx-int8" and not int8:
             raise ValueError("runtime 'onnx-int8' needs an int8 graph of the model at the input size in use "
@@ -95,9 +97,9 @@ def resolve(name: str, gpu: bool, precision: str = "float32", int8: bool = False
         return name
     if gpu or precision != "float32":
         return "keras"
-    if available("onnx"):
-        return "onnx-int8" if int8 else "onnx"
-    return "xla" if available("xla") else "keras"
+    if int8 and available("onnx-int8"):
+        return "onnx-int8"
+    return "onnx" if available("onnx") else "xla" if available("xla") else "keras"
 
 
 def lanes(name: str, threads: int | None, gpu: bool) -> int:
