@@ -61,6 +61,8 @@ def test_missing_weights_and_bad_arguments_fail_in_one_line(tmp_path, soup):
 def test_models_lists_the_registry():
     r = run("models")
     assert r.returncode == 0 and "snet-lite" in r.stdout and "snet " in r.stdout
+    lite = next(line for line in r.stdout.splitlines() if line.startswith("snet-lite"))
+    assert "int8 graph for CPUs" in lite
 
 
 def test_console_script_is_installed():

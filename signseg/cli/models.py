@@ -23,7 +23,8 @@ def run(args) -> int:
         if entry["available"]:
             card = entry["card"]
             flip = (", mirror" if card.get("mirror") else "") + (
-                f", {card['max_blobs']} largest blobs" if card.get("max_blobs") else "")
+                f", {card['max_blobs']} largest blobs" if card.get("max_blobs") else "") + (
+                ", int8 graph for CPUs" if card.get("int8") else "")
             line += (f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}, "
                      f"threshold {card['threshold']}{flip}]")
         print(line)
