@@ -7,13 +7,12 @@ Calibration frames come from the training signers' clips only (``--groups`` spli
 never the validation or held-out signers the model is judged on): ``--clips`` clips spread
 evenly over all of them, ``--per-clip`` frames spread evenly over each. The graph is written
 beside the weights as ``NAME.int8.onnx`` and the card gains ``"int8": {"file", "sha256",
-"input_size", "calibration"}``; ``runtime="auto"`` then runs it on a CPU. Re-run it whenever
+"input_size", "weights_sha256", "calibration"}``; ``runtime="auto"`` then runs it on a CPU. Re-run it whenever
 the weights change (the card's sha256 of the weights is recorded with it).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -57,25 +56,22 @@ def main() -> int:
     p.add_argument("--per-clip", type=int, default=3)
     args = p.parse_args()
 
-    if args.model in presets.PRESETS:
-        card, weights = presets.resolve(args.model)
-        card_file = presets.card_path_for(weights)
-    else:
-        weights, card_file = Path(args.model), presets.card_path_for(args.model)
-        card = presets.ModelCard.load(card_file)
+    weights = presets.resolve(args.model)[1] if args.model in presets.PRESETS else Path(args.model)
+    card_file = presets.card_path_for(weights)
+    card = presets.ModelCard.load(card_file)
     seg = Segmenter.from_file(weights, runtime="keras")
     frames, clips = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
     # clips of several sizes: each frame resized to the input size, as inference resizes it
     batch = np.concatenate([to_input(f[None], card.input_size) for f in frames])
     out = weights.parent / f"{card.name}.int8.onnx"
     quantize_int8(seg.model, card.input_size, batch, out, seg.input_scale)
-    data = json.loads(card_file.read_text())
-    data["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "input_size": list(card.input_size),
-                    "weights_sha256": presets.sha256_of(weights),
-                    "calibration": f"{len(frames)} frames of {clips} training-signer clips "
-                                   f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
-                                   "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)"}
-    card_file.write_text(json.dumps(data, indent=2) + "\n")
+    card.extra["int8"] = {
+        "file": out.name, "sha256": presets.sha256_of(out), "input_size": list(card.input_size),
+        "weights_sha256": presets.sha256_of(weights),
+        "calibration": f"{len(frames)} frames of {clips} training-signer clips "
+                       f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
+                       "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)"}
+    card.save(card_file)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {card_file}")
     return 0
 

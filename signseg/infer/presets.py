@@ -89,7 +89,7 @@ class ModelCard:
 def int8_graph(card: ModelCard, weights_file: str | os.PathLike,
                input_size: tuple[int, int]) -> tuple[Path, str | None] | None:
     """The int8 graph a card names beside its weights (``"int8": {"file", "sha256",
-    "input_size"}``, :mod:`signseg.infer.quantize`) and its sha256, where it was made for
+    "input_size", "weights_sha256"}``, :mod:`signseg.infer.quantize`) and its sha256, where it was made for
     ``input_size`` from these weights; else None (a graph of older weights is never run)."""
     entry = card.extra.get("int8")
     if not entry or tuple(entry.get("input_size", ())) != tuple(input_size):

@@ -166,9 +166,10 @@ def _session_runner(path: Path, threads: int | None) -> Runner:
     return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def export_onnx(model: keras.Model, input_size, key: str | None) -> Path:
+def export_onnx(model: keras.Model, input_size, key: str | None, folder: str | os.PathLike | None = None) -> Path:
     """The model exported to ONNX, from the cache when it is there (written atomically, so
-    workers exporting at once never read half a file)."""
+    workers exporting at once never read half a file). Without a ``key`` it goes to
+    ``folder`` (the caller's to remove), or else to a new temporary folder."""
     import tf2onnx
     h, w = input_size if input_size is not None else (None, None)
     path = None
@@ -186,7 +187,7 @@ def export_onnx(model: keras.Model, input_size, key: str | None) -> Path:
         if not writable:  # e.g. a read-only home: export for this process only
             path = None
     if path is None:
-        path = Path(tempfile.mkdtemp(prefix="signseg-onnx-")) / "model.onnx"
+        path = Path(folder if folder is not None else tempfile.mkdtemp(prefix="signseg-onnx-")) / "model.onnx"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     spec = keras.InputSpec(shape=(None, h, w, 3), dtype="float32")
     with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices

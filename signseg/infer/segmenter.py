@@ -25,6 +25,7 @@ from signseg.infer.preprocess import device_resize_model, resolve_resize, to_inp
 from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.runtimes import has_gpu
 from signseg.models import build
+from signseg.models.layers import OUTPUTS, mirror_order
 from signseg.models.metrics import CUSTOM_OBJECTS
 
 
@@ -261,14 +262,12 @@ class Segmenter:
     def mirror_order(self) -> list[int] | None:
         """The output channels of a mirrored pass in the order that reads them back: the left
         and right hands' channels exchanged (None: nothing to exchange)."""
-        from signseg.models.layers import mirror_order
         return mirror_order(self.parts)
 
     @property
     def parts(self) -> tuple[str, ...]:
         """The parts the network has channels of after hand-or-face (``("face", "hand")`` for a
         ``face_hand`` model, :data:`signseg.models.layers.OUTPUTS`), or ``()``."""
-        from signseg.models.layers import OUTPUTS
         k = self.model.output_shape[-1]
         return next((names for names in OUTPUTS.values() if len(names) == k - 1), ()) if k and k > 1 else ()
 
