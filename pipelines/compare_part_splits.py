@@ -2,10 +2,14 @@
 the network's face with hands named by their side of it (what ``--parts`` writes,
 :mod:`signseg.postprocess.network_parts`) and the part tracker alone.
 
-    python pipelines/compare_part_splits.py [--split val|test] [--labels LABELS.h5 ...] [--json OUT]
+    python pipelines/compare_part_splits.py [--split val|test|train] [--max-clips N] [--labels LABELS.h5 ...] [--json OUT]
 
 Same weights, same masks (one network pass a clip): face, hands, each hand and the swapped
-share per setting of ``pipelines/signers.tsv`` (``signseg.train.evaluate.by_setting``).
+share per setting of ``pipelines/signers.tsv`` (``signseg.train.evaluate.by_setting``). A
+third row, ``teacher``, names the teacher's own hands by the side of the teacher's own face
+(``signseg.train.evaluate.sides_of_teacher``): what the side rule swaps with perfect masks.
+``--split train`` scores clips the model was trained on (how well it fits its own signers);
+``--max-clips`` takes that many clips spread evenly over the split's sorted list.
 """
 from __future__ import annotations
 
@@ -22,14 +26,15 @@ from signseg.cli.args import size
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
-from signseg.train.evaluate import Score, by_setting, known_pixels, written_parts
+from signseg.train.evaluate import Score, by_setting, known_pixels, sides_of_teacher, written_parts
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--split", choices=("val", "test", "train"), default="val")
+    p.add_argument("--max-clips", type=int, default=None, help="at most N clips, spread over the split")
     p.add_argument("--labels", type=Path, nargs="+",
                    default=[REPO / "labels" / f"{n}.h5" for n in ("signs2", "signs3", "tid", "startasl")])
     p.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
@@ -42,11 +47,15 @@ def main() -> int:
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
+    if args.max_clips and len(setting) > args.max_clips:
+        names = sorted(setting)
+        keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
+        setting = {v: s for v, s in setting.items() if v in keep}
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
-    scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}}
+    scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}, "teacher": {}}
     for path in args.labels:
         with h5py.File(path, "r") as f:
             for vid in sorted(set(f["videos"]) & set(setting)):
@@ -57,6 +66,8 @@ def main() -> int:
                 for name, parts in (("network", written), ("tracker", split_parts(masks)[0])):
                     scores[name][vid] = s = Score()
                     s.add(masks, truth, parts, known, sides=True)
+                scores["teacher"][vid] = s = Score()
+                s.add(truth, truth, sides_of_teacher(truth), known, sides=True)
     out = {name: by_setting(v, setting) for name, v in scores.items()}
     fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
     print(f"{'split':8s} {'setting':22s} {'clips':>5s} {'hands':>6s} {'h.rec':>6s} {'face':>6s} {'left':>6s} "

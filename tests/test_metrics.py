@@ -57,15 +57,23 @@ def test_scores_by_setting_weigh_clips_alike_and_name_the_worst():
     assert scores["a"].precision == 1.0
 
 
+def face_and_hand(side: int, face: slice, hand: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A label map (1, side, side, 1) with a square face and a square right hand, and a
+    face_hand model's outputs that are right about both (0.99 / 0.01)."""
+    from signseg import labels as L
+    y = np.zeros((1, side, side, 1), np.float32)
+    y[0, face, face] = L.FACE
+    y[0, hand, hand] = L.RIGHT_HAND
+    good = np.zeros((1, side, side, 3), np.float32) + 0.01
+    good[0, face, face, 0] = good[0, face, face, 1] = 0.99
+    good[0, hand, hand, 0] = good[0, hand, hand, 2] = 0.99
+    return y, good
+
+
 def test_segmentation_loss_skips_ignored_pixels_and_weighs_hands():
     from signseg import labels as L
-    y = np.zeros((1, 16, 16, 1), np.float32)
-    y[0, 2:8, 2:8] = L.FACE
-    y[0, 10:12, 10:12] = L.RIGHT_HAND
+    y, good = face_and_hand(16, slice(2, 8), slice(10, 12))
     y[0, 12:16, 0:4] = L.IGNORE
-    good = np.zeros((1, 16, 16, 3), np.float32) + 0.01
-    good[0, 2:8, 2:8, [0, 1]] = 0.99
-    good[0, 10:12, 10:12, 0] = good[0, 10:12, 10:12, 2] = 0.99
     loss = metrics.SegmentationLoss()
     anything = good.copy()
     anything[0, 12:16, 0:4] = 0.99  # whatever the model says where the teacher did not know
@@ -80,6 +88,22 @@ def test_segmentation_loss_skips_ignored_pixels_and_weighs_hands():
     # a one-channel model: the mask against hand-or-face, ignored pixels still skipped
     one = good[..., :1]
     assert float(loss(y, one)) == pytest.approx(float(loss(y, anything[..., :1])))
+
+
+def test_hand_dice_charges_a_missed_hand_whatever_its_size():
+    """--hand-dice: a Dice term of the hands alone. Leaving a small hand out costs a share of
+    the whole Dice weight (the mask's Dice hardly notices: the face is most of it), and
+    nothing is added at weight 0."""
+    y, good = face_and_hand(32, slice(2, 20), slice(24, 27))
+    missed = good.copy()
+    missed[0, 24:27, 24:27, [0, 2]] = 0.01
+    plain = metrics.SegmentationLoss(dice=True)
+    assert float(metrics.SegmentationLoss(dice=True, hand_dice=0.0)(y, missed)) == pytest.approx(float(plain(y, missed)))
+    hd = metrics.SegmentationLoss(dice=True, hand_dice=1.0)
+    gap_plain = float(plain(y, missed)) - float(plain(y, good))
+    gap_hd = float(hd(y, missed)) - float(hd(y, good))
+    assert gap_hd - gap_plain > 0.5  # the hands' Dice goes from near 0 to near 1
+    assert hd.get_config()["hand_dice"] == 1.0
 
 
 def test_parts_loss_tells_the_signers_hands_apart():

@@ -313,3 +313,20 @@ def test_parts_are_scored_as_they_are_written(parts_file, soup):
         written = reader["SOUP"].masks[()]
         assert reader["SOUP"].attrs["parts_from"] == "network face, hands by side of the face"
     assert (written == parts).mean() > 0.995  # the file's pixels (the runtime's rounding aside)
+
+
+def test_the_side_rule_on_the_teachers_own_hands_swaps_only_a_hand_across_the_face():
+    """sides_of_teacher names the teacher's hands by their side of the teacher's face: hands on
+    their own side keep their names, a right hand reaching across to the image's right is
+    called left (the rule's own error), and the face and background are left as they are."""
+    from signseg.train.evaluate import Score, sides_of_teacher
+    truth = np.stack([scene(left=(220, 130), right=(100, 130)), scene(right=(200, 130))])
+    named = sides_of_teacher(truth)
+    np.testing.assert_array_equal(named[0], truth[0])
+    assert (named[1][truth[1] == L.RIGHT_HAND] == L.LEFT_HAND).all()
+    np.testing.assert_array_equal(named[1] == L.FACE, truth[1] == L.FACE)
+    score = Score()
+    score.add(truth, truth, named, sides=True)
+    hand_px = (truth >= L.LEFT_HAND).sum()
+    assert score.swapped == pytest.approx((truth[1] == L.RIGHT_HAND).sum() / hand_px)
+    assert score.hand_iou == 1.0

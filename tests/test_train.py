@@ -281,6 +281,10 @@ def test_dropout_off_and_a_weight_average_are_on_the_card(tmp_path, soup_labels,
     assert moved("still", ema=0.999999) < 0.75 * moved("raw")  # measured: 156 against 270
     with pytest.raises(ValueError, match="ema"):
         train([soup_labels], tmp_path / "x", ema=1.0, **args)
+    with pytest.raises(ValueError, match="hand_dice"):  # a one-channel model has no hands of its own
+        train([soup_labels], tmp_path / "h", hand_dice=1.0, **args)
+    hd = train([soup_labels], tmp_path / "hd", name="hd", outputs="face_hand", hand_dice=0.5, **args)
+    assert hd.extra["training"]["hand_dice"] == 0.5
     with pytest.raises(ValueError, match="dropout"):
         train([soup_labels], tmp_path / "v", architecture="vgg_unet", dropout=0.0,
               **{**args, "init": None})

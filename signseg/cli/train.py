@@ -68,6 +68,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--flip-consistency", type=float, default=0.0, metavar="W",
                    help="graph views: add W times the squared difference between each view's output and "
                         "its mirror image's, mirrored back (one pass learns the test-time flip's average)")
+    t.add_argument("--hand-dice", type=float, default=0.0, metavar="W",
+                   help="add W times a soft Dice term of the hands alone (models with part channels): "
+                        "the mask's Dice is mostly the face's")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -91,7 +94,8 @@ def run(args) -> int:
                  verbose=2 if args.quiet else "auto", views=args.views,
                  precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight,
                  val_videos=val, outputs=args.outputs, face_weight=args.face_weight, hand_weight=args.hand_weight,
-                 dropout=args.dropout, ema=args.ema, flip_consistency=args.flip_consistency)
+                 dropout=args.dropout, ema=args.ema, flip_consistency=args.flip_consistency,
+                 hand_dice=args.hand_dice)
     (metric, value), = card.extra["metrics"].items()
     print(f"signseg: wrote {args.output / card.weights_file} ({metric.replace('_', ' ')} {value}, "
           f"threshold {card.threshold})", file=sys.stderr)

@@ -108,12 +108,17 @@ class SegmentationLoss(keras.losses.Loss):
       the teacher's part, on the pixels it labels face or hand, hands weighing ``hand_weight``
       and faces ``face_weight``. The shares do not depend on channel 0, so telling the parts
       apart never pulls the mask down.
+    - ``hand_dice``: that weight times a soft Dice term of the hands alone (channel 0 times the
+      hand share, against the teacher's hands), the measure hands are judged by; the mask's
+      Dice is mostly the face's, which is large.
     """
 
-    def __init__(self, dice: bool = False, face_weight: float = 1.0, hand_weight: float = 1.0, **kwargs):
+    def __init__(self, dice: bool = False, face_weight: float = 1.0, hand_weight: float = 1.0,
+                 hand_dice: float = 0.0, **kwargs):
         kwargs.setdefault("name", "segmentation_loss")
         super().__init__(**kwargs)
         self.dice, self.face_weight, self.hand_weight = bool(dice), float(face_weight), float(hand_weight)
+        self.hand_dice = float(hand_dice)
 
     def call(self, y_true, y_pred):
         known, fg, face, hand, parts_known, left, right = _targets(y_true)
@@ -129,11 +134,14 @@ class SegmentationLoss(keras.losses.Loss):
             cross = -sum(t * ops.log(ops.clip(parts[..., i] / total, _EPS, 1.0)) for i, t in enumerate(truth))
             weight = parts_known * (self.face_weight * face + self.hand_weight * hand)
             loss = loss + weight * cross
+            if self.hand_dice:
+                hand_p = p[..., 0] * (1.0 - parts[..., 0] / total)  # marked, and not face
+                loss = loss + self.hand_dice * _soft_dice(hand, hand_p, parts_known)
         return loss
 
     def get_config(self):
         return {**super().get_config(), "dice": self.dice, "face_weight": self.face_weight,
-                "hand_weight": self.hand_weight}
+                "hand_weight": self.hand_weight, "hand_dice": self.hand_dice}
 
 
 def _iou_of(t, p, w):

@@ -22,7 +22,7 @@ import numpy as np
 from signseg import labels as L
 from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
-from signseg.postprocess.network_parts import network_parts
+from signseg.postprocess.network_parts import HandSides, network_parts
 from signseg.postprocess.parts import split_parts
 from signseg.teacher.labelset import usable_frames
 from signseg.train.frames import with_ignore
@@ -169,6 +169,22 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
     return network_parts(masks, pp, segmenter.parts)[0]
+
+
+def sides_of_teacher(truth: np.ndarray) -> np.ndarray:
+    """The teacher's own face and hands (n, H, W), frames in order, with every hand renamed by
+    its side of the teacher's face as ``--parts`` names a ``face_hand`` model's hands
+    (:class:`~signseg.postprocess.network_parts.HandSides`): scored against ``truth``, what
+    that naming rule alone swaps, with perfect masks (its ceiling)."""
+    out = np.array(truth, np.uint8, copy=True)
+    sides = HandSides()
+    for frame in out:
+        hands = (frame == L.LEFT_HAND) | (frame == L.RIGHT_HAND)
+        face_x = np.nonzero(frame == L.FACE)[1]
+        x = sides.line(float(face_x.mean()) if face_x.size else None, frame.shape[1])
+        frame[hands] = L.UNASSIGNED
+        sides.name(frame, hands, x)
+    return out
 
 
 def written_parts(segmenter: Segmenter, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -169,7 +169,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           mirror: bool | None = None, clothes_weight: float = 1.0,
           val_videos: Sequence[str] | None = None, outputs: str | None = None,
           face_weight: float = 1.0, hand_weight: float = 1.0, dropout: float | None = None,
-          ema: float | None = None, flip_consistency: float = 0.0) -> ModelCard:
+          ema: float | None = None, flip_consistency: float = 0.0, hand_dice: float = 0.0) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -217,6 +217,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     between the outputs on each view and on its mirror image mirrored back
     (:func:`signseg.train.feed.flip_disagreement`), so that one pass learns what the test-time
     flip's average gives (twice the arithmetic per step).
+    ``hand_dice``: that weight times a soft Dice term of the hands alone (models with part
+    channels; :class:`~signseg.models.metrics.SegmentationLoss`), aimed at hand IoU.
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -235,6 +237,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError(f"flip_consistency must be >= 0, not {flip_consistency}")
     if flip_consistency and views != "graph":
         raise ValueError("flip_consistency is for graph views (--views graph)")
+    if hand_dice < 0:
+        raise ValueError(f"hand_dice must be >= 0, not {hand_dice}")
     if ema is not None and not 0 < ema < 1:
         raise ValueError(f"ema must be a momentum in (0, 1), not {ema}")
     if clothes_weight <= 0:
@@ -284,10 +288,12 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             config["dropout"] = dropout
         model = _build_in(precision, architecture, config)
     parts = OUTPUTS[config.get("outputs", "mask")] != ()
+    if hand_dice and not parts:
+        raise ValueError("hand_dice needs a model with part channels (outputs face_hand or parts)")
     if mirror is None:
         mirror = bool(card0 is not None and card0.mirror)
     input_size = tuple(input_size or (224, 224))
-    loss = SegmentationLoss(dice=dice, face_weight=face_weight, hand_weight=hand_weight)
+    loss = SegmentationLoss(dice=dice, face_weight=face_weight, hand_weight=hand_weight, hand_dice=hand_dice)
     monitor = "val_hand_iou" if parts else "val_mask_iou"
     if views == "graph":
         trainer = ViewTrainer(model, input_size, flip_consistency, mirror_order(OUTPUTS[config.get("outputs", "mask")]))
@@ -355,7 +361,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
             "face_weight": face_weight, "hand_weight": hand_weight, "chosen_by": monitor,
             "dropout": config.get("dropout", 1.0) if architecture == "snet" else None, "ema": ema,
-            "flip_consistency": flip_consistency,
+            "flip_consistency": flip_consistency, "hand_dice": hand_dice,
             "ignored_frames": int(sum(bool((m == L.IGNORE).any()) for m in train_data.masks)),
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
