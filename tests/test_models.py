@@ -183,3 +183,38 @@ def test_parts_head_shares_the_mask_and_widens_from_face_hand():
         kernel, bias = ctx.get_weights()
         ctx.set_weights([kernel + np.array([0.0, 0.3, -0.3], "float32"), bias])
         assert not np.allclose(np.asarray(parts(x))[..., 1:], b[..., 1:])
+
+
+def test_a_grown_network_computes_the_narrow_ones_outputs_and_can_learn_more():
+    """grow_width: the shipped snet-lite copied into width 0.75 gives its outputs on a real
+    frame; a parts network (stem 1) too; the new filters' zero weights get a gradient."""
+    from signseg.infer.presets import resolve
+    from signseg.train.grow import grow_width
+    from signseg.video import read_video
+    from conftest import SOUP
+    frame = read_video(SOUP)[:1]
+    x = keras.ops.convert_to_numpy(keras.ops.image.resize(frame.astype("float32") / 255, (224, 224)))
+    card, weights = resolve("snet-lite")
+    narrow = build(card.architecture, **card.config)
+    narrow.load_weights(str(weights))
+    wide = build(card.architecture, **{**card.config, "width": 0.75})
+    grow_width(narrow, wide)
+    assert wide.count_params() > 2 * narrow.count_params()
+    before = narrow.predict(x, verbose=0)
+    assert before[..., 0].max() > 0.5  # a trained network marks something on a signer
+    assert np.abs(wide.predict(x, verbose=0) - before).max() < 1e-5
+    small, big = snet(width=0.25, outputs="parts"), snet(width=0.5, outputs="parts")
+    grow_width(small, big)
+    assert np.abs(big.predict(x, verbose=0) - small.predict(x, verbose=0)).max() < 1e-5
+    # the old filters' weights from the new ones are zero, and the loss moves them
+    new_in = big.get_layer("enc1_conv2").get_weights()[0][:, :, 8:, :8]
+    assert not new_in.any()
+    import tensorflow as tf
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(big(x, training=True)[..., 0])
+    grad = tape.gradient(loss, big.get_layer("enc1_conv2").kernel)
+    assert np.abs(keras.ops.convert_to_numpy(grad)[:, :, 8:, :8]).max() > 0
+    with pytest.raises(ValueError, match="does not fit"):
+        grow_width(big, small)
+    with pytest.raises(ValueError, match="lacks"):
+        grow_width(snet(width=0.25), snet(width=0.5, stem=2))

@@ -342,3 +342,21 @@ def test_face_hand_channels_fine_tuned_from_a_one_channel_model(tmp_path, soup_l
     assert np.abs(seg.predict_proba(frames) - parts.sum(axis=-1)).max() < 0.05
     score = evaluate(seg, soup_labels)["SOUP"]
     assert score.hand_iou is not None and score.face_iou is not None and 0 <= score.hand_recall <= 1
+
+
+def test_an_init_model_grows_to_a_wider_snet(tmp_path, soup_labels, tiny_model_file):
+    """train(init=..., config={"width": w}): a width above the init's grows it (the card says
+    from what), a width below it is an error, not a silent rebuild."""
+    args = dict(init=tiny_model_file, epochs=1, steps_per_epoch=2, batch_size=2, val_fraction=0.0, verbose=0)
+    card = train([soup_labels], tmp_path / "g", name="g", config={"width": 0.25}, **args)
+    assert card.config == {"width": 0.25}
+    assert card.extra["training"]["grown_from_width"] == 0.125
+    wide = build("snet", width=0.25)
+    wide.load_weights(tmp_path / "g" / "g.weights.h5")
+    assert wide.count_params() > 3 * build("snet", width=0.125).count_params()
+    same = train([soup_labels], tmp_path / "s", name="s", config={"width": 0.125}, **args)
+    assert same.extra["training"]["grown_from_width"] is None
+    with pytest.raises(ValueError, match="grows to a wider snet only"):
+        train([soup_labels], tmp_path / "n", config={"width": 0.0625}, **args)
+    with pytest.raises(ValueError, match="stem cannot be changed"):
+        train([soup_labels], tmp_path / "t", config={"stem": 2}, **args)

@@ -15,7 +15,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--name", default="model", help="file name of the weights and card")
     t.add_argument("--init", default=None, help="fine-tune from a shipped model name or a .weights.h5")
     t.add_argument("--architecture", default="snet", choices=("snet", "vgg_unet"))
-    t.add_argument("--width", type=float, default=1.0, help="snet width multiplier")
+    t.add_argument("--width", type=float, default=None,
+                   help="snet width multiplier (default 1.0; with --init, a width above the init model's grows it: "
+                        "the same outputs to start from, more filters to train)")
     t.add_argument("--stem", type=int, default=1, choices=(1, 2, 4),
                    help="snet: 2 or 4 runs the U-Net at 1/2 or 1/4 resolution behind a strided stem (CPU-friendly)")
     t.add_argument("--encoder-weights", default=None, help="vgg_unet: path to the ImageNet VGG16 notop .h5")
@@ -83,7 +85,9 @@ def run(args) -> int:
     splits = read_splits(args.groups) if args.groups else {}
     val = [v for v, split in splits.items() if split == "val"] or None  # named validation signers
     holdout = list(dict.fromkeys([*args.holdout, *(v for v, split in splits.items() if split == "test")]))
-    config = ({"width": args.width, **({"stem": args.stem} if args.stem != 1 else {})} if args.architecture == "snet"
+    snet_config = {**({"width": args.width} if args.width is not None else {}),
+                   **({"stem": args.stem} if args.stem != 1 else {})}
+    config = (snet_config if args.architecture == "snet"
               else {"encoder_weights": args.encoder_weights})
     card = train(args.sources, args.output, name=args.name, architecture=args.architecture, config=config,
                  input_size=args.input_size, init=args.init, epochs=args.epochs, steps_per_epoch=args.steps,

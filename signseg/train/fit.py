@@ -25,6 +25,7 @@ from signseg.models import build
 from signseg.models.layers import OUTPUTS, mirror_order
 from signseg.models.metrics import SegmentationLoss, hand_iou, iou, mask_iou
 from signseg.train.frames import LabelledFrames, split_by_group
+from signseg.train.grow import grow_width
 from signseg.train.sources import load_sources
 
 
@@ -173,7 +174,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
-    and, unless given, its input size are kept). ``holdout`` names videos kept out of both
+    and, unless given, its input size are kept; a ``config`` width above its own grows it into
+    that wider ``snet`` with the same outputs to start from: :func:`signseg.train.grow.grow_width`). ``holdout`` names videos kept out of both
     training and validation, for a final evaluation on unseen signers. Interrupted runs
     resume from ``model_dir/backup`` when called again with the same arguments.
     ``crop_size`` trains on random windows of the ``input_size`` view (the model still runs
@@ -265,10 +267,23 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     if dropout is not None and (card0.architecture if card0 is not None else architecture) != "snet":
         raise ValueError("dropout is an snet option")
     if card0 is not None:
+        width, grown_from = config.get("width"), None
+        if config.get("stem", card0.config.get("stem", 1)) != card0.config.get("stem", 1):
+            raise ValueError(f"stem {config['stem']}: the init model {card0.name} has stem "
+                             f"{card0.config.get('stem', 1)}, and a stem cannot be changed by fine-tuning")
         architecture, config = card0.architecture, dict(card0.config)
         before = config.get("outputs", "mask")
         model = _build_in(precision, architecture, config)
         model.load_weights(str(card0.extra["_weights_path"]))
+        if width is not None and width != config.get("width", 1.0):
+            if architecture != "snet" or width < config.get("width", 1.0):
+                raise ValueError(f"width {width}: an init model grows to a wider snet only "
+                                 f"(its {architecture} width is {config.get('width', 1.0)})")
+            grown_from, config["width"] = config.get("width", 1.0), width
+            keras.utils.set_random_seed(seed)  # the new filters' first weights
+            wider = _build_in(precision, architecture, config)
+            grow_width(model, wider)
+            model = wider
         if outputs is not None and outputs != before:
             config["outputs"] = outputs
             wider = _build_in(precision, architecture, config)
@@ -281,6 +296,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             model = rebuilt
         input_size = input_size or card0.input_size
     else:
+        grown_from = None
         keras.utils.set_random_seed(seed)
         if outputs is not None:
             config["outputs"] = outputs
@@ -350,6 +366,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         max_blobs=None if card0 is None else card0.max_blobs,  # a fine-tuned model keeps its cleanup
         extra={"training": {
             "sources": [os.fspath(s) for s in sources], "init": None if card0 is None else card0.name,
+            "grown_from_width": grown_from,
             "train_frames": len(train_data), "val_frames": len(val_data),
             "train_videos": len(set(train_data.groups)), "val_videos": len(set(val_data.groups)),
             "composited_frames": sum(p is not None for p in train_data.persons),
