@@ -268,18 +268,19 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError("dropout is an snet option")
     if card0 is not None:
         width, grown_from = config.get("width"), None
-        if config.get("stem", card0.config.get("stem", 1)) != card0.config.get("stem", 1):
-            raise ValueError(f"stem {config['stem']}: the init model {card0.name} has stem "
-                             f"{card0.config.get('stem', 1)}, and a stem cannot be changed by fine-tuning")
+        init_width, init_stem = card0.config.get("width", 1.0), card0.config.get("stem", 1)
+        if config.get("stem", init_stem) != init_stem:
+            raise ValueError(f"stem {config['stem']}: the init model {card0.name} has stem {init_stem}, "
+                             "and a stem cannot be changed by fine-tuning")
         architecture, config = card0.architecture, dict(card0.config)
         before = config.get("outputs", "mask")
         model = _build_in(precision, architecture, config)
         model.load_weights(str(card0.extra["_weights_path"]))
-        if width is not None and width != config.get("width", 1.0):
-            if architecture != "snet" or width < config.get("width", 1.0):
+        if width is not None and width != init_width:
+            if architecture != "snet" or width < init_width:
                 raise ValueError(f"width {width}: an init model grows to a wider snet only "
-                                 f"(its {architecture} width is {config.get('width', 1.0)})")
-            grown_from, config["width"] = config.get("width", 1.0), width
+                                 f"(its {architecture} width is {init_width})")
+            grown_from, config["width"] = init_width, width
             keras.utils.set_random_seed(seed)  # the new filters' first weights
             wider = _build_in(precision, architecture, config)
             grow_width(model, wider)

@@ -13,9 +13,6 @@ import keras
 import numpy as np
 from keras import layers
 
-#: Layers whose output channels are their (first) input's channels, one for one.
-_PASS_THROUGH = (layers.MaxPooling2D, layers.SpatialDropout2D, layers.Dropout, layers.UpSampling2D)
-
 
 def grow_width(narrow: keras.Model, wide: keras.Model) -> None:
     """Copy ``narrow``'s weights into ``wide`` (the same layers by name, each at least as many
@@ -41,7 +38,7 @@ def grow_width(narrow: keras.Model, wide: keras.Model) -> None:
             kept[id(out)] = _copy_conv(old[layer.name], layer, maps[0])
         elif layer.weights:
             raise ValueError(f"{layer.name}: cannot grow a {type(layer).__name__} layer")
-        elif isinstance(layer, _PASS_THROUGH) or len(inputs) == 1 and out.shape[-1] == inputs[0].shape[-1]:
+        elif len(inputs) == 1 and out.shape[-1] == inputs[0].shape[-1]:  # pooling, dropout, upsampling
             kept[id(out)] = maps[0]
         else:  # the heads' merges (FaceHandSplit, PartsSplit, Add): channels the narrow model has too
             kept[id(out)] = np.arange(out.shape[-1])
