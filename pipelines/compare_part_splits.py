@@ -40,6 +40,8 @@ def main() -> int:
     p.add_argument("--mirror", default=None, action=argparse.BooleanOptionalAction,
                    help="the test-time flip (default: as the model's card)")
     p.add_argument("--threshold", type=float, default=None, help="the mask's threshold (default: the card's)")
+    p.add_argument("--refine-hands", default=None, action=argparse.BooleanOptionalAction,
+                   help="the hand refiner (default: as the model's card)")
     p.add_argument("--input-size", type=size, default=None, help="HxW (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
@@ -52,7 +54,8 @@ def main() -> int:
         keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
         setting = {v: s for v, s in setting.items() if v in keep}
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
-    seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size)
+    seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size,
+               refine_hands=args.refine_hands)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}, "teacher": {}}

@@ -70,6 +70,11 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     assert seg.returncode == 0, seg.stderr
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert f["videos/SOUP/masks"].shape == (41, 240, 320)
+    # the adapted face/hand model keeps the shipped hand refiner, its file beside the weights
+    from signseg.infer.segmenter import Segmenter
+    adapted = Segmenter.from_file(tmp_path / "m" / "model.weights.h5", refine_hands=True)
+    shipped = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    assert adapted.hand_refiner is not None and adapted.hand_refiner.sha256 == shipped.hand_refiner.sha256
     empty = tmp_path / "empty"
     empty.mkdir()
     r = subprocess.run(signseg_command("adapt", empty, "-o", tmp_path / "m2", "-q"), capture_output=True, text=True,

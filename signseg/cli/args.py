@@ -56,6 +56,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-blobs", type=non_negative_int, default=None, metavar="N",
                    help="keep each frame's N largest blobs of hand/face, 0 all of them "
                         "(default: the model card's, 3 for the shipped models: a face and two hands)")
+    g.add_argument("--refine-hands", default=None, action=argparse.BooleanOptionalAction,
+                   help="with --parts, take the hands from the hand refiner, a second network over a crop "
+                        "round each hand (default: the model card's, see `signseg models`)")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -81,7 +84,7 @@ def model_spec(args):
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
                      batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
                      runtime=args.runtime, precision=args.precision, mirror=args.mirror,
-                     max_blobs=args.max_blobs)
+                     max_blobs=args.max_blobs, refine_hands=args.refine_hands)
 
 
 def report(summary, output) -> int:

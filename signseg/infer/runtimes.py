@@ -189,7 +189,7 @@ def export_onnx(model: keras.Model, input_size, key: str | None, folder: str | o
     if path is None:
         path = Path(folder if folder is not None else tempfile.mkdtemp(prefix="signseg-onnx-")) / "model.onnx"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    spec = keras.InputSpec(shape=(None, h, w, 3), dtype="float32")
+    spec = keras.InputSpec(shape=(None, h, w, model.input_shape[-1] or 3), dtype="float32")
     with warnings.catch_warnings():  # tf2onnx's own numpy deprecation notices
         warnings.simplefilter("ignore", FutureWarning)
         model.export(str(tmp), format="onnx", input_signature=[spec], verbose=False)

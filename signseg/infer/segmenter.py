@@ -20,6 +20,7 @@ from signseg.decode.prefetch import prefetched
 from signseg.decode.video import VideoReader
 from signseg.errors import WeightsError
 from signseg.infer import presets, runtimes
+from signseg.infer.hand_refiner import HandRefiner
 from signseg.infer.lanes import Lanes
 from signseg.infer.preprocess import device_resize_model, resolve_resize, to_input, to_source
 from signseg.infer.preprocess import threshold as apply_threshold
@@ -90,6 +91,8 @@ class Segmenter:
     ``int8``: the path and sha256 of an int8 graph of ``model`` at ``input_size``
     (:mod:`signseg.infer.quantize`; the shipped cards name theirs), which ``runtime="auto"``
     runs on a CPU.
+    ``hand_refiner``: a second network over crops round the hands
+    (:class:`~signseg.infer.hand_refiner.HandRefiner`) whose hands the parts take.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
@@ -97,7 +100,8 @@ class Segmenter:
                  weights_sha256: str | None = None, input_scale: float = 1.0 / 255.0,
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
                  precision: str = "float32", resize: str = "auto", mirror: bool = False,
-                 max_blobs: int | None = None, int8: tuple[Path, str | None] | None = None):
+                 max_blobs: int | None = None, int8: tuple[Path, str | None] | None = None,
+                 hand_refiner: HandRefiner | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -117,6 +121,7 @@ class Segmenter:
         if max_blobs is not None and int(max_blobs) < 0:
             raise ValueError(f"max_blobs must be >= 0 (0: keep all), got {max_blobs}")
         self.max_blobs = int(max_blobs) if max_blobs else None
+        self.hand_refiner = hand_refiner
         gpu = has_gpu()
         self.int8 = None if int8 is None else (Path(int8[0]), int8[1])
         self.runtime = runtimes.resolve(runtime, gpu, precision, int8=self.int8 is not None)
@@ -133,13 +138,16 @@ class Segmenter:
                         input_size: tuple[int, int] | None = None, threshold: float | None = None,
                         runtime: str = "auto", threads: int | None = None,
                         precision: str = "float32", resize: str = "auto",
-                        mirror: bool | None = None, max_blobs: int | None = None) -> "Segmenter":
+                        mirror: bool | None = None, max_blobs: int | None = None,
+                        refine_hands: bool | None = None) -> "Segmenter":
         """Load shipped weights by name (``signseg.infer.presets.PRESETS``).
 
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
         otherwise (both ``snet-lite`` now, the better model by docs/model_card.md's rule).
         ``input_size`` / ``threshold`` / ``mirror`` / ``max_blobs`` (0: keep all) override the
-        model card's values. ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
+        model card's values, and so does ``refine_hands`` (the card's hand refiner on or off,
+        :mod:`signseg.infer.hand_refiner`; the shipped card's is off unless asked: it costs
+        more than half the speed of ``--parts`` on a CPU, docs/performance.md). ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
         network to compute in half precision (float32 weights), for GPUs.
         """
         if name is None:
@@ -147,13 +155,21 @@ class Segmenter:
         card, weights_file = presets.resolve(name)
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
                               threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
-                              precision=precision, resize=resize, mirror=mirror, max_blobs=max_blobs)
+                              precision=precision, resize=resize, mirror=mirror, max_blobs=max_blobs,
+                              refine_hands=refine_hands)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
                    threads: int | None = None, precision: str = "float32", resize: str = "auto",
-                   mirror: bool | None = None, max_blobs: int | None = None) -> "Segmenter":
+                   mirror: bool | None = None, max_blobs: int | None = None,
+                   refine_hands: bool | None = None) -> "Segmenter":
+        entry = card.extra.get("hand_refiner")
+        if refine_hands and not entry:
+            raise ValueError(f"{card.name}: its model card names no hand refiner")
+        if refine_hands is None:  # the card says whether its refiner runs unless asked
+            refine_hands = bool(entry and entry.get("default", False))
+        refiner = HandRefiner.from_card(entry, weights_file.parent) if entry and refine_hands else None
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
@@ -174,14 +190,14 @@ class Segmenter:
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
                    runtime=runtime, threads=threads, precision=precision, resize=resize,
                    mirror=card.mirror if mirror is None else mirror,
-                   max_blobs=card.max_blobs if max_blobs is None else max_blobs)
+                   max_blobs=card.max_blobs if max_blobs is None else max_blobs, hand_refiner=refiner)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
                   resize: str = "auto", precision: str = "float32", mirror: bool | None = None,
-                  max_blobs: int | None = None, **config) -> "Segmenter":
+                  max_blobs: int | None = None, refine_hands: bool | None = None, **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -191,8 +207,8 @@ class Segmenter:
           metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
           treated as logits). Its inputs are assumed scaled by ``input_scale``.
 
-        ``precision``, ``mirror`` and ``max_blobs`` (as in :meth:`from_pretrained`) apply to
-        weights with a card (``mirror`` and ``max_blobs`` to any model file).
+        ``precision``, ``mirror``, ``max_blobs`` and ``refine_hands`` (as in :meth:`from_pretrained`)
+        apply to weights with a card (``mirror`` and ``max_blobs`` to any model file).
         """
         path = Path(path)
         if not path.is_file():
@@ -210,7 +226,8 @@ class Segmenter:
                                          f"or put its model card at {card_file}")
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
                                   threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize,
-                                  precision=precision, mirror=mirror, max_blobs=max_blobs)
+                                  precision=precision, mirror=mirror, max_blobs=max_blobs,
+                                  refine_hands=refine_hands)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:

@@ -50,13 +50,15 @@ class HandSides:
 
     def __init__(self, window: int = 15):
         self._centres: deque[float] = deque(maxlen=window)
+        self.last: float | None = None  # the latest frame's line
 
     def line(self, face_x: float | None, width: int) -> float:
         """The line (x in pixels) for this frame, whose face's centre ``face_x`` (None: no
         face) is seen first."""
         if face_x is not None:
             self._centres.append(face_x)
-        return float(np.median(self._centres)) if self._centres else width / 2
+        self.last = float(np.median(self._centres)) if self._centres else width / 2
+        return self.last
 
     def name(self, parts: np.ndarray, hands: np.ndarray, x: float, min_area: float = 0.0) -> None:
         """Write :data:`~signseg.labels.LEFT_HAND` / ``RIGHT_HAND`` into ``parts`` (H, W) for
@@ -142,8 +144,21 @@ def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, si
     parts[marked] = back[marked]
 
 
+def refined_hands(parts: np.ndarray, hands: np.ndarray, sides: HandSides) -> None:
+    """One frame's hands replaced by the hand refiner's ``hands`` (H, W) int8
+    (:meth:`signseg.infer.hand_refiner.HandRefiner.hands`: 1 hand, 0 not, -1 not looked at):
+    the face stays, marked pixels the refiner looked at keep its answer, those it did not keep
+    theirs, and the hand pixels off the face are named by their side of the frame's line
+    (``sides.last``, set by this frame's face). In place."""
+    face = parts == L.FACE
+    new = ((hands > 0) | ((hands < 0) & (parts != L.BACKGROUND))) & ~face
+    parts[~face] = L.BACKGROUND
+    parts[new] = L.UNASSIGNED
+    sides.name(parts, new, sides.last, MIN_HAND_OF_FACE * int(face.sum()))
+
+
 def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
-                  sides: HandSides | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  sides: HandSides | None = None, hands: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Part masks (n, H, W) uint8 and boxes (n, 3, 4) of masks (n, H, W), from the network's
     part channels ``proba`` (n, h, w, k; any size, brought to the masks' by the host), ``names``
     the channels' parts (:data:`signseg.models.layers.OUTPUTS`).
@@ -151,7 +166,8 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
     With ``left_hand`` and ``right_hand`` channels each marked pixel takes the part with the
     highest probability. With ``face`` and ``hand`` the face and hands are split as the
     module says, and ``sides`` (one per video, frames in order) names the hands. Marked pixels
-    no part takes are :data:`~signseg.labels.UNASSIGNED`.
+    no part takes are :data:`~signseg.labels.UNASSIGNED`. ``hands`` (n, H, W) int8, the hand
+    refiner's (:func:`refined_hands`), replaces a ``face_hand`` model's hands.
     """
     n, H, W = masks.shape
     parts = np.where(masks > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
@@ -170,5 +186,7 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
         else:
             face_p, hand_p = p[..., names.index("face")], p[..., names.index("hand")]
             _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides)
+            if hands is not None:
+                refined_hands(parts[i], hands[i], sides)
         boxes[i] = _boxes(parts[i])
     return parts, boxes

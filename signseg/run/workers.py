@@ -123,6 +123,7 @@ class ModelSpec:
     precision: str = "float32"
     mirror: bool | None = None
     max_blobs: int | None = None
+    refine_hands: bool | None = None
 
     def load(self):
         """The Segmenter for this spec, loaded once per process."""
@@ -132,7 +133,7 @@ class ModelSpec:
                 from signseg.infer.segmenter import Segmenter
                 kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
                           runtime=self.runtime, threads=self.threads, precision=self.precision,
-                          mirror=self.mirror, max_blobs=self.max_blobs)
+                          mirror=self.mirror, max_blobs=self.max_blobs, refine_hands=self.refine_hands)
                 _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
                                  else Segmenter.from_pretrained(self.name, **kw))
             return _LOADED[self]

@@ -168,7 +168,9 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
-    return network_parts(masks, pp, segmenter.parts)[0]
+    refiner = segmenter.hand_refiner
+    hands = None if refiner is None else refiner.hands(frames, pp, segmenter.parts)
+    return network_parts(masks, pp, segmenter.parts, hands=hands)[0]
 
 
 def sides_of_teacher(truth: np.ndarray) -> np.ndarray:
@@ -195,7 +197,10 @@ def written_parts(segmenter: Segmenter, frames: np.ndarray) -> tuple[np.ndarray,
         return masks, predicted_parts(segmenter, frames, masks)
     channels = segmenter.predict_channels(frames)  # the mask's channel and the parts' at once
     masks = apply_threshold(channels[..., 0], segmenter.threshold, segmenter.max_blobs)
-    return masks, predicted_parts(segmenter, frames, masks, channels[..., 1:])
+    parts = predicted_parts(segmenter, frames, masks, channels[..., 1:])
+    if segmenter.hand_refiner is not None:  # the refiner's hands are in the file's mask too
+        masks = np.where(parts > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
+    return masks, parts
 
 
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -384,9 +385,25 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_hand_iou" if parts else "val_iou": round(val_iou, 4)}})
+    refiner = carried_refiner(card0, model_dir, config)
+    if refiner is not None:
+        card.extra["hand_refiner"] = refiner
     card.save(model_dir / f"{name}.json")
     (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
     return card
+
+
+def carried_refiner(card0: ModelCard | None, model_dir: Path, config: dict) -> dict | None:
+    """The init model's hand refiner (:mod:`signseg.infer.hand_refiner`) for a fine-tuned
+    face/hand model, its file copied beside the new weights; None where there is none to keep.
+    The refiner reads the face and hand channels, which a fine-tune moves, not remakes."""
+    entry = None if card0 is None else card0.extra.get("hand_refiner")
+    if not entry or config.get("outputs") != "face_hand":
+        return None
+    source, target = Path(card0.extra["_weights_path"]).parent / entry["file"], Path(model_dir) / entry["file"]
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    return dict(entry)
 
 
 def auto_views(card0: ModelCard | None, crop_size: tuple[int, int] | None = None,

@@ -1,0 +1,62 @@
+"""``signseg refiner``: train the hand refiner (crops round the hands) on teacher labels."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from signseg.cli.args import positive_int
+
+
+def add_parser(sub, parents) -> argparse.ArgumentParser:
+    r = sub.add_parser("refiner", parents=parents,
+                       help="train the hand refiner: a second network over crops round each hand (docs/training.md)")
+    r.add_argument("labels", nargs="+", type=Path, help="teacher labels .h5 files (`signseg label`)")
+    r.add_argument("-o", "--output", required=True, type=Path, help="the refiner's weights, NAME.weights.h5")
+    r.add_argument("--model", default="snet-lite", help="the first network: a shipped name or a .weights.h5 "
+                                                        "with face and hand channels")
+    r.add_argument("--init", type=Path, default=None, help="fine-tune this refiner (.weights.h5) instead")
+    r.add_argument("--width", type=positive_int, default=16, help="filters at the top level (default 16)")
+    r.add_argument("--epochs", type=positive_int, default=6)
+    r.add_argument("--batch-size", type=positive_int, default=64)
+    r.add_argument("--lr", type=float, default=2e-3)
+    r.add_argument("--threshold", type=float, default=0.4, help="the hand probability written into its card")
+    r.add_argument("--attach", type=Path, default=None,
+                   help="also name the refiner in this model card (.json beside its weights, in the same folder)")
+    r.add_argument("-q", "--quiet", action="store_true")
+    return r
+
+
+def run(args) -> int:
+    from signseg.infer.presets import PRESETS
+    from signseg.infer.segmenter import Segmenter
+    from signseg.models.hand_refiner import hand_refiner
+    from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, train_hand_refiner
+
+    if not args.output.name.endswith(".weights.h5"):
+        raise ValueError(f"{args.output}: the refiner's weights file must end in .weights.h5")
+    if args.attach is not None and args.attach.resolve().parent != args.output.resolve().parent:
+        raise ValueError(f"--attach {args.attach}: the card and {args.output} must be in one folder")
+    load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
+    first = load(args.model, refine_hands=False)
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr))
+    x, y = crops_from_labels(first, args.labels, log=None)
+    if log:
+        log(f"signseg: {len(x)} crops from {len(args.labels)} labels file(s)")
+    init = None
+    if args.init is not None:
+        init = hand_refiner(args.width)
+        init.load_weights(str(args.init))
+    model = train_hand_refiner(x, y, epochs=args.epochs, width=args.width, batch_size=args.batch_size,
+                               lr=args.lr, init=init, log=log)
+    entry = save_hand_refiner(model, args.output, width=args.width, threshold=args.threshold, training={
+        "labels": [str(p) for p in args.labels], "crops": int(len(x)), "first_network": first.name,
+        "first_network_sha256": first.weights_sha256, "epochs": args.epochs, "batch_size": args.batch_size,
+        "lr": args.lr, "init": None if args.init is None else str(args.init)})
+    if args.attach is not None:
+        card = json.loads(args.attach.read_text())
+        card["hand_refiner"] = entry
+        args.attach.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"signseg: hand refiner ({len(x)} crops) -> {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,113 @@
+"""A second look at the hands: the hand refiner (:mod:`signseg.models.hand_refiner`) run on a
+crop round each blob of the first network's hand probability (:mod:`signseg.infer.hand_crops`).
+
+The first network sees the whole frame at 224x224 and marks skin more than hands: forearms,
+necks and skin-coloured objects, with hands half found (docs/model_card.md). The refiner sees
+each candidate at about the frame's own resolution with the first network's guess beside it,
+and answers which of its pixels are hand. A model card names it (``"hand_refiner"`` in
+``snet-lite.json``); the parts a run writes then take their hands from it
+(:func:`signseg.postprocess.network_parts.network_parts`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from signseg.errors import WeightsError
+from signseg.infer import runtimes
+from signseg.infer.hand_crops import CROP, PROPOSE, hand_boxes, paste, refiner_input
+
+#: Crops are run in batches padded to a multiple of this (few compiled shapes).
+BUCKET = 16
+
+
+@dataclass
+class HandRefiner:
+    """A loaded refiner: ``model`` (crops in [0, 1] -> hand probability), the probability
+    above which a pixel is hand, and where its weights came from."""
+
+    model: Any
+    threshold: float = 0.4
+    propose: float = PROPOSE
+    sha256: str | None = None
+    #: where it runs (:mod:`signseg.infer.runtimes`; ``"auto"``: ONNX Runtime on a CPU, 601
+    #: crops/s against Keras' 561 on the 2 CI cores) and on how many threads (None: all cores)
+    runtime: str = "auto"
+    threads: int | None = None
+    _runner: Any = field(default=None, init=False, repr=False)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The network on (b, CROP, CROP, 5) float32 crops -> (b, CROP, CROP, 1), on its runtime
+        (made on first use: an ONNX export is cached under the weights' sha256)."""
+        if self._runner is None:
+            name = runtimes.resolve(self.runtime, runtimes.has_gpu())
+            name = "onnx" if name == "onnx-int8" else name
+            self._runner = runtimes.make_runner(self.model, name, (CROP, CROP), self.threads,
+                                                key=None if self.sha256 is None else f"hand-refiner {self.sha256}")
+        return np.asarray(self._runner(x))
+
+    @classmethod
+    def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
+        """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
+        ``width``, ``threshold``; ``default``: whether it runs unless asked), its weights in
+        ``folder``; the sha256 is checked."""
+        from signseg.infer.presets import sha256_of
+        from signseg.models.hand_refiner import hand_refiner
+
+        path = Path(folder) / entry["file"]
+        if not path.is_file():
+            raise WeightsError(path, "the model card names this hand refiner but the file is missing")
+        sha = sha256_of(path)
+        if entry.get("sha256") and entry["sha256"] != sha:
+            raise WeightsError(path, "sha256 does not match the model card (corrupt or replaced weights)")
+        model = hand_refiner(int(entry.get("width", 16)))
+        try:
+            model.load_weights(str(path))
+        except Exception as exc:
+            raise WeightsError(path, f"cannot load the hand refiner: {exc}") from exc
+        return cls(model, float(entry.get("threshold", 0.4)), float(entry.get("propose", PROPOSE)), sha)
+
+    def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
+        """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest
+        of overlapping crops), 0 where none does, -1 on blobs too large to crop
+        (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands. ``frames`` (n, H, W, 3) uint8; ``hand_p`` and
+        ``face_p`` the first network's probabilities, (n, h, w) at any size."""
+        n, H, W = frames.shape[:3]
+        if hand_p.shape[1:] != (H, W):
+            hand_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p])
+            face_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in face_p])
+        found = [hand_boxes(p, self.propose) for p in hand_p]
+        boxes = [b for b, _ in found]
+        owner = [i for i, b in enumerate(boxes) for _ in b]
+        out = np.zeros((n, H, W), np.float32)  # a pixel no crop covers is not hand ...
+        if owner:
+            x = np.stack([refiner_input(frames[i], hand_p[i], face_p[i], box)
+                          for i, b in enumerate(boxes) for box in b])
+            padded = -(-len(x) // BUCKET) * BUCKET
+            x = np.concatenate([x, np.zeros((padded - len(x), *x.shape[1:]), x.dtype)]).astype(np.float32) / 255.0
+            crops = self.run(x)[: len(owner), ..., 0]
+            flat = [box for b in boxes for box in b]
+            for i, box, p in zip(owner, flat, crops):
+                np.maximum(out[i], paste(p, box, (H, W)), out=out[i])
+        for i, (_, too_big) in enumerate(found):  # ... unless its blob was too large to crop
+            if too_big is not None:
+                out[i][too_big & (out[i] <= 0)] = -1.0
+        return out
+
+    def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """(n, H, W) int8: 1 where the refiner says hand, 0 where it says not, -1 where no crop
+        looked (the first network's call stands there), from the first network's part channels
+        ``parts_proba`` (n, h, w, k) named ``names`` (a ``face_hand`` model's: face, hand), float
+        in [0, 1] or uint8 times 255 (the compiled fixed-shape graph's)."""
+        if "hand" not in names or "face" not in names:
+            raise ValueError(f"the hand refiner reads a face and a hand channel, the network gives {names}")
+        p = np.asarray(parts_proba)
+        p = p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p.astype(np.float32, copy=False)
+        hand_p, face_p = p[..., names.index("hand")], p[..., names.index("face")]
+        p = self.hand_proba(frames, hand_p, face_p)
+        return np.where(p < 0, -1, p > self.threshold).astype(np.int8)

@@ -1,0 +1,138 @@
+"""Train the hand refiner (:mod:`signseg.infer.hand_refiner`) on teacher labels.
+
+Its crops are those it will see at work, round each blob of the first network's hand
+probability (most hold no hand: it learns to drop them), plus crops round each of the
+teacher's hands, moved and scaled at random, so it learns to finish a hand the first network
+half found. Targets are the teacher's hand pixels; ignore regions (a hand the teacher may have
+missed, :data:`signseg.labels.IGNORE`) weigh nothing.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import h5py
+import keras
+import numpy as np
+from keras import ops
+
+from signseg import labels as L
+from signseg.infer.presets import sha256_of
+from signseg.models.hand_refiner import hand_refiner
+from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, refiner_input
+
+#: A teacher hand's box: its longer side times a factor drawn from this range, plus 12 pixels,
+#: its centre moved by up to this share of the side.
+TEACHER_GROW, TEACHER_SHIFT = (1.3, 2.2), 0.15
+
+
+def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
+                      log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Training crops of labels files: x (N, CROP, CROP, 5) uint8 (:func:`refiner_input`) and
+    y (N, CROP, CROP) uint8 (1 hand, 0 not, IGNORE unknown). ``segmenter``: the first network
+    (a ``face_hand`` model), run once over each clip's stored frames."""
+    if "hand" not in segmenter.parts or "face" not in segmenter.parts:
+        raise ValueError(f"{segmenter.name}: the hand refiner is trained behind a face/hand model, "
+                         f"this one gives {segmenter.parts or 'one channel'}")
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for path in files:
+        with h5py.File(path, "r") as f:
+            for vid in sorted(f["videos"]):
+                g = f[f"videos/{vid}"]
+                frames, truth = g["frames"][()], g["labels"][()]
+                target = np.isin(truth, (L.LEFT_HAND, L.RIGHT_HAND)).astype(np.uint8)
+                if "ignore" in g:
+                    target[g["ignore"][()] > 0] = L.IGNORE
+                p = segmenter.predict_parts_proba(frames)
+                hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
+                for i in range(len(frames)):
+                    boxes = hand_boxes(hand_p[i])[0] + _teacher_boxes(target[i] == 1, rng)
+                    for box in boxes:
+                        xs.append(refiner_input(frames[i], hand_p[i], face_p[i], box))
+                        ys.append(crop(target[i], box, nearest=True))
+                if log:
+                    log(f"{path}: {vid}: {len(xs)} crops")
+    if not xs:
+        raise ValueError(f"no crops in {', '.join(map(str, files))}: no hands and no hand blobs")
+    return np.stack(xs), np.stack(ys)
+
+
+def _teacher_boxes(hands: np.ndarray, rng: np.random.Generator) -> list[Box]:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(hands.view(np.uint8), connectivity=8)
+    out = []
+    for x, y, w, h, area in stats[1:]:
+        if area >= MIN_AREA:
+            side = max(MIN_SIDE, rng.uniform(*TEACHER_GROW) * max(w, h) + 12)
+            dx, dy = rng.uniform(-TEACHER_SHIFT, TEACHER_SHIFT, 2) * side
+            out.append(Box(x + w / 2 + dx, y + h / 2 + dy, side))
+    return out
+
+
+def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch as the refiner trains on it: float32 in [0, 1], colours jittered (gain per
+    channel, brightness, saturation), the first network's channels blanked for some crops
+    (it must also see hands by itself), mirrored at random; y float32 (IGNORE kept)."""
+    x = x.astype(np.float32) / 255.0
+    b = len(x)
+    rgb, probs = x[..., :3], x[..., 3:]
+    grey = rgb.mean(-1, keepdims=True)
+    sat = rng.uniform(0.6, 1.3, (b, 1, 1, 1))
+    rgb = np.clip((grey + sat * (rgb - grey)) * rng.uniform(0.75, 1.25, (b, 1, 1, 3))
+                  + rng.uniform(-0.15, 0.15, (b, 1, 1, 1)), 0, 1)
+    probs = probs * (rng.random((b, 1, 1, 1)) > 0.15)
+    x, y = np.concatenate([rgb, probs], -1).astype(np.float32), y.astype(np.float32)
+    flip = rng.random(b) < 0.5
+    x[flip], y[flip] = x[flip, :, ::-1], y[flip, :, ::-1]
+    return x, y[..., None]
+
+
+def refiner_loss(y_true, y_pred):
+    """Binary cross-entropy plus soft Dice over the known pixels (IGNORE weighs nothing)."""
+    known = ops.cast(y_true < 2, "float32")
+    t = ops.where(y_true < 2, y_true, 0.0)
+    p = ops.clip(y_pred, 1e-6, 1 - 1e-6)
+    bce = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
+    bce = ops.sum(bce * known) / (ops.sum(known) + 1.0)
+    dice = 1 - (2 * ops.sum(p * t * known) + 1) / (ops.sum((p + t) * known) + 1)
+    return bce + dice
+
+
+def train_hand_refiner(x: np.ndarray, y: np.ndarray, *, epochs: int = 6, width: int = 16, batch_size: int = 64,
+                       lr: float = 2e-3, seed: int = 0, init: keras.Model | None = None,
+                       log: Callable[[str], None] | None = print) -> keras.Model:
+    """A refiner trained on crops ``x``, ``y`` (:func:`crops_from_labels`) with Adam at ``lr``
+    decayed along a cosine; ``init`` (a refiner) to fine-tune instead of starting afresh."""
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    model = init if init is not None else hand_refiner(width)
+    steps = epochs * max(1, len(x) // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=refiner_loss)
+    for epoch in range(epochs):
+        t0, order, losses = time.time(), rng.permutation(len(x)), []
+        for start in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
+            idx = np.sort(order[start:start + batch_size])
+            losses.append(float(model.train_on_batch(*augmented(x[idx], y[idx], rng))))
+        if log:
+            log(f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, "
+                f"{len(losses) * min(batch_size, len(x)) / (time.time() - t0):.0f} crops/s")
+    return model
+
+
+def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, threshold: float = 0.4,
+                      training: dict | None = None) -> dict:
+    """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``); the
+    entry (what a model card's ``"hand_refiner"`` holds, :meth:`HandRefiner.from_card`) is returned."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"{path}: the refiner's weights file must end in .weights.h5")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(path))
+    entry = {"file": path.name, "sha256": sha256_of(path), "width": int(width), "threshold": float(threshold),
+             "training": training or {}}
+    path.with_name(path.name[: -len(".weights.h5")] + ".json").write_text(json.dumps(entry, indent=2) + "\n")
+    return entry

@@ -1,0 +1,159 @@
+"""The hand refiner: its crops' geometry, the shipped refiner as the card names it, refined
+hands in the parts, and training one on real teacher labels (`signseg refiner`)."""
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from conftest import SHARED, run
+from signseg import labels as L
+from signseg.errors import WeightsError
+from signseg.infer.hand_refiner import HandRefiner
+from signseg.infer.presets import weights_dir
+from signseg.infer.segmenter import Segmenter
+from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste, refiner_input
+from signseg.postprocess.network_parts import HandSides, refined_hands
+
+TOUCHING = Path(__file__).parent / "data" / "touching"
+
+
+def test_a_crop_pasted_back_is_the_frame_inside_its_box_and_minus_one_outside():
+    y, x = np.mgrid[0:120, 0:160]
+    image = (x / 160 + y / 120).astype(np.float32)  # smooth: bilinear there and back is near exact
+    box = Box(cx=70.0, cy=50.0, side=40.0)
+    back = paste(crop(image, box), box, image.shape)
+    inside = (np.abs(x - 70) < 18) & (np.abs(y - 50) < 18)
+    assert np.abs(back[inside] - image[inside]).max() < 0.02
+    assert (back[(np.abs(x - 70) > 22) | (np.abs(y - 50) > 22)] == -1).all()
+    # a box over the frame's edge reads black there, and a label crop keeps its values
+    labels = np.zeros((120, 160), np.uint8)
+    labels[40:60, 0:20] = 1
+    cut = crop(labels, Box(5.0, 50.0, 40.0), nearest=True)
+    assert cut.shape == (CROP, CROP) and set(np.unique(cut)) == {0, 1} and (cut[:, :CROP // 4] == 0).all()
+
+
+def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
+    p = np.zeros((180, 320), np.float32)
+    cv2.circle(p, (60, 120), 10, 0.9, -1)
+    cv2.rectangle(p, (200, 40), (240, 60), 0.3, -1)
+    p[5:7, 5:7] = 0.9  # a speck under MIN_AREA pixels
+    boxes, too_big = hand_boxes(p)
+    boxes = sorted(boxes, key=lambda b: b.cx)
+    assert len(boxes) == 2 and too_big is None and (p[5:7, 5:7] > 0).sum() < MIN_AREA
+    for b, (x0, y0, x1, y1) in zip(boxes, ((50, 110, 71, 131), (200, 40, 241, 61))):
+        half = b.side / 2
+        assert b.cx - half < x0 and b.cx + half > x1 and b.cy - half < y0 and b.cy + half > y1
+        assert b.side >= 1.5 * max(x1 - x0, y1 - y0)
+    # a blob whose box would be wider than the frame's shorter side (a hand at the lens) is not cropped
+    big = np.zeros_like(p)
+    big[20:170, 40:200] = 0.9
+    none, too_big = hand_boxes(big)
+    assert none == [] and too_big is not None and too_big[100, 100] and not too_big[5, 5]
+    x = refiner_input(np.full((180, 320, 3), 200, np.uint8), p, np.zeros_like(p), boxes[0])
+    assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
+
+
+def test_refined_hands_replace_the_masks_hands_and_the_face_stays():
+    parts = np.zeros((180, 320), np.uint8)
+    cv2.ellipse(parts, (160, 45), (22, 28), 0, 0, 360, L.FACE, -1)
+    parts[120:180, 60:80] = L.RIGHT_HAND  # a forearm the first network called hand
+    parts[100:115, 10:30] = L.UNASSIGNED  # a blob the refiner did not look at (-1): it stays
+    hands = np.zeros(parts.shape, np.int8)
+    cv2.circle(hands, (250, 120), 12, 1, -1)  # a hand it missed, on the signer's left
+    hands[40:50, 150:170] = 1  # the refiner saying hand on the face: the face stays
+    hands[95:120, 5:35] = -1
+    sides = HandSides()
+    sides.line(160.0, 320)
+    refined_hands(parts, hands, sides)
+    assert (parts[120:180, 60:80] == L.BACKGROUND).all()
+    assert (parts[(hands == 1) & (np.arange(320) > 200)] == L.LEFT_HAND).all()
+    assert (parts[40:50, 150:170] == L.FACE).all()
+    assert (parts[100:115, 10:30] == L.RIGHT_HAND).all() and (parts[95:100, 5:35] == L.BACKGROUND).all()
+
+
+def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out(tmp_path):
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    card = json.loads((weights_dir() / "snet-lite.json").read_text())
+    assert seg.hand_refiner is not None and seg.hand_refiner.sha256 == card["hand_refiner"]["sha256"]
+    assert seg.hand_refiner.threshold == card["hand_refiner"]["threshold"]
+    # off unless asked: it costs more than half of --parts' speed on a CPU (docs/performance.md)
+    assert card["hand_refiner"]["default"] is False and Segmenter.from_pretrained("snet-lite").hand_refiner is None
+    with pytest.raises(ValueError, match="names no hand refiner"):
+        Segmenter.from_pretrained("snet", refine_hands=True)
+    bad = tmp_path / "weights"
+    shutil.copytree(weights_dir(), bad)
+    path = bad / card["hand_refiner"]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one weight's byte changed
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="hand-refiner.weights.h5.*sha256"):
+        HandRefiner.from_card(card["hand_refiner"], bad)
+
+
+@pytest.fixture(scope="module")
+def touching_labels(tmp_path_factory):
+    """Teacher labels of a real clip (a validation signer, hands touching), from committed landmarks."""
+    from signseg.teacher.labelset import label_videos
+    out = tmp_path_factory.mktemp("refiner") / "touching.h5"
+    assert not label_videos([SHARED / "signs3" / "ryanestanton__thanks.mp4"], out, teacher_python=None,
+                            landmarks_dir=TOUCHING, progress=False)
+    return out
+
+
+def test_training_crops_hold_the_teachers_hands_and_a_trained_refiner_round_trips(touching_labels, tmp_path):
+    from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, train_hand_refiner
+    first = Segmenter.from_pretrained("snet-lite", refine_hands=False)
+    x, y = crops_from_labels(first, [touching_labels])
+    with h5py.File(touching_labels) as f:
+        frames = f["videos/ryanestanton__thanks/frames"][()]
+    assert x.shape[1:] == (CROP, CROP, 5) and y.shape == x.shape[:3] and len(x) >= len(frames)
+    assert set(np.unique(y)) <= {0, 1, L.IGNORE} and (y == 1).any(axis=(1, 2)).mean() > 0.3
+    lines = []
+    model = train_hand_refiner(x[:256], y[:256], epochs=2, batch_size=32, width=4, log=lines.append)
+    assert len(lines) == 2 and "crops/s" in lines[-1]
+    entry = save_hand_refiner(model, tmp_path / "mine.weights.h5", width=4, threshold=0.5)
+    loaded = HandRefiner.from_card(entry, tmp_path)
+    probe = x[:8].astype(np.float32) / 255
+    np.testing.assert_allclose(loaded.model.predict_on_batch(probe), model.predict_on_batch(probe), atol=1e-6)
+    p = first.predict_parts_proba(frames[:4])
+    hands = loaded.hands(frames[:4], p, first.parts)
+    assert hands.shape == (4, *frames.shape[1:3]) and hands.dtype == np.int8 and set(np.unique(hands)) <= {-1, 0, 1}
+
+
+def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labels, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("snet-lite.json", "snet-lite.weights.h5", "snet-lite.int8.onnx"):
+        shutil.copy(weights_dir() / name, folder / name)
+    r = run("refiner", touching_labels, "-o", folder / "mine.weights.h5", "--epochs", "1", "--width", "4",
+            "--attach", folder / "snet-lite.json", "-q")
+    assert r.returncode == 0, r.stderr
+    card = json.loads((folder / "snet-lite.json").read_text())
+    assert card["hand_refiner"]["file"] == "mine.weights.h5" and card["hand_refiner"]["width"] == 4
+    assert card["hand_refiner"]["training"]["crops"] > 0
+    seg = Segmenter.from_file(folder / "snet-lite.weights.h5", refine_hands=True)
+    assert seg.hand_refiner is not None and seg.hand_refiner.sha256 == card["hand_refiner"]["sha256"]
+    r = run("refiner", touching_labels, "-o", folder / "mine.h5", "-q")
+    assert r.returncode == 2 and "must end in .weights.h5" in r.stderr
+
+
+def test_segment_parts_with_refined_hands_says_so_in_the_file(tmp_path):
+    from signseg.store.mask_reader import MaskReader
+    outs = {}
+    for name, extra in (("plain", ()), ("refined", ("--refine-hands",))):
+        outs[name] = tmp_path / f"{name}.h5"
+        r = run("segment", SHARED / "videos" / "SOUP.mp4", "-o", outs[name], "--parts", "-q", *extra)
+        assert r.returncode == 0, r.stderr
+    card = json.loads((weights_dir() / "snet-lite.json").read_text())
+    with MaskReader(outs["plain"]) as a, MaskReader(outs["refined"]) as b:
+        assert "hand_refiner_sha256" not in a["SOUP"].attrs
+        assert b["SOUP"].attrs["parts_from"] == "network face, hands by side of the face, hands refined on crops"
+        assert b["SOUP"].attrs["hand_refiner_sha256"] == card["hand_refiner"]["sha256"]
+        x, y = a["SOUP"].masks[()], b["SOUP"].masks[()]
+        np.testing.assert_array_equal(x == L.FACE, y == L.FACE)  # the face is the first network's
+        hands = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
+        assert hands(y).sum() > 0.5 * hands(x).sum() and (hands(x) != hands(y)).any()
