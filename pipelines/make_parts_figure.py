@@ -1,12 +1,13 @@
 """Draw docs/images/parts_hardest.png: the hardest frames for parts, as ``--parts`` writes them.
 
-    python pipelines/make_parts_figure.py [--split test] [--per-kind 3] [--out docs/images/parts_hardest.png]
+    python pipelines/make_parts_figure.py [--split test] [--per-kind 3] [--refined] [--out docs/images/parts_hardest.png]
 
 Two kinds of frame, found in the teacher's parts of the split's clips (``pipelines/signers.tsv``):
 the signer's **hands touching** each other, and **a hand over the face** (teacher hand pixels
 inside the face's box). Frames are drawn at random (fixed seed) from different clips, not
 chosen for looking good. Each row: the frame, the teacher's parts, the shipped model's parts
-(green face, red the signer's left hand, blue the right), and each hand's IoU in the title.
+(green face, red the signer's left hand, blue the right), and each hand's IoU in the title;
+``--refined`` adds the parts with the hand refiner's hands (``--refine-hands``) as a fourth column.
 """
 from __future__ import annotations
 
@@ -74,10 +75,12 @@ def main() -> int:
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--per-kind", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refined", action="store_true", help="a fourth column: the hand refiner's hands")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "parts_hardest.png")
     args = p.parse_args()
     clips = {v for v, split in read_splits(args.groups).items() if split == args.split}
-    seg = Segmenter.from_pretrained()
+    seg = Segmenter.from_pretrained(refine_hands=False)
+    models = [("written", seg)] + ([("refined", Segmenter.from_pretrained(refine_hands=True))] if args.refined else [])
     found: dict[str, list[tuple[str, int]]] = {"hands touching": [], "hand over face": []}
     where = {}
     for path in args.labels:
@@ -101,14 +104,15 @@ def main() -> int:
             with h5py.File(where[vid], "r") as f:
                 g = f[f"videos/{vid}"]
                 frames_, truth = g["frames"][()], g["labels"][()]
-            parts = written_parts(seg, frames_)[1]  # the whole clip: the hands' sides follow the face
             i = int(rng.choice(by_clip[vid]))
-            scores = [_iou(parts[i] == v, truth[i] == v) for v in (L.LEFT_HAND, L.RIGHT_HAND)]
-            text = " ".join(f"{n} {s:.2f}" for n, s in zip(("left", "right"), scores) if s is not None)
             rows += [_caption(_fit(frames_[i], 240, 320), f"{kind}: {vid}"[:48]),
-                     _caption(_fit(overlay(frames_[i], truth[i], 0.55), 240, 320), "teacher"),
-                     _caption(_fit(overlay(frames_[i], parts[i], 0.55), 240, 320), f"written: {text}")]
-    write_png(args.out, grid(rows, columns=3))
+                     _caption(_fit(overlay(frames_[i], truth[i], 0.55), 240, 320), "teacher")]
+            for name, model in models:
+                parts = written_parts(model, frames_)[1]  # the whole clip: the hands' sides follow the face
+                scores = [_iou(parts[i] == v, truth[i] == v) for v in (L.LEFT_HAND, L.RIGHT_HAND)]
+                text = " ".join(f"{n} {s:.2f}" for n, s in zip(("left", "right"), scores) if s is not None)
+                rows.append(_caption(_fit(overlay(frames_[i], parts[i], 0.55), 240, 320), f"{name}: {text}"))
+    write_png(args.out, grid(rows, columns=2 + len(models)))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
