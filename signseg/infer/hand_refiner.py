@@ -5,7 +5,8 @@ The first network sees the whole frame at 224x224 and marks skin more than hands
 necks and skin-coloured objects, with hands half found (docs/model_card.md). The refiner sees
 each candidate at about the frame's own resolution with the first network's guess beside it,
 and answers which of its pixels are hand. A model card names it (``"hand_refiner"`` in
-``snet-lite.json``); the parts a run writes then take their hands from it
+``snet-lite.json``); where it is asked for (``--refine-hands``, ``refine_hands=True``; the
+card's ``default`` otherwise) the parts a run writes take their hands from it
 (:func:`signseg.postprocess.network_parts.network_parts`).
 """
 from __future__ import annotations
@@ -46,7 +47,6 @@ class HandRefiner:
         (made on first use: an ONNX export is cached under the weights' sha256)."""
         if self._runner is None:
             name = runtimes.resolve(self.runtime, runtimes.has_gpu())
-            name = "onnx" if name == "onnx-int8" else name
             self._runner = runtimes.make_runner(self.model, name, (CROP, CROP), self.threads,
                                                 key=None if self.sha256 is None else f"hand-refiner {self.sha256}")
         return np.asarray(self._runner(x))
