@@ -21,7 +21,8 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=positive_int, default=6)
     r.add_argument("--batch-size", type=positive_int, default=64)
     r.add_argument("--lr", type=float, default=2e-3)
-    r.add_argument("--threshold", type=float, default=0.4, help="the hand probability written into its card")
+    r.add_argument("--threshold", type=float, default=None,
+                   help="the hand probability written into its card (default 0.4; the shipped refiner's is 0.5)")
     r.add_argument("--attach", type=Path, default=None,
                    help="also name the refiner in this model card (.json beside its weights, in the same folder)")
     r.add_argument("-q", "--quiet", action="store_true")
@@ -29,6 +30,7 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from signseg.infer.hand_refiner import THRESHOLD
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.models.hand_refiner import hand_refiner
@@ -50,7 +52,8 @@ def run(args) -> int:
         init.load_weights(str(args.init))
     model = train_hand_refiner(x, y, epochs=args.epochs, width=args.width, batch_size=args.batch_size,
                                lr=args.lr, init=init, log=log)
-    entry = save_hand_refiner(model, args.output, width=args.width, threshold=args.threshold, training={
+    threshold = THRESHOLD if args.threshold is None else args.threshold
+    entry = save_hand_refiner(model, args.output, width=args.width, threshold=threshold, training={
         "labels": [str(p) for p in args.labels], "crops": int(len(x)), "first_network": first.name,
         "first_network_sha256": first.weights_sha256, "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "init": None if args.init is None else str(args.init)})

@@ -25,6 +25,9 @@ from signseg.infer.hand_crops import CROP, PROPOSE, hand_boxes, paste, refiner_i
 
 #: Crops are run in batches padded to a multiple of this (few compiled shapes).
 BUCKET = 16
+#: The hand probability above which a pixel is hand, where a card's entry names none (the
+#: shipped card says 0.5, chosen on validation).
+THRESHOLD = 0.4
 
 
 @dataclass
@@ -33,7 +36,7 @@ class HandRefiner:
     above which a pixel is hand, and where its weights came from."""
 
     model: Any
-    threshold: float = 0.4
+    threshold: float = THRESHOLD
     propose: float = PROPOSE
     sha256: str | None = None
     #: where it runs (:mod:`signseg.infer.runtimes`; ``"auto"``: ONNX Runtime on a CPU, 601
@@ -70,7 +73,7 @@ class HandRefiner:
             model.load_weights(str(path))
         except Exception as exc:
             raise WeightsError(path, f"cannot load the hand refiner: {exc}") from exc
-        return cls(model, float(entry.get("threshold", 0.4)), float(entry.get("propose", PROPOSE)), sha)
+        return cls(model, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha)
 
     def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
         """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest

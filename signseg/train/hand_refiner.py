@@ -20,8 +20,10 @@ import numpy as np
 from keras import ops
 
 from signseg import labels as L
+from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.presets import sha256_of
 from signseg.models.hand_refiner import hand_refiner
+from signseg.train.frames import with_ignore
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, refiner_input
 
 #: A teacher hand's box: its longer side times a factor drawn from this range, plus 12 pixels,
@@ -44,9 +46,10 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
             for vid in sorted(f["videos"]):
                 g = f[f"videos/{vid}"]
                 frames, truth = g["frames"][()], g["labels"][()]
+                if "ignore" in g:  # as training reads them: a hand the teacher found keeps its label
+                    truth = with_ignore(truth, g["ignore"][()])
                 target = np.isin(truth, (L.LEFT_HAND, L.RIGHT_HAND)).astype(np.uint8)
-                if "ignore" in g:
-                    target[g["ignore"][()] > 0] = L.IGNORE
+                target[truth == L.IGNORE] = L.IGNORE
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
                 for i in range(len(frames)):
@@ -123,7 +126,7 @@ def train_hand_refiner(x: np.ndarray, y: np.ndarray, *, epochs: int = 6, width: 
     return model
 
 
-def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, threshold: float = 0.4,
+def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, threshold: float = THRESHOLD,
                       training: dict | None = None) -> dict:
     """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``); the
     entry (what a model card's ``"hand_refiner"`` holds, :meth:`HandRefiner.from_card`) is returned."""
