@@ -1,7 +1,7 @@
 """Make a model's int8 graph (signseg.infer.quantize) and name it in the model's card.
 
     python pipelines/make_int8.py LABELS.h5 [LABELS.h5 ...] [--model snet-lite] \
-        [--groups pipelines/signers.tsv] [--clips 60] [--per-clip 3]
+        [--groups pipelines/signers.tsv] [--clips 60] [--per-clip 3] [--refiner]
 
 Calibration frames come from the training signers' clips only (``--groups`` split ``train``;
 never the validation or held-out signers the model is judged on): ``--clips`` clips spread
@@ -9,6 +9,10 @@ evenly over all of them, ``--per-clip`` frames spread evenly over each. The grap
 beside the weights as ``NAME.int8.onnx`` and the card gains ``"int8": {"file", "sha256",
 "input_size", "weights_sha256", "calibration"}``; ``runtime="auto"`` then runs it on a CPU. Re-run it whenever
 the weights change (the card's sha256 of the weights is recorded with it).
+
+``--refiner``: the int8 graph of the card's hand refiner instead (signseg.infer.hand_refiner),
+calibrated on the crops it cuts from the same frames behind the first network; written as
+``<refiner>.int8.onnx`` and named by the card's ``"hand_refiner"`` entry's own ``"int8"``.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import numpy as np
 
 from signseg.infer import presets
 from signseg.infer.preprocess import to_input
-from signseg.infer.quantize import quantize_int8
+from signseg.infer.hand_refiner import hand_and_face
+from signseg.infer.quantize import quantize_int8, quantize_refiner
 from signseg.infer.segmenter import Segmenter
 from signseg.train.frames import read_splits
 
@@ -54,13 +59,19 @@ def main() -> int:
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--clips", type=int, default=60)
     p.add_argument("--per-clip", type=int, default=3)
+    p.add_argument("--refiner", action="store_true", help="the card's hand refiner's int8 graph instead")
     args = p.parse_args()
 
     weights = presets.resolve(args.model)[1] if args.model in presets.PRESETS else Path(args.model)
     card_file = presets.card_path_for(weights)
     card = presets.ModelCard.load(card_file)
-    seg = Segmenter.from_file(weights, runtime="keras")
+    seg = Segmenter.from_file(weights, runtime="keras", refine_hands=args.refiner or None)
     frames, clips = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
+    source = (f"{len(frames)} frames of {clips} training-signer clips "
+              f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
+              "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)")
+    if args.refiner:
+        return int8_refiner(seg, card, card_file, weights.parent, frames, source)
     # clips of several sizes: each frame resized to the input size, as inference resizes it
     batch = np.concatenate([to_input(f[None], card.input_size) for f in frames])
     out = weights.parent / f"{card.name}.int8.onnx"
@@ -68,11 +79,27 @@ def main() -> int:
     card.extra["int8"] = {
         "file": out.name, "sha256": presets.sha256_of(out), "input_size": list(card.input_size),
         "weights_sha256": presets.sha256_of(weights),
-        "calibration": f"{len(frames)} frames of {clips} training-signer clips "
-                       f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
-                       "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)"}
+        "calibration": source}
     card.save(card_file)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {card_file}")
+    return 0
+
+
+def int8_refiner(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
+                 frames: list[np.ndarray], source: str) -> int:
+    """The card's hand refiner quantized on the crops it cuts from ``frames``, named in its entry."""
+    entry = card.extra.get("hand_refiner")
+    if not entry or seg.hand_refiner is None:
+        sys.exit(f"{card_file}: the card names no hand refiner")
+    refiner = seg.hand_refiner
+    crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts))[0] for f in frames]
+    x = np.concatenate(crops)
+    out = folder / entry["file"].replace(".weights.h5", ".int8.onnx")
+    quantize_refiner(refiner.model, x, out)
+    entry["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "weights_sha256": entry["sha256"],
+                     "calibration": f"{len(x)} crops of " + source}
+    card.save(card_file)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(x)} calibration crops) and its entry in {card_file}")
     return 0
 
 

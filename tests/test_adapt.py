@@ -75,6 +75,7 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     adapted = Segmenter.from_file(tmp_path / "m" / "model.weights.h5", refine_hands=True)
     shipped = Segmenter.from_pretrained("snet-lite", refine_hands=True)
     assert adapted.hand_refiner is not None and adapted.hand_refiner.sha256 == shipped.hand_refiner.sha256
+    assert adapted.hand_refiner.int8 is not None and adapted.hand_refiner.int8[0].parent == tmp_path / "m"
     empty = tmp_path / "empty"
     empty.mkdir()
     r = subprocess.run(signseg_command("adapt", empty, "-o", tmp_path / "m2", "-q"), capture_output=True, text=True,

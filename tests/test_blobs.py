@@ -9,7 +9,7 @@ import pytest
 from conftest import run
 from signseg.infer.preprocess import threshold, to_masks
 from signseg.infer.segmenter import Segmenter
-from signseg.infer.blobs import keep_largest
+from signseg.infer.blobs import components, keep_largest
 
 
 def _blobs(mask: np.ndarray) -> int:
@@ -96,3 +96,17 @@ def test_max_blobs_on_the_command_line_reaches_the_file(tmp_path, soup, tiny_mod
     np.testing.assert_array_equal(masks[2], np.stack([keep_largest(m.copy(), 2) for m in masks[0]]))
     r = run("segment", soup, "-o", tmp_path / "x.h5", "--weights", tiny_model_file, "--max-blobs", "-1")
     assert r.returncode == 2 and ">= 0" in r.stderr
+
+
+def test_components_label_as_opencv_does_and_go_32_bit_where_a_frame_could_overflow_16():
+    rng = np.random.default_rng(3)
+    mask = (rng.random((288, 512)) > 0.7).astype(np.uint8)  # thousands of small blobs
+    n, labels, stats, centres = components(mask)
+    n32, labels32, stats32, centres32 = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    assert labels.dtype == np.uint16 and n == n32 > 1000
+    assert (labels == labels32).all() and (stats == stats32).all() and np.allclose(centres, centres32)
+    # a 1080p frame could hold more 8-connected blobs than 16 bits count: 32-bit labels there
+    big = np.zeros((1080, 1920), np.uint8)
+    big[::2, ::2] = 1
+    n, labels, stats, _ = components(big)
+    assert labels.dtype == np.int32 and n == 540 * 960 + 1 and stats[1:, cv2.CC_STAT_AREA].max() == 1

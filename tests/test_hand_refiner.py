@@ -15,7 +15,7 @@ from signseg.errors import WeightsError
 from signseg.infer.hand_refiner import HandRefiner
 from signseg.infer.presets import weights_dir
 from signseg.infer.segmenter import Segmenter
-from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste, refiner_input
+from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste, probability_planes, refiner_input
 from signseg.postprocess.network_parts import HandSides, refined_hands
 
 TOUCHING = Path(__file__).parent / "data" / "touching"
@@ -53,7 +53,7 @@ def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
     big[20:170, 40:200] = 0.9
     none, too_big = hand_boxes(big)
     assert none == [] and too_big is not None and too_big[100, 100] and not too_big[5, 5]
-    x = refiner_input(np.full((180, 320, 3), 200, np.uint8), p, np.zeros_like(p), boxes[0])
+    x = refiner_input(np.full((180, 320, 3), 200, np.uint8), probability_planes(p, np.zeros_like(p)), boxes[0])
     assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
 
 
@@ -80,8 +80,9 @@ def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out
     card = json.loads((weights_dir() / "snet-lite.json").read_text())
     assert seg.hand_refiner is not None and seg.hand_refiner.sha256 == card["hand_refiner"]["sha256"]
     assert seg.hand_refiner.threshold == card["hand_refiner"]["threshold"]
-    # off unless asked: it costs more than half of --parts' speed on a CPU (docs/performance.md)
-    assert card["hand_refiner"]["default"] is False and Segmenter.from_pretrained("snet-lite").hand_refiner is None
+    # on unless left out: --parts with it stays over 3x Holistic on a CPU (docs/performance.md)
+    assert card["hand_refiner"]["default"] is True and Segmenter.from_pretrained("snet-lite").hand_refiner is not None
+    assert Segmenter.from_pretrained("snet-lite", refine_hands=False).hand_refiner is None
     with pytest.raises(ValueError, match="names no hand refiner"):
         Segmenter.from_pretrained("snet", refine_hands=True)
     bad = tmp_path / "weights"
@@ -92,6 +93,36 @@ def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out
     path.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="hand-refiner.weights.h5.*sha256"):
         HandRefiner.from_card(card["hand_refiner"], bad)
+
+
+def test_the_refiners_int8_graph_runs_on_a_cpu_agrees_with_float32_and_is_checked(tmp_path):
+    from signseg.decode.video import read_video
+    from signseg.infer.hand_refiner import hand_and_face
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    ref = seg.hand_refiner
+    card = json.loads((weights_dir() / "snet-lite.json").read_text())
+    assert ref.int8 is not None and ref.int8[0].name == card["hand_refiner"]["int8"]["file"]
+    frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=4)[:16]
+    x = ref.crops(frames, *hand_and_face(seg.predict_parts_proba(frames), seg.parts))[0]
+    assert len(x) >= 8
+    as_float = HandRefiner(ref.model, runtime="onnx").run(x) > ref.threshold
+    as_int8 = ref.run(x) > ref.threshold  # "auto" on a CPU: the card's int8 graph
+    assert (as_int8 & as_float).sum() / max(1, (as_int8 | as_float).sum()) > 0.9
+    bad = tmp_path / "refiner.int8.onnx"
+    data = bytearray(ref.int8[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="refiner.int8.onnx.*sha256"):
+        HandRefiner(ref.model, int8=(bad, ref.int8[1])).run(x)
+
+
+def test_blobs_that_never_reach_min_peak_get_no_box():
+    p = np.zeros((120, 160), np.float32)
+    cv2.circle(p, (40, 60), 10, 0.9, -1)  # a blob the network is sure of
+    cv2.circle(p, (120, 60), 10, 0.3, -1)  # one it half believes
+    assert len(hand_boxes(p)[0]) == 2
+    (box,), _ = hand_boxes(p, min_peak=0.5)
+    assert abs(box.cx - 40.5) < 1 and abs(box.cy - 60.5) < 1
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +175,7 @@ def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labe
 def test_segment_parts_with_refined_hands_says_so_in_the_file(tmp_path):
     from signseg.store.mask_reader import MaskReader
     outs = {}
-    for name, extra in (("plain", ()), ("refined", ("--refine-hands",))):
+    for name, extra in (("plain", ("--no-refine-hands",)), ("refined", ())):  # refined unless left out
         outs[name] = tmp_path / f"{name}.h5"
         r = run("segment", SHARED / "videos" / "SOUP.mp4", "-o", outs[name], "--parts", "-q", *extra)
         assert r.returncode == 0, r.stderr

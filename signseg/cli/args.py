@@ -58,7 +58,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "(default: the model card's, 3 for the shipped models: a face and two hands)")
     g.add_argument("--refine-hands", default=None, action=argparse.BooleanOptionalAction,
                    help="with --parts, take the hands from the hand refiner, a second network over a crop "
-                        "round each hand (default: the model card's, see `signseg models`)")
+                        "round each hand (default: the model card's, see `signseg models`; on for snet-lite, "
+                        "--no-refine-hands leaves it out)")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from signseg.infer.blobs import components
+
 #: The side of a crop, in pixels.
 CROP = 64
 #: A hand probability above this makes a blob worth a crop (low: a refiner can drop a box, not
@@ -41,19 +43,32 @@ class Box:
         s = size / self.side
         return np.array([[s, 0, size / 2 - s * self.cx], [0, s, size / 2 - s * self.cy]], np.float32)
 
+    def window(self, shape: tuple[int, int], size: int = CROP) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1): the rows and columns of a frame of ``shape`` (H, W) that a
+        ``size``-pixel crop of the box touches when warped back, its blended edge included
+        (empty where it lies outside)."""
+        half = self.side / 2 + self.side / size + 1
+        y0, x0 = max(0, int(np.floor(self.cy - half))), max(0, int(np.floor(self.cx - half)))
+        y1 = min(shape[0], int(np.ceil(self.cy + half)) + 1)
+        x1 = min(shape[1], int(np.ceil(self.cx + half)) + 1)
+        return y0, max(y0, y1), x0, max(x0, x1)
 
-def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE,
-               max_share: float | None = None) -> tuple[list[Box], np.ndarray | None]:
-    """A box round each blob (8-connected) of ``hand_p`` (H, W) above ``propose``, and the
-    (H, W) bool of the blobs whose box would be over ``max_share`` (default :data:`MAX_SHARE`)
-    of the frame's shorter side (None where there is none): those are not cropped."""
-    n, comp, stats, _ = cv2.connectedComponentsWithStats((hand_p > propose).view(np.uint8), connectivity=8)
+
+def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | None = None,
+               min_peak: float = 0.0) -> tuple[list[Box], np.ndarray | None]:
+    """A box round each blob (8-connected) of ``hand_p`` (H, W) above ``propose`` whose highest
+    probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
+    ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
+    none): those are not cropped."""
+    n, comp, stats, _ = components((hand_p > propose).view(np.uint8))
     largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
     boxes, too_big = [], []
     for j, (x, y, w, h, area) in enumerate(stats[1:], start=1):
-        side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
         if area < MIN_AREA:
             continue
+        if min_peak > 0 and hand_p[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
+            continue
+        side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
         if side <= largest:
             boxes.append(Box(x + w / 2, y + h / 2, side))
         else:
@@ -70,14 +85,32 @@ def crop(image: np.ndarray, box: Box, size: int = CROP, nearest: bool = False) -
 
 def paste(crop_p: np.ndarray, box: Box, shape: tuple[int, int]) -> np.ndarray:
     """A crop's (size, size) probabilities back in a frame of ``shape`` (H, W); -1 outside the box."""
-    return cv2.warpAffine(np.asarray(crop_p, np.float32), box.affine(crop_p.shape[0]), (shape[1], shape[0]),
+    out = np.full(shape, -1.0, np.float32)
+    paste_max(out, crop_p, box)
+    return out
+
+
+def paste_max(out: np.ndarray, crop_p: np.ndarray, box: Box) -> None:
+    """A crop's (size, size) probabilities warped back into the frame ``out`` (H, W) float32,
+    in place, each pixel keeping the higher of the two; only the box's window is touched."""
+    y0, y1, x0, x1 = box.window(out.shape, crop_p.shape[0])
+    if y1 <= y0 or x1 <= x0:
+        return
+    a = box.affine(crop_p.shape[0])
+    a[:, 2] += a[:, 0] * x0 + a[:, 1] * y0  # the window's origin is the frame's (x0, y0)
+    back = cv2.warpAffine(np.asarray(crop_p, np.float32), a, (x1 - x0, y1 - y0),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+    np.maximum(out[y0:y1, x0:x1], back, out=out[y0:y1, x0:x1])
 
 
-def refiner_input(frame: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, box: Box,
-                  size: int = CROP) -> np.ndarray:
+def probability_planes(hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
+    """(H, W, 2) uint8: the network's hand and face probabilities times 255, made once a frame
+    for :func:`refiner_input`."""
+    return np.clip(np.stack([hand_p, face_p], axis=-1) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def refiner_input(frame: np.ndarray, planes: np.ndarray, box: Box, size: int = CROP) -> np.ndarray:
     """(size, size, 5) uint8: the frame's RGB, then the network's hand and face probabilities
-    (times 255), cut to ``box``. ``hand_p`` and ``face_p`` are at the frame's size."""
-    probs = np.clip(np.stack([hand_p, face_p], axis=-1) * 255 + 0.5, 0, 255).astype(np.uint8)
-    return np.concatenate([crop(frame, box, size), crop(probs, box, size)], axis=-1)
+    (:func:`probability_planes`, at the frame's size), cut to ``box``."""
+    return np.concatenate([crop(frame, box, size), crop(planes, box, size)], axis=-1)

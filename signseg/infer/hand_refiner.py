@@ -21,44 +21,64 @@ import numpy as np
 
 from signseg.errors import WeightsError
 from signseg.infer import runtimes
-from signseg.infer.hand_crops import CROP, PROPOSE, hand_boxes, paste, refiner_input
+from signseg.infer.hand_crops import CROP, PROPOSE, Box, hand_boxes, paste_max, probability_planes, refiner_input
 
 #: Crops are run in batches padded to a multiple of this (few compiled shapes).
-BUCKET = 16
+BUCKET = 4
 #: The hand probability above which a pixel is hand, where a card's entry names none (the
 #: shipped card says 0.5, chosen on validation).
 THRESHOLD = 0.4
 
 
+def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The first network's hand and face probabilities, (n, h, w) float32 each, from its part
+    channels ``parts_proba`` (n, h, w, k) named ``names`` (a ``face_hand`` model's: face, hand),
+    float in [0, 1] or uint8 times 255 (the compiled fixed-shape graph's)."""
+    if "hand" not in names or "face" not in names:
+        raise ValueError(f"the hand refiner reads a face and a hand channel, the network gives {names}")
+    p = np.asarray(parts_proba)
+    p = p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p.astype(np.float32, copy=False)
+    return p[..., names.index("hand")], p[..., names.index("face")]
+
+
 @dataclass
 class HandRefiner:
     """A loaded refiner: ``model`` (crops in [0, 1] -> hand probability), the probability
-    above which a pixel is hand, and where its weights came from."""
+    above which a pixel is hand, which blobs it looks at (``propose``, ``min_peak``:
+    :func:`~signseg.infer.hand_crops.hand_boxes`) and where its weights came from."""
 
     model: Any
     threshold: float = THRESHOLD
     propose: float = PROPOSE
     sha256: str | None = None
-    #: where it runs (:mod:`signseg.infer.runtimes`; ``"auto"``: ONNX Runtime on a CPU, 601
-    #: crops/s against Keras' 561 on the 2 CI cores) and on how many threads (None: all cores)
+    #: where it runs (:mod:`signseg.infer.runtimes`; ``"auto"``: on a CPU its int8 graph on ONNX
+    #: Runtime where the card ships one, else ONNX Runtime's float32 export) and on how many
+    #: threads (None: all cores)
     runtime: str = "auto"
     threads: int | None = None
+    min_peak: float = 0.0
+    #: the int8 graph and its sha256 (checked before use), where the card names one
+    int8: tuple[Path, str | None] | None = None
     _runner: Any = field(default=None, init=False, repr=False)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """The network on (b, CROP, CROP, 5) float32 crops -> (b, CROP, CROP, 1), on its runtime
-        (made on first use: an ONNX export is cached under the weights' sha256)."""
+        """The network on (b, CROP, CROP, 5) uint8 crops (:meth:`crops`) -> (b, CROP, CROP) hand
+        probabilities, on its runtime (made on first use: an ONNX export is cached under the
+        weights' sha256); batches are padded to a multiple of :data:`BUCKET` crops."""
         if self._runner is None:
-            name = runtimes.resolve(self.runtime, runtimes.has_gpu())
-            self._runner = runtimes.make_runner(self.model, name, (CROP, CROP), self.threads,
+            name = runtimes.resolve(self.runtime, runtimes.has_gpu(), int8=self.int8 is not None)
+            self._runner = runtimes.make_runner(self.model, name, (CROP, CROP), self.threads, int8=self.int8,
                                                 key=None if self.sha256 is None else f"hand-refiner {self.sha256}")
-        return np.asarray(self._runner(x))
+        padded = np.zeros((-(-len(x) // BUCKET) * BUCKET, *x.shape[1:]), np.float32)
+        np.multiply(x, np.float32(1 / 255), out=padded[: len(x)])
+        return np.asarray(self._runner(padded))[: len(x), ..., 0]
 
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``; ``default``: whether it runs unless asked), its weights in
-        ``folder``; the sha256 is checked."""
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``int8``: its int8 graph's ``file``
+        and ``sha256``; ``default``: whether it runs unless asked), its files in ``folder``; the
+        weights' sha256 is checked here, the int8 graph's when it is first run."""
         from signseg.infer.presets import sha256_of
         from signseg.models.hand_refiner import hand_refiner
 
@@ -73,44 +93,47 @@ class HandRefiner:
             model.load_weights(str(path))
         except Exception as exc:
             raise WeightsError(path, f"cannot load the hand refiner: {exc}") from exc
-        return cls(model, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha)
+        int8 = entry.get("int8")
+        return cls(model, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
+                   min_peak=float(entry.get("min_peak", 0.0)),
+                   int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")))
+
+    def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray
+              ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
+        """The refiner's inputs for ``frames`` (n, H, W, 3) uint8 and the first network's
+        probabilities (n, h, w) at any size: (b, CROP, CROP, 5) uint8 crops, the (frame, box)
+        each was cut from, and each frame's blobs too large to crop (or None)."""
+        H, W = frames.shape[1:3]
+        if hand_p.shape[1:] != (H, W):
+            hand_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p])
+            face_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in face_p])
+        found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
+        where = [(i, box) for i, (boxes, _) in enumerate(found) for box in boxes]
+        planes = {i: probability_planes(hand_p[i], face_p[i]) for i in {i for i, _ in where}}
+        x = np.stack([refiner_input(frames[i], planes[i], box) for i, box in where]) if where else \
+            np.zeros((0, CROP, CROP, 5), np.uint8)
+        return x, where, [too_big for _, too_big in found]
 
     def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
         """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest
         of overlapping crops), 0 where none does, -1 on blobs too large to crop
-        (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands. ``frames`` (n, H, W, 3) uint8; ``hand_p`` and
-        ``face_p`` the first network's probabilities, (n, h, w) at any size."""
+        (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands.
+        ``frames`` (n, H, W, 3) uint8; ``hand_p`` and ``face_p`` the first network's
+        probabilities, (n, h, w) at any size."""
         n, H, W = frames.shape[:3]
-        if hand_p.shape[1:] != (H, W):
-            hand_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p])
-            face_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in face_p])
-        found = [hand_boxes(p, self.propose) for p in hand_p]
-        boxes = [b for b, _ in found]
-        owner = [i for i, b in enumerate(boxes) for _ in b]
+        x, where, too_big = self.crops(frames, hand_p, face_p)
         out = np.zeros((n, H, W), np.float32)  # a pixel no crop covers is not hand ...
-        if owner:
-            x = np.stack([refiner_input(frames[i], hand_p[i], face_p[i], box)
-                          for i, b in enumerate(boxes) for box in b])
-            padded = -(-len(x) // BUCKET) * BUCKET
-            x = np.concatenate([x, np.zeros((padded - len(x), *x.shape[1:]), x.dtype)]).astype(np.float32) / 255.0
-            crops = self.run(x)[: len(owner), ..., 0]
-            flat = [box for b in boxes for box in b]
-            for i, box, p in zip(owner, flat, crops):
-                np.maximum(out[i], paste(p, box, (H, W)), out=out[i])
-        for i, (_, too_big) in enumerate(found):  # ... unless its blob was too large to crop
-            if too_big is not None:
-                out[i][too_big & (out[i] <= 0)] = -1.0
+        if where:
+            for (i, box), p in zip(where, self.run(x)):
+                paste_max(out[i], p, box)
+        for i, big in enumerate(too_big):  # ... unless its blob was too large to crop
+            if big is not None:
+                out[i][big & (out[i] <= 0)] = -1.0
         return out
 
     def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """(n, H, W) int8: 1 where the refiner says hand, 0 where it says not, -1 where no crop
         looked (the first network's call stands there), from the first network's part channels
-        ``parts_proba`` (n, h, w, k) named ``names`` (a ``face_hand`` model's: face, hand), float
-        in [0, 1] or uint8 times 255 (the compiled fixed-shape graph's)."""
-        if "hand" not in names or "face" not in names:
-            raise ValueError(f"the hand refiner reads a face and a hand channel, the network gives {names}")
-        p = np.asarray(parts_proba)
-        p = p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p.astype(np.float32, copy=False)
-        hand_p, face_p = p[..., names.index("hand")], p[..., names.index("face")]
-        p = self.hand_proba(frames, hand_p, face_p)
+        (:func:`hand_and_face`)."""
+        p = self.hand_proba(frames, *hand_and_face(parts_proba, names))
         return np.where(p < 0, -1, p > self.threshold).astype(np.int8)

@@ -25,13 +25,31 @@ def quantize_int8(model: keras.Model, input_size: tuple[int, int], frames: np.nd
     """Write ``model``'s int8 graph at ``input_size`` to ``out``, its activation ranges taken on
     ``frames`` ((n, H, W, 3) uint8, any size: resized as inference resizes them). Calibrate on
     frames like those it will see (many signers and settings, not the ones it is judged on)."""
+    if len(frames) == 0:
+        raise ValueError("no calibration frames")
+    x = to_input(frames, tuple(input_size)).astype(np.float32) * np.float32(input_scale)
+    return quantize_inputs(model, input_size, x, out, batch)
+
+
+def quantize_refiner(model: keras.Model, crops: np.ndarray, out: str | os.PathLike, batch: int = 16) -> Path:
+    """Write a hand refiner's (:mod:`signseg.infer.hand_refiner`) int8 graph to ``out``, its
+    activation ranges taken on ``crops`` (b, CROP, CROP, 5) uint8, cut as it cuts them
+    (:meth:`~signseg.infer.hand_refiner.HandRefiner.crops`) from frames like those it will see."""
+    from signseg.infer.hand_crops import CROP
+
+    if len(crops) == 0:
+        raise ValueError("no calibration crops")
+    return quantize_inputs(model, (CROP, CROP), np.asarray(crops, np.float32) / 255.0, out, batch)
+
+
+def quantize_inputs(model: keras.Model, input_size: tuple[int, int], x: np.ndarray, out: str | os.PathLike,
+                    batch: int = 8) -> Path:
+    """Write ``model``'s int8 graph at ``input_size`` to ``out``, its activation ranges taken on
+    ``x``, inputs as the network takes them ((n, h, w, c) float32)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     import onnxruntime as ort
 
-    if len(frames) == 0:
-        raise ValueError("no calibration frames")
-    x = to_input(frames, tuple(input_size)).astype(np.float32) * np.float32(input_scale)
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="signseg-int8-") as tmp:
         exported = export_onnx(model, tuple(input_size), None, tmp)

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
+from signseg.infer.blobs import components
 
 #: A marked pixel joins the face grown from the network's surest face where its hand share
 #: is under this (chosen on the validation signers: 0.6-0.7 the same, 0.8 and 0.9 worse).
@@ -64,7 +65,7 @@ class HandSides:
         """Write :data:`~signseg.labels.LEFT_HAND` / ``RIGHT_HAND`` into ``parts`` (H, W) for
         each blob of ``hands`` (H, W) bool of at least ``min_area`` pixels, by its side of the
         line ``x``; smaller blobs are left as they are. In place."""
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(hands.astype(np.uint8), connectivity=8)
+        n, comp, stats, _ = components(hands.astype(np.uint8))
         if n <= 1:
             return
         side = np.zeros(n, np.uint8)  # per blob: its hand, ACROSS the line, or 0 (too small)
@@ -96,14 +97,13 @@ def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, 
     is no face): the largest component of ``marked`` pixels with ``hand_share`` under 0.5, with
     the connected marked pixels whose share is under :data:`FACE_GROW`."""
     core = (marked & (hand_share < 0.5)).astype(np.uint8)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    n, comp, stats, _ = components(core)
     if n <= 1:
         return np.zeros(marked.shape, bool), 0, None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     top = stats[biggest, cv2.CC_STAT_TOP]
     seed = (top, int(np.argmax(comp[top] == biggest)))  # a pixel of it: its top row's first
-    _, grown, gstats, centres = cv2.connectedComponentsWithStats(
-        (marked & (hand_share < FACE_GROW)).astype(np.uint8), connectivity=8)
+    _, grown, gstats, centres = components((marked & (hand_share < FACE_GROW)).astype(np.uint8))
     k = grown[seed]
     return grown == k, int(gstats[k, cv2.CC_STAT_AREA]), float(centres[k, 0])
 

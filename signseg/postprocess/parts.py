@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
+from signseg.infer.blobs import components
 
 #: Order of the parts in ``boxes`` (T, 3, 4): face, left hand, right hand.
 _NONE = -1
@@ -120,7 +121,7 @@ class PartTracker:
         """One frame: part mask (H, W) and boxes (3, 4), NaN for a part not seen."""
         h, w = mask.shape
         fg = (mask > 0).astype(np.uint8)
-        n, comp, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        n, comp, stats, centroids = components(fg)
         floor = max(4.0, self.min_area * h * w)
         blobs = [_Blob(i, centroids[i], np.array([stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2],
                                                   stats[i, 1] + stats[i, 3]], float), float(stats[i, 4]))

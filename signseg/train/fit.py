@@ -395,14 +395,16 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
 
 def carried_refiner(card0: ModelCard | None, model_dir: Path, config: dict) -> dict | None:
     """The init model's hand refiner (:mod:`signseg.infer.hand_refiner`) for a fine-tuned
-    face/hand model, its file copied beside the new weights; None where there is none to keep.
+    face/hand model, its files (weights, int8 graph) copied beside the new weights; None where there is none to keep.
     The refiner reads the face and hand channels, which a fine-tune moves, not remakes."""
     entry = None if card0 is None else card0.extra.get("hand_refiner")
     if not entry or config.get("outputs") != "face_hand":
         return None
-    source, target = Path(card0.extra["_weights_path"]).parent / entry["file"], Path(model_dir) / entry["file"]
-    if source.resolve() != target.resolve():
-        shutil.copyfile(source, target)
+    files = [entry["file"]] + ([entry["int8"]["file"]] if entry.get("int8") else [])  # its int8 graph too
+    for name in files:
+        source, target = Path(card0.extra["_weights_path"]).parent / name, Path(model_dir) / name
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
     return dict(entry)
 
 

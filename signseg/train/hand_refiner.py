@@ -13,18 +13,18 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2
 import h5py
 import keras
 import numpy as np
 from keras import ops
 
 from signseg import labels as L
+from signseg.infer.blobs import components
+from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.presets import sha256_of
 from signseg.models.hand_refiner import hand_refiner
 from signseg.train.frames import with_ignore
-from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, refiner_input
 
 #: A teacher hand's box: its longer side times a factor drawn from this range, plus 12 pixels,
 #: its centre moved by up to this share of the side.
@@ -54,8 +54,9 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
                 for i in range(len(frames)):
                     boxes = hand_boxes(hand_p[i])[0] + _teacher_boxes(target[i] == 1, rng)
+                    planes = probability_planes(hand_p[i], face_p[i])
                     for box in boxes:
-                        xs.append(refiner_input(frames[i], hand_p[i], face_p[i], box))
+                        xs.append(refiner_input(frames[i], planes, box))
                         ys.append(crop(target[i], box, nearest=True))
                 if log:
                     log(f"{path}: {vid}: {len(xs)} crops")
@@ -65,7 +66,7 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
 
 
 def _teacher_boxes(hands: np.ndarray, rng: np.random.Generator) -> list[Box]:
-    n, _, stats, _ = cv2.connectedComponentsWithStats(hands.view(np.uint8), connectivity=8)
+    n, _, stats, _ = components(hands.view(np.uint8))
     out = []
     for x, y, w, h, area in stats[1:]:
         if area >= MIN_AREA:
