@@ -146,8 +146,8 @@ class Segmenter:
         otherwise (both ``snet-lite`` now, the better model by docs/model_card.md's rule).
         ``input_size`` / ``threshold`` / ``mirror`` / ``max_blobs`` (0: keep all) override the
         model card's values, and so does ``refine_hands`` (the card's hand refiner on or off,
-        :mod:`signseg.infer.hand_refiner`; the shipped card's is off unless asked: it costs
-        more than half the speed of ``--parts`` on a CPU, docs/performance.md). ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
+        :mod:`signseg.infer.hand_refiner`; the shipped card's is on: ``--parts`` with it runs at
+        3.2-3.4x Holistic on 2 CPU cores, docs/performance.md). ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
         network to compute in half precision (float32 weights), for GPUs.
         """
         if name is None:
