@@ -306,7 +306,8 @@ process(jobs[:2], sys.argv[1] + "/parts.h5", seg, infer="driver", parts=True, pr
             parts=True, progress=False)
     with MaskFile(tmp_path / "parts.h5") as a, MaskFile(host) as b:
         for v in ("v0", "v1"):
-            assert a.attrs(v)["parts_from"] == b.attrs(v)["parts_from"] == "network face, hands by side of the face"
+            assert a.attrs(v)["parts_from"] == b.attrs(v)["parts_from"] == \
+                "network face, hands by side of the face, hands refined on crops"
             x, y = a.masks(v)[()], b.masks(v)[()]
             for part in (1, 2, 3):
                 inter, union = ((x == part) & (y == part)).sum(), ((x == part) | (y == part)).sum()

@@ -90,10 +90,13 @@ def test_a_damaged_or_missing_int8_graph_is_named(tmp_path, monkeypatch, frames)
     graph = tmp_path / "snet-lite.int8.onnx"
     graph.write_bytes(graph.read_bytes()[:-100])
     with pytest.raises(WeightsError, match="snet-lite.int8.onnx.*sha256"):
-        Segmenter.from_file(tmp_path / "snet-lite.weights.h5").predict(frames[:1])
+        Segmenter.from_file(tmp_path / "snet-lite.weights.h5", refine_hands=False).predict(frames[:1])
     graph.unlink()
     with pytest.raises(WeightsError, match="missing"):
-        Segmenter.from_file(tmp_path / "snet-lite.weights.h5").predict(frames[:1])
+        Segmenter.from_file(tmp_path / "snet-lite.weights.h5", refine_hands=False).predict(frames[:1])
+    # the card's hand refiner runs unless left out: its missing file is named too
+    with pytest.raises(WeightsError, match="hand-refiner.weights.h5.*missing"):
+        Segmenter.from_file(tmp_path / "snet-lite.weights.h5")
 
 
 def test_onnx_export_is_cached_per_weights_and_size(tmp_path, monkeypatch, frames):
