@@ -56,11 +56,11 @@ def main() -> int:
         model = shipped.model
     clips = [(c, read_video(c)) for c in args.clip]
     probs = {c.name: seg.predict_parts_proba(f) for c, f in clips}
-    tmp = Path(tempfile.mkdtemp(prefix="signseg-bench-refiner-"))
     int8 = shipped.int8 if not args.weights else None
     if "onnx-int8" in args.runtime and int8 is None:  # calibrated on the first clip's crops
         c0, f0 = clips[0]
         x = shipped.crops(f0, *hand_and_face(probs[c0.name], seg.parts))[0]
+        tmp = Path(tempfile.mkdtemp(prefix="signseg-bench-refiner-"))
         int8 = (quantize_refiner(model, x, tmp / "refiner-int8.onnx"), None)
     rows = []
     for runtime in args.runtime:

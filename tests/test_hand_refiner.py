@@ -15,7 +15,7 @@ from signseg.errors import WeightsError
 from signseg.infer.hand_refiner import HandRefiner
 from signseg.infer.presets import weights_dir
 from signseg.infer.segmenter import Segmenter
-from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste, probability_planes, refiner_input
+from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input
 from signseg.postprocess.network_parts import HandSides, refined_hands
 
 TOUCHING = Path(__file__).parent / "data" / "touching"
@@ -25,7 +25,8 @@ def test_a_crop_pasted_back_is_the_frame_inside_its_box_and_minus_one_outside():
     y, x = np.mgrid[0:120, 0:160]
     image = (x / 160 + y / 120).astype(np.float32)  # smooth: bilinear there and back is near exact
     box = Box(cx=70.0, cy=50.0, side=40.0)
-    back = paste(crop(image, box), box, image.shape)
+    back = np.full(image.shape, -1.0, np.float32)  # pasted onto -1: it stays outside the box
+    paste_max(back, crop(image, box), box)
     inside = (np.abs(x - 70) < 18) & (np.abs(y - 50) < 18)
     assert np.abs(back[inside] - image[inside]).max() < 0.02
     assert (back[(np.abs(x - 70) > 22) | (np.abs(y - 50) > 22)] == -1).all()

@@ -83,13 +83,6 @@ def crop(image: np.ndarray, box: Box, size: int = CROP, nearest: bool = False) -
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def paste(crop_p: np.ndarray, box: Box, shape: tuple[int, int]) -> np.ndarray:
-    """A crop's (size, size) probabilities back in a frame of ``shape`` (H, W); -1 outside the box."""
-    out = np.full(shape, -1.0, np.float32)
-    paste_max(out, crop_p, box)
-    return out
-
-
 def paste_max(out: np.ndarray, crop_p: np.ndarray, box: Box) -> None:
     """A crop's (size, size) probabilities warped back into the frame ``out`` (H, W) float32,
     in place, each pixel keeping the higher of the two; only the box's window is touched."""
