@@ -94,6 +94,11 @@ def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out
     path.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="hand-refiner.weights.h5.*sha256"):
         HandRefiner.from_card(card["hand_refiner"], bad)
+    # a card without a sha256 cannot catch it there: the network fails, named, when first built
+    unchecked = HandRefiner.from_card({**card["hand_refiner"], "sha256": None}, bad)
+    path.write_bytes(b"not an HDF5 file")
+    with pytest.raises(WeightsError, match="hand-refiner.weights.h5.*cannot load"):
+        unchecked.model
 
 
 def test_the_refiners_int8_graph_runs_on_a_cpu_agrees_with_float32_and_is_checked(tmp_path):
@@ -106,8 +111,9 @@ def test_the_refiners_int8_graph_runs_on_a_cpu_agrees_with_float32_and_is_checke
     frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=4)[:16]
     x = ref.crops(frames, *hand_and_face(seg.predict_parts_proba(frames), seg.parts))[0]
     assert len(x) >= 8
+    as_int8 = ref.run(x) > ref.threshold  # "auto" on a CPU: the card's int8 graph ...
+    assert ref._model is None  # ... which needs no Keras network: it was never built
     as_float = HandRefiner(ref.model, runtime="onnx").run(x) > ref.threshold
-    as_int8 = ref.run(x) > ref.threshold  # "auto" on a CPU: the card's int8 graph
     assert (as_int8 & as_float).sum() / max(1, (as_int8 | as_float).sum()) > 0.9
     bad = tmp_path / "refiner.int8.onnx"
     data = bytearray(ref.int8[0].read_bytes())

@@ -43,11 +43,13 @@ def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.n
 
 @dataclass
 class HandRefiner:
-    """A loaded refiner: ``model`` (crops in [0, 1] -> hand probability), the probability
-    above which a pixel is hand, which blobs it looks at (``propose``, ``min_peak``:
-    :func:`~signseg.infer.hand_crops.hand_boxes`) and where its weights came from."""
+    """A refiner: its network (``weights``: a Keras model, crops in [0, 1] -> hand
+    probability, or the path of its ``.weights.h5``, built with ``width`` and loaded on first
+    use: the int8 runtime never needs it), the probability above which a pixel is hand, which
+    blobs it looks at (``propose``, ``min_peak``: :func:`~signseg.infer.hand_crops.hand_boxes`)
+    and where its weights came from."""
 
-    model: Any
+    weights: Any
     threshold: float = THRESHOLD
     propose: float = PROPOSE
     sha256: str | None = None
@@ -59,7 +61,26 @@ class HandRefiner:
     min_peak: float = 0.0
     #: the int8 graph and its sha256 (checked before use), where the card names one
     int8: tuple[Path, str | None] | None = None
+    #: filters at the top level, for building the network from a ``weights`` path
+    width: int = 16
+    _model: Any = field(default=None, init=False, repr=False)
     _runner: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def model(self) -> Any:
+        """The Keras network, built and loaded from ``weights`` when first asked for."""
+        if self._model is None:
+            if not isinstance(self.weights, (str, os.PathLike)):
+                self._model = self.weights
+            else:
+                from signseg.models.hand_refiner import hand_refiner
+                model = hand_refiner(self.width)
+                try:
+                    model.load_weights(str(self.weights))
+                except Exception as exc:
+                    raise WeightsError(Path(self.weights), f"cannot load the hand refiner: {exc}") from exc
+                self._model = model
+        return self._model
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """The network on (b, CROP, CROP, 5) uint8 crops (:meth:`crops`) -> (b, CROP, CROP) hand
@@ -67,7 +88,8 @@ class HandRefiner:
         weights' sha256); batches are padded to a multiple of :data:`BUCKET` crops."""
         if self._runner is None:
             name = runtimes.resolve(self.runtime, runtimes.has_gpu(), int8=self.int8 is not None)
-            self._runner = runtimes.make_runner(self.model, name, (CROP, CROP), self.threads, int8=self.int8,
+            model = None if name == "onnx-int8" else self.model  # the int8 graph stands alone
+            self._runner = runtimes.make_runner(model, name, (CROP, CROP), self.threads, int8=self.int8,
                                                 key=None if self.sha256 is None else f"hand-refiner {self.sha256}")
         padded = np.zeros((-(-len(x) // BUCKET) * BUCKET, *x.shape[1:]), np.float32)
         np.multiply(x, np.float32(1 / 255), out=padded[: len(x)])
@@ -78,9 +100,9 @@ class HandRefiner:
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
         ``width``, ``threshold``, ``propose``, ``min_peak``, ``int8``: its int8 graph's ``file``
         and ``sha256``; ``default``: whether it runs unless asked), its files in ``folder``; the
-        weights' sha256 is checked here, the int8 graph's when it is first run."""
+        weights' sha256 is checked here, the network is built when first needed and the int8
+        graph's sha256 is checked when it is first run."""
         from signseg.infer.presets import sha256_of
-        from signseg.models.hand_refiner import hand_refiner
 
         path = Path(folder) / entry["file"]
         if not path.is_file():
@@ -88,15 +110,11 @@ class HandRefiner:
         sha = sha256_of(path)
         if entry.get("sha256") and entry["sha256"] != sha:
             raise WeightsError(path, "sha256 does not match the model card (corrupt or replaced weights)")
-        model = hand_refiner(int(entry.get("width", 16)))
-        try:
-            model.load_weights(str(path))
-        except Exception as exc:
-            raise WeightsError(path, f"cannot load the hand refiner: {exc}") from exc
         int8 = entry.get("int8")
-        return cls(model, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
+        return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)),
-                   int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")))
+                   int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")),
+                   width=int(entry.get("width", 16)))
 
     def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray
               ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:

@@ -117,13 +117,13 @@ def lanes(name: str, threads: int | None, gpu: bool) -> int:
     return max(1, threads or cpu_threads())
 
 
-def make_runner(model: keras.Model, name: str, input_size: tuple[int, int] | None, threads: int | None = None,
+def make_runner(model: keras.Model | None, name: str, input_size: tuple[int, int] | None, threads: int | None = None,
                 key: str | None = None, int8: tuple[Path, str | None] | None = None) -> Runner:
     """A callable running ``model`` on ``name`` (a concrete runtime, see :func:`resolve`).
 
     ``key`` (e.g. the weights' sha256) names the cached ONNX export; without one the export
     goes to a temporary folder. ``int8``: the model's int8 graph and its sha256 (checked
-    before use), for ``"onnx-int8"``.
+    before use), for ``"onnx-int8"``, which needs no ``model``.
     """
     if name == "keras":
         return lambda x: np.asarray(model.predict_on_batch(x))
