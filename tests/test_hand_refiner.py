@@ -15,7 +15,8 @@ from signseg.errors import WeightsError
 from signseg.infer.hand_refiner import HandRefiner
 from signseg.infer.presets import weights_dir
 from signseg.infer.segmenter import Segmenter
-from signseg.infer.hand_crops import CROP, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input
+from signseg.infer.hand_crops import (CROP, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input,
+                                      with_neighbours)
 from signseg.postprocess.network_parts import HandSides, refined_hands
 
 TOUCHING = Path(__file__).parent / "data" / "touching"
@@ -49,11 +50,13 @@ def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
         half = b.side / 2
         assert b.cx - half < x0 and b.cx + half > x1 and b.cy - half < y0 and b.cy + half > y1
         assert b.side >= 1.5 * max(x1 - x0, y1 - y0)
-    # a blob whose box would be wider than the frame's shorter side (a hand at the lens) is not cropped
+    # a blob whose box would be wider than the frame's shorter side (a hand at the lens) gets a
+    # box of that side round its centre, and is named: outside the box the first network's call stands
     big = np.zeros_like(p)
     big[20:170, 40:200] = 0.9
-    none, too_big = hand_boxes(big)
-    assert none == [] and too_big is not None and too_big[100, 100] and not too_big[5, 5]
+    (capped,), too_big = hand_boxes(big)
+    assert (capped.cx, capped.cy, capped.side) == (120, 95, 180)
+    assert too_big is not None and too_big[100, 100] and not too_big[5, 5]
     x = refiner_input(np.full((180, 320, 3), 200, np.uint8), probability_planes(p, np.zeros_like(p)), boxes[0])
     assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
 
@@ -130,6 +133,59 @@ def test_blobs_that_never_reach_min_peak_get_no_box():
     assert len(hand_boxes(p)[0]) == 2
     (box,), _ = hand_boxes(p, min_peak=0.5)
     assert abs(box.cx - 40.5) < 1 and abs(box.cy - 60.5) < 1
+
+
+def test_a_frame_borrows_its_neighbours_boxes_that_overlap_none_of_its_own():
+    a, b = Box(50, 50, 20), Box(150, 50, 20)
+    assert a.iou(a) == 1 and a.iou(b) == 0 and a.iou(Box(60, 50, 20)) == pytest.approx(1 / 3)
+    near = Box(53, 50, 20)  # the same hand a frame later
+    out = with_neighbours([[a], [], [near, b]], 1)
+    assert out[0] == [a]  # near overlaps a: not borrowed
+    assert out[1] == [a, b]  # the frame the network lost the hand in looks where it was
+    assert out[2] == [near, b]
+    assert with_neighbours([[a], [], [near, b]], 0) == [[a], [], [near, b]]
+    assert with_neighbours([[], [b]], 1, before=[[a]]) == [[a, b], [b]]  # the batch before's last frame
+
+
+def test_a_videos_batches_borrow_boxes_across_their_boundary():
+    """A hand the first network lost in one frame is cropped from its neighbours' boxes, the
+    same whether the frames come in one batch or two (real frames and probabilities)."""
+    import dataclasses
+    from signseg.decode.video import read_video
+    from signseg.infer.hand_refiner import hand_and_face
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    assert seg.hand_refiner.neighbours == 1  # the shipped card's
+    frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=6)[:6]
+    hand_p, face_p = hand_and_face(seg.predict_parts_proba(frames), seg.parts)
+    hand_p[3] = 0  # lost in frame 3
+    alone = dataclasses.replace(seg.hand_refiner, neighbours=0)
+    assert 3 not in {i for i, _ in alone.crops(frames, hand_p, face_p)[1]}
+    x, where, _ = seg.hand_refiner.crops(frames, hand_p, face_p)
+    assert {i for i, _ in where} >= {2, 3, 4} and len(x) == len(where) > len(alone.crops(frames, hand_p, face_p)[0])
+    carry: list = []
+    first = seg.hand_refiner.crops(frames[:3], hand_p[:3], face_p[:3], carry)[1]
+    assert len(carry) == 1  # frame 2's own boxes wait for the next batch
+    second = seg.hand_refiner.crops(frames[3:], hand_p[3:], face_p[3:], carry)[1]
+    assert first + [(i + 3, box) for i, box in second] == where
+
+
+
+def test_a_blob_too_large_for_its_box_is_refined_inside_it_and_left_to_the_network_outside():
+    from signseg.decode.video import read_video
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=10)[:2]
+    n, H, W = frames.shape[:3]
+    assert W > H
+    hand_p = np.zeros((n, H, W), np.float32)
+    hand_p[0, H // 4: 3 * H // 4, :] = 0.9  # a band across the whole frame
+    p = seg.hand_refiner.hand_proba(frames, hand_p, np.zeros_like(hand_p))
+    left, right = (W - H) // 2, (W + H) // 2  # the capped box: the frame's height, centred
+    band = p[0, H // 4: 3 * H // 4]
+    assert (band[:, : left - 8] < 0).all() and (band[:, right + 8:] < 0).all()
+    assert (band[:, left + 8: right - 8] >= 0).all()  # the refiner's call inside its box (its blended edge aside)
+    assert (p[0, : H // 4 - 8, : left - 8] == 0).all()  # off the blob, outside every crop: not hand
+    # the next frame has no blob of its own: it borrows the box (its neighbour's) and nothing is -1
+    assert (p[1] >= 0).all() and (p[1][:, : left - 8] == 0).all() and (p[1][:, left + 8: right - 8] > 0).any()
 
 
 @pytest.fixture(scope="module")

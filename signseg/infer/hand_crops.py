@@ -2,13 +2,16 @@
 hand refiner (:mod:`signseg.infer.hand_refiner`), numpy and OpenCV only.
 
 A blob of the network's hand probability above :data:`PROPOSE` is boxed with a margin (a hand
-the network half found is whole in its box), the box is cut from the frame at
+the network half found is whole in its box); a frame also borrows its neighbours' boxes where
+they overlap none of its own (a hand the network lost for a frame is still looked at,
+:func:`with_neighbours`); each box is cut from the frame at
 :data:`CROP` x :data:`CROP` pixels with the network's hand and face probabilities as two more
 channels, and the refiner's answer is warped back into the frame.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -24,9 +27,12 @@ PROPOSE = 0.15
 MIN_AREA = 12
 #: A box's side: the blob's longer side times GROW plus twice PAD, at least MIN_SIDE pixels.
 GROW, PAD, MIN_SIDE = 1.6, 6, 16
-#: Blobs whose box would have a side above this share of the frame's shorter side are not
-#: cropped (a hand at the lens, a large patch); there the first network's hands stand.
+#: A box's side is at most this share of the frame's shorter side: a larger blob (a hand at the
+#: lens, a hand merged with an arm or the face) gets a box of that side round its centre, and
+#: the first network's call stands on its pixels outside the box.
 MAX_SHARE = 1.0
+#: A neighbouring frame's box is borrowed where its IoU with each of the frame's own is below this.
+OVERLAP = 0.3
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,21 @@ class Box:
         x1 = min(shape[1], int(np.ceil(self.cx + half)) + 1)
         return y0, max(y0, y1), x0, max(x0, x1)
 
+    def iou(self, other: "Box") -> float:
+        """Intersection over union of the two squares."""
+        a, b = self.side / 2, other.side / 2
+        w = min(self.cx + a, other.cx + b) - max(self.cx - a, other.cx - b)
+        h = min(self.cy + a, other.cy + b) - max(self.cy - a, other.cy - b)
+        inter = max(0.0, w) * max(0.0, h)
+        return inter / (self.side ** 2 + other.side ** 2 - inter)
+
 
 def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | None = None,
                min_peak: float = 0.0) -> tuple[list[Box], np.ndarray | None]:
     """A box round each blob (8-connected) of ``hand_p`` (H, W) above ``propose`` whose highest
-    probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
-    ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
-    none): those are not cropped."""
+    probability reaches ``min_peak``, and the (H, W) bool of the blobs too large for a whole box
+    (None where there is none): their box's side is ``max_share`` (default :data:`MAX_SHARE`)
+    of the frame's shorter side, and outside it the first network's call stands."""
     n, comp, stats, _ = components((hand_p > propose).view(np.uint8))
     largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
     boxes, too_big = [], []
@@ -69,11 +83,28 @@ def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | 
         if min_peak > 0 and hand_p[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
             continue
         side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
-        if side <= largest:
-            boxes.append(Box(x + w / 2, y + h / 2, side))
-        else:
+        if side > largest:
+            side = largest
             too_big.append(j)
+        boxes.append(Box(x + w / 2, y + h / 2, side))
     return boxes, (np.isin(comp, too_big) if too_big else None)
+
+
+def with_neighbours(own: Sequence[list[Box]], k: int, before: Sequence[list[Box]] = (),
+                    overlap: float = OVERLAP) -> list[list[Box]]:
+    """Each frame's boxes (``own``, frames in order) and then those of the ``k`` frames either
+    side whose IoU with every box it has so far is below ``overlap``; ``before``: the boxes of
+    the frames just before the first (a video's previous batch), nearest last."""
+    seq = [*before, *own]
+    out = []
+    for i in range(len(before), len(seq)):
+        boxes = list(seq[i])
+        for d in range(1, k + 1):
+            for j in (i - d, i + d):
+                if 0 <= j < len(seq):
+                    boxes += [b for b in seq[j] if all(b.iou(a) < overlap for a in boxes)]
+        out.append(boxes)
+    return out
 
 
 def crop(image: np.ndarray, box: Box, size: int = CROP, nearest: bool = False) -> np.ndarray:

@@ -21,7 +21,8 @@ import numpy as np
 
 from signseg.errors import WeightsError
 from signseg.infer import runtimes
-from signseg.infer.hand_crops import CROP, PROPOSE, Box, hand_boxes, paste_max, probability_planes, refiner_input
+from signseg.infer.hand_crops import (CROP, PROPOSE, Box, hand_boxes, paste_max, probability_planes, refiner_input,
+                                      with_neighbours)
 
 #: Crops are run in batches padded to a multiple of this (few compiled shapes).
 BUCKET = 4
@@ -47,7 +48,8 @@ class HandRefiner:
     probability, or the path of its ``.weights.h5``, built with ``width`` and loaded on first
     use: the int8 runtime never needs it), the probability above which a pixel is hand, which
     blobs it looks at (``propose``, ``min_peak``: :func:`~signseg.infer.hand_crops.hand_boxes`)
-    and where its weights came from."""
+    and where its weights came from. ``neighbours``: a frame also borrows the boxes of this many
+    frames either side (:func:`~signseg.infer.hand_crops.with_neighbours`)."""
 
     weights: Any
     threshold: float = THRESHOLD
@@ -63,6 +65,7 @@ class HandRefiner:
     int8: tuple[Path, str | None] | None = None
     #: filters at the top level, for building the network from a ``weights`` path
     width: int = 16
+    neighbours: int = 0
     _model: Any = field(default=None, init=False, repr=False)
     _runner: Any = field(default=None, init=False, repr=False)
 
@@ -98,7 +101,7 @@ class HandRefiner:
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``, ``propose``, ``min_peak``, ``int8``: its int8 graph's ``file``
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``int8``: its int8 graph's ``file``
         and ``sha256``; ``default``: whether it runs unless asked), its files in ``folder``; the
         weights' sha256 is checked here, the network is built when first needed and the int8
         graph's sha256 is checked when it is first run."""
@@ -112,46 +115,58 @@ class HandRefiner:
             raise WeightsError(path, "sha256 does not match the model card (corrupt or replaced weights)")
         int8 = entry.get("int8")
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
-                   min_peak=float(entry.get("min_peak", 0.0)),
+                   min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
                    int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")),
                    width=int(entry.get("width", 16)))
 
-    def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray
+    def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None
               ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
         """The refiner's inputs for ``frames`` (n, H, W, 3) uint8 and the first network's
         probabilities (n, h, w) at any size: (b, CROP, CROP, 5) uint8 crops, the (frame, box)
-        each was cut from, and each frame's blobs too large to crop (or None)."""
+        each was cut from, and each frame's blobs too large for their box (or None). ``carry``: a
+        list kept by the caller between one video's batches, in which the last frames' own
+        boxes wait to be borrowed by the next batch's first (:attr:`neighbours`)."""
         H, W = frames.shape[1:3]
         if hand_p.shape[1:] != (H, W):
             hand_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p])
             face_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in face_p])
         found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
-        where = [(i, box) for i, (boxes, _) in enumerate(found) for box in boxes]
+        own = [boxes for boxes, _ in found]
+        if self.neighbours:
+            before = [] if carry is None else carry
+            boxes = with_neighbours(own, self.neighbours, before[-self.neighbours:])
+            if carry is not None:
+                carry[:] = [*before, *own][-self.neighbours:]
+        else:
+            boxes = own
+        where = [(i, box) for i, frame_boxes in enumerate(boxes) for box in frame_boxes]
         planes = {i: probability_planes(hand_p[i], face_p[i]) for i in {i for i, _ in where}}
         x = np.stack([refiner_input(frames[i], planes[i], box) for i, box in where]) if where else \
             np.zeros((0, CROP, CROP, 5), np.uint8)
         return x, where, [too_big for _, too_big in found]
 
-    def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
+    def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray,
+                   carry: list | None = None) -> np.ndarray:
         """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest
-        of overlapping crops), 0 where none does, -1 on blobs too large to crop
-        (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands.
+        of overlapping crops), 0 where none does, -1 on the parts of blobs too large for their
+        box that no crop covers (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first
+        network's call stands.
         ``frames`` (n, H, W, 3) uint8; ``hand_p`` and ``face_p`` the first network's
-        probabilities, (n, h, w) at any size."""
+        probabilities, (n, h, w) at any size; ``carry`` as :meth:`crops` takes it."""
         n, H, W = frames.shape[:3]
-        x, where, too_big = self.crops(frames, hand_p, face_p)
-        out = np.zeros((n, H, W), np.float32)  # a pixel no crop covers is not hand ...
+        x, where, too_big = self.crops(frames, hand_p, face_p, carry)
+        out = np.full((n, H, W), -1.0, np.float32)
         if where:
             for (i, box), p in zip(where, self.run(x)):
                 paste_max(out[i], p, box)
-        for i, big in enumerate(too_big):  # ... unless its blob was too large to crop
-            if big is not None:
-                out[i][big & (out[i] <= 0)] = -1.0
+        for i, big in enumerate(too_big):  # a pixel no crop covers is not hand, unless its blob was too large
+            out[i][(out[i] < 0) if big is None else (out[i] < 0) & ~big] = 0.0
         return out
 
-    def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...],
+              carry: list | None = None) -> np.ndarray:
         """(n, H, W) int8: 1 where the refiner says hand, 0 where it says not, -1 where no crop
         looked (the first network's call stands there), from the first network's part channels
-        (:func:`hand_and_face`)."""
-        p = self.hand_proba(frames, *hand_and_face(parts_proba, names))
+        (:func:`hand_and_face`); ``carry`` as :meth:`crops` takes it, for a video's batches."""
+        p = self.hand_proba(frames, *hand_and_face(parts_proba, names), carry)
         return np.where(p < 0, -1, p > self.threshold).astype(np.int8)

@@ -62,6 +62,7 @@ class VideoPostprocess:
         # hands, the part tracker for a one-channel model's masks
         self.sides = HandSides() if spec.parts and self.channels else None
         self.tracker = PartTracker() if spec.parts and not self.channels else None
+        self.recent_boxes: list = []  # the hand refiner's boxes of the last frames, for the next batch
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
                  proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -77,7 +78,8 @@ class VideoPostprocess:
             if proba is None or proba.ndim != 4:
                 raise ValueError(f"the network's parts {self.channels} need every channel's probabilities, "
                                  f"got {None if proba is None else proba.shape}")
-            hands = None if self.refiner is None else self.refiner.hands(frames, proba[..., 1:], self.channels)
+            hands = None if self.refiner is None else self.refiner.hands(frames, proba[..., 1:], self.channels,
+                                                                        self.recent_boxes)
             parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides, hands)
             per_part = proba[..., [1 + self.channels.index(c if c in self.channels else "hand") for c in PART_NAMES]]
         else:
