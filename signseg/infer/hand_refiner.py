@@ -29,6 +29,9 @@ BUCKET = 4
 #: The hand probability above which a pixel is hand, where a card's entry names none (the
 #: shipped card says 0.5, chosen on validation).
 THRESHOLD = 0.4
+#: The keys of a card's ``"hand_refiner"`` entry that say how it runs, not which weights: a
+#: refiner trained anew into a card keeps them (``signseg refiner --attach``).
+RUN_SETTINGS = ("default", "propose", "min_peak", "neighbours")
 
 
 def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
