@@ -50,13 +50,11 @@ def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
         half = b.side / 2
         assert b.cx - half < x0 and b.cx + half > x1 and b.cy - half < y0 and b.cy + half > y1
         assert b.side >= 1.5 * max(x1 - x0, y1 - y0)
-    # a blob whose box would be wider than the frame's shorter side (a hand at the lens) gets a
-    # box of that side round its centre, and is named: outside the box the first network's call stands
+    # a blob whose box would be wider than the frame's shorter side (a hand at the lens) is not cropped
     big = np.zeros_like(p)
     big[20:170, 40:200] = 0.9
-    (capped,), too_big = hand_boxes(big)
-    assert (capped.cx, capped.cy, capped.side) == (120, 95, 180)
-    assert too_big is not None and too_big[100, 100] and not too_big[5, 5]
+    none, too_big = hand_boxes(big)
+    assert none == [] and too_big is not None and too_big[100, 100] and not too_big[5, 5]
     x = refiner_input(np.full((180, 320, 3), 200, np.uint8), probability_planes(p, np.zeros_like(p)), boxes[0])
     assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
 
@@ -170,22 +168,19 @@ def test_a_videos_batches_borrow_boxes_across_their_boundary():
 
 
 
-def test_a_blob_too_large_for_its_box_is_refined_inside_it_and_left_to_the_network_outside():
+def test_a_blob_too_large_to_crop_is_left_to_the_network_and_boxes_are_borrowed_both_ways():
     from signseg.decode.video import read_video
     seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
     frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=10)[:2]
     n, H, W = frames.shape[:3]
-    assert W > H
     hand_p = np.zeros((n, H, W), np.float32)
     hand_p[0, H // 4: 3 * H // 4, :] = 0.9  # a band across the whole frame
+    hand_p[1, 40:60, 40:60] = 0.9  # a hand-sized blob
     p = seg.hand_refiner.hand_proba(frames, hand_p, np.zeros_like(hand_p))
-    left, right = (W - H) // 2, (W + H) // 2  # the capped box: the frame's height, centred
-    band = p[0, H // 4: 3 * H // 4]
-    assert (band[:, : left - 8] < 0).all() and (band[:, right + 8:] < 0).all()
-    assert (band[:, left + 8: right - 8] >= 0).all()  # the refiner's call inside its box (its blended edge aside)
-    assert (p[0, : H // 4 - 8, : left - 8] == 0).all()  # off the blob, outside every crop: not hand
-    # the next frame has no blob of its own: it borrows the box (its neighbour's) and nothing is -1
-    assert (p[1] >= 0).all() and (p[1][:, : left - 8] == 0).all() and (p[1][:, left + 8: right - 8] > 0).any()
+    assert (p[0, H // 4: 3 * H // 4, 100:] == -1).all()  # the first network's call stands on the band
+    assert (p[0, : H // 4, 100:] == 0).all() and (p[0, 3 * H // 4:] == 0).all()  # nothing else is hand
+    assert (p[0, 40:60, 40:60] >= 0).all()  # the refiner looks where frame 1's hand is (a borrowed box)
+    assert (p[1] >= 0).all()  # frame 1 borrows nothing of the band: no box was made for it
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,10 @@ PROPOSE = 0.15
 MIN_AREA = 12
 #: A box's side: the blob's longer side times GROW plus twice PAD, at least MIN_SIDE pixels.
 GROW, PAD, MIN_SIDE = 1.6, 6, 16
-#: A box's side is at most this share of the frame's shorter side: a larger blob (a hand at the
-#: lens, a hand merged with an arm or the face) gets a box of that side round its centre, and
-#: the first network's call stands on its pixels outside the box.
+#: Blobs whose box would have a side above this share of the frame's shorter side are not
+#: cropped (a hand at the lens, a large patch); there the first network's hands stand. (A box
+#: of that side round such a blob's centre scored better on validation, 0.502 -> 0.517, but
+#: lost held-out close-ups and split clasped hands worse: docs/model_card.md.)
 MAX_SHARE = 1.0
 #: A neighbouring frame's box is borrowed where its IoU with each of the frame's own is below this.
 OVERLAP = 0.3
@@ -71,9 +72,9 @@ class Box:
 def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | None = None,
                min_peak: float = 0.0) -> tuple[list[Box], np.ndarray | None]:
     """A box round each blob (8-connected) of ``hand_p`` (H, W) above ``propose`` whose highest
-    probability reaches ``min_peak``, and the (H, W) bool of the blobs too large for a whole box
-    (None where there is none): their box's side is ``max_share`` (default :data:`MAX_SHARE`)
-    of the frame's shorter side, and outside it the first network's call stands."""
+    probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
+    ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
+    none): those are not cropped."""
     n, comp, stats, _ = components((hand_p > propose).view(np.uint8))
     largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
     boxes, too_big = [], []
@@ -83,10 +84,10 @@ def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | 
         if min_peak > 0 and hand_p[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
             continue
         side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
-        if side > largest:
-            side = largest
+        if side <= largest:
+            boxes.append(Box(x + w / 2, y + h / 2, side))
+        else:
             too_big.append(j)
-        boxes.append(Box(x + w / 2, y + h / 2, side))
     return boxes, (np.isin(comp, too_big) if too_big else None)
 
 

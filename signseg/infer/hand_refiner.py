@@ -126,7 +126,7 @@ class HandRefiner:
               ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
         """The refiner's inputs for ``frames`` (n, H, W, 3) uint8 and the first network's
         probabilities (n, h, w) at any size: (b, CROP, CROP, 5) uint8 crops, the (frame, box)
-        each was cut from, and each frame's blobs too large for their box (or None). ``carry``: a
+        each was cut from, and each frame's blobs too large to crop (or None). ``carry``: a
         list kept by the caller between one video's batches, in which the last frames' own
         boxes wait to be borrowed by the next batch's first (:attr:`neighbours`)."""
         H, W = frames.shape[1:3]
@@ -151,19 +151,20 @@ class HandRefiner:
     def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray,
                    carry: list | None = None) -> np.ndarray:
         """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest
-        of overlapping crops), 0 where none does, -1 on the parts of blobs too large for their
-        box that no crop covers (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first
-        network's call stands.
+        of overlapping crops), 0 where none does, -1 on blobs too large to crop
+        (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands
+        unless an overlapping box (another blob's, a neighbour's) calls the pixel hand.
         ``frames`` (n, H, W, 3) uint8; ``hand_p`` and ``face_p`` the first network's
         probabilities, (n, h, w) at any size; ``carry`` as :meth:`crops` takes it."""
         n, H, W = frames.shape[:3]
         x, where, too_big = self.crops(frames, hand_p, face_p, carry)
-        out = np.full((n, H, W), -1.0, np.float32)
+        out = np.zeros((n, H, W), np.float32)  # a pixel no crop covers is not hand ...
         if where:
             for (i, box), p in zip(where, self.run(x)):
                 paste_max(out[i], p, box)
-        for i, big in enumerate(too_big):  # a pixel no crop covers is not hand, unless its blob was too large
-            out[i][(out[i] < 0) if big is None else (out[i] < 0) & ~big] = 0.0
+        for i, big in enumerate(too_big):  # ... unless its blob was too large to crop: a box there only adds
+            if big is not None:
+                out[i][big & (out[i] <= self.threshold)] = -1.0
         return out
 
     def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...],
