@@ -167,8 +167,7 @@ def test_a_videos_batches_borrow_boxes_across_their_boundary():
     assert first + [(i + 3, box) for i, box in second] == where
 
 
-
-def test_a_blob_too_large_to_crop_is_left_to_the_network_and_boxes_are_borrowed_both_ways():
+def test_a_blob_too_large_to_crop_is_left_to_the_network_and_a_neighbours_box_is_still_borrowed():
     from signseg.decode.video import read_video
     seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
     frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=10)[:2]
