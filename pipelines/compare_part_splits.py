@@ -10,6 +10,10 @@ third row, ``teacher``, names the teacher's own hands by the side of the teacher
 (``signseg.train.evaluate.sides_of_teacher``): what the side rule swaps with perfect masks.
 ``--split train`` scores clips the model was trained on (how well it fits its own signers);
 ``--max-clips`` takes that many clips spread evenly over the split's sorted list.
+
+Two more rows split a held-out split's clips by ``person`` (the table's fifth column): "people
+never trained on", and "people also in training", the same person found in training clips
+under another signer's name (``pipelines/make_signer_groups.py``, ``SAME_PERSON``).
 """
 from __future__ import annotations
 
@@ -49,6 +53,9 @@ def main() -> int:
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
+    trained = {r.get("person") or r["signer"] for r in table if r["split"] == "train"}
+    seen = {r["video"]: ("people also in training" if (r.get("person") or r["signer"]) in trained else
+                         "people never trained on") for r in table if r["split"] == args.split}
     if args.max_clips and len(setting) > args.max_clips:
         names = sorted(setting)
         keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
@@ -72,11 +79,14 @@ def main() -> int:
                 scores["teacher"][vid] = s = Score()
                 s.add(truth, truth, sides_of_teacher(truth), known, sides=True)
     out = {name: by_setting(v, setting) for name, v in scores.items()}
+    if args.split != "train":
+        for name, v in scores.items():
+            out[name].update(by_setting(v, seen))
     fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
     print(f"{'split':8s} {'setting':22s} {'clips':>5s} {'hands':>6s} {'h.rec':>6s} {'face':>6s} {'left':>6s} "
           f"{'right':>6s} {'swap':>6s}  worst hands clip")
     for name, rows in out.items():
-        for key, r in sorted(rows.items(), key=lambda kv: (kv[0] == "all clips", kv[0])):
+        for key, r in sorted(rows.items(), key=lambda kv: (kv[0] == "all clips", kv[0].startswith("people"), kv[0])):
             print(f"{name:8s} {key[:22]:22s} {r['clips']:5d} {fmt(r.get('hand_iou'))} {fmt(r.get('hand_recall'))} "
                   f"{fmt(r.get('face_iou'))} {fmt(r.get('left_iou'))} {fmt(r.get('right_iou'))} "
                   f"{fmt(r.get('swapped'))}  {r.get('worst_hand_clip', '-')}")

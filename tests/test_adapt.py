@@ -1,4 +1,5 @@
 """signseg adapt on a small corpus of real clips, with the real MediaPipe teacher."""
+import json
 import os
 import subprocess
 
@@ -36,6 +37,12 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     assert r.weights == out / "model.weights.h5" and r.weights.is_file() and (out / "model.json").is_file()
     assert len(r.holdout_videos) == 1 and len(r.train_videos) == 3 and r.labelled_frames >= 20
     assert 0.0 <= r.iou_before <= 1.0 and 0.0 <= r.iou_after <= 1.0
+    # the face and the hands apart (a whole-mask mean hides missed hands), as --parts writes them
+    report = json.loads((out / "adapt.json").read_text())
+    for measured, said in ((r.before, report["heldout_before"]), (r.after, report["heldout_after"])):
+        assert measured == said and set(measured) == {"iou", "face_iou", "hand_iou", "hand_recall"}
+        assert all(0.0 <= v <= 1.0 for v in measured.values())
+    assert (report["iou_before"], report["iou_after"]) == (r.before["iou"], r.after["iou"])
     seg = Segmenter.from_file(r.weights)
     assert seg.name == "model" and seg.input_size == (224, 224)
     with h5py.File(out / "labels.h5", "r") as f:
@@ -89,11 +96,13 @@ def test_corpus_adapt_segments_with_the_adapted_model_and_says_so(tmp_path, corp
     args = ("corpus", corpus, "-o", out, "--adapt", "40", "--adapt-minutes", "0.01", "-q")
     r = subprocess.run(signseg_command(*args), capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert r.returncode == 0, r.stderr
-    import json
     report = json.loads((tmp_path / "out.adapt" / "adapt.json").read_text())
     with h5py.File(out, "r") as f:
         assert f.attrs["adapted_from"] == "snet-lite" and f.attrs["adapted_on_frames"] == report["frames"]
         assert list(f.attrs["adapted_heldout_iou"]) == [report["iou_before"], report["iou_after"]]
+        for part in ("face", "hand"):  # and the face and the hands apart
+            key = f"{part}_iou"
+            assert list(f.attrs[f"adapted_heldout_{key}"]) == [report["heldout_before"][key], report["heldout_after"][key]]
         assert sorted(f["videos"]) == sorted(j.video_id for j in scan(corpus).jobs)
         for g in f["videos"].values():  # every video's masks came from the adapted weights
             assert g.attrs["model"] == "model" and g.attrs["weights_sha256"] == report["weights_sha256"]
@@ -139,7 +148,6 @@ def test_adapt_on_hand_labelled_frames_holds_out_the_last_ones(tmp_path, hand_la
     from signseg.train.adapt import adapt_labels
     from signseg.train.evaluate import evaluate_frames
     from signseg.train.frames import load_pairs_folder
-    import json
     import numpy as np
 
     folder, _, clip_of = hand_labels

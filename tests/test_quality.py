@@ -1,7 +1,10 @@
 """Quality floors of the shipped weights on held-out signers of several settings.
 
 None of these clips, nor any clip of their signers, was used to train or to pick a checkpoint
-(``pipelines/signers.tsv``, split ``test``): settings from home webcams and selfies with hands
+(``pipelines/signers.tsv``, split ``test``). Three of their people, though, are also in
+training or validation clips in other clothes, under another signer's name (the table's
+``person`` column): ``lameburger__asl_thankyou`` (validation), ``bonbon1603__friend`` and
+``psuchanarth-cpu__how-are-you`` (training). Settings: from home webcams and selfies with hands
 at the lens to full-body framing, light and skin-coloured clothing, brown and dark skin.
 Hands are held to floors of their own: a whole-mask mean hides missed hands (faces are large). Their teacher landmarks (every 4th frame) are
 committed in ``tests/data/heldout/``; the masks are built from them here as ``signseg label``

@@ -65,5 +65,10 @@ def _adapt_first(args, jobs) -> dict:
         adapt(jobs, folder, frames=args.adapt, minutes=args.adapt_minutes, init=init, progress=not args.quiet)
     args.weights, args.model = weights, None
     info = json.loads(adapt_json.read_text())
-    return {"adapted_from": info["init"], "adapted_on_frames": info["frames"],
-            "adapted_heldout_iou": [info["iou_before"], info["iou_after"]], "adapted_model": os.fspath(weights)}
+    out = {"adapted_from": info["init"], "adapted_on_frames": info["frames"],
+           "adapted_heldout_iou": [info["iou_before"], info["iou_after"]], "adapted_model": os.fspath(weights)}
+    before, after = info.get("heldout_before", {}), info.get("heldout_after", {})
+    for key, name in (("face_iou", "adapted_heldout_face_iou"), ("hand_iou", "adapted_heldout_hand_iou")):
+        if key in before and key in after:  # the face and the hands apart (adapt.json before them had neither)
+            out[name] = [before[key], after[key]]
+    return out

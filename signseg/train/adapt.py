@@ -6,7 +6,8 @@ frames spread over the corpus's videos, a few whole videos held out, the init mo
 fine-tuned with the training augmentations, and the teacher agreement (IoU) on the held-out
 videos printed before and after. Every step resumes: landmarks and labels are cached in
 ``MODEL_DIR``, training continues from its last epoch. ``MODEL_DIR/adapt.json`` records
-what was measured.
+what was measured: the whole mask's IoU and, for teacher labels, the face's and the hands' apart
+(parts as ``--parts`` writes them): a face found can hide hands missed in a whole-mask mean.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -37,6 +38,22 @@ class AdaptResult:
     labelled_frames: int
     iou_before: float
     iou_after: float
+    #: means over the held-out clips before and after: ``iou`` and, for teacher labels,
+    #: ``face_iou``, ``hand_iou`` and ``hand_recall`` (:func:`heldout_means`)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+
+def heldout_means(scores: dict) -> dict[str, float]:
+    """Means over held-out clips' :class:`~signseg.train.evaluate.Score` s (clip -> score):
+    ``iou`` (the whole mask) and, where the scores have parts, ``face_iou``, ``hand_iou`` and
+    ``hand_recall`` (clips without the teacher's face or hands left out of those)."""
+    from signseg.train.evaluate import by_setting
+
+    if not scores:
+        return {"iou": float("nan")}
+    row = by_setting(scores, {})["all clips"]
+    return {"iou": row["mean_iou"], **{k: row[k] for k in ("face_iou", "hand_iou", "hand_recall") if k in row}}
 
 
 def pick_holdout(jobs: Sequence[VideoJob], count: int) -> list[str]:
@@ -96,9 +113,9 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         raise SignsegError(labels_file, f"only {usable} training frames where the teacher found the face and every "
                                         f"visible hand (need {MIN_FRAMES}): add videos or raise --frames")
 
-    def score(seg) -> float:
+    def score(seg) -> dict[str, float]:
         scores = evaluate(seg, labels_file, held)
-        return float(np.mean([scores[v].iou for v in held if v in scores]))
+        return heldout_means({v: scores[v] for v in held if v in scores})
 
     return _fine_tune([labels_file], model_dir, [j.video_id for j in train_jobs], held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
@@ -135,8 +152,8 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
     held_data = data.subset(is_held)
     model_dir.mkdir(parents=True, exist_ok=True)
 
-    def score(seg) -> float:
-        return evaluate_frames(seg, held_data.images, held_data.masks).iou
+    def score(seg) -> dict[str, float]:
+        return {"iou": evaluate_frames(seg, held_data.images, held_data.masks).iou}
 
     return _fine_tune(sources, model_dir, [g for g in groups if g not in held], held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
@@ -147,8 +164,8 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
                minutes: float, epochs: int, steps_per_epoch: int, progress: bool, labelled: int,
                source, data=None) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
-    result, and write ``adapt.json`` with what was measured. ``data``: the frames of ``sources``,
-    where they are loaded already."""
+    result, and write ``adapt.json`` with what was measured (``score``: a model -> its
+    :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import auto_views, train
@@ -164,11 +181,15 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
                  views=views)
     weights = model_dir / card.weights_file
     after = score(Segmenter.from_file(weights))
-    report = {"init": init, "labels": source, "holdout": held, "frames": labelled, "iou_before": round(before, 4),
-              "iou_after": round(after, 4), "weights_sha256": card.sha256}
+    report = {"init": init, "labels": source, "holdout": held, "frames": labelled, "iou_before": before["iou"],
+              "iou_after": after["iou"], "heldout_before": before, "heldout_after": after,
+              "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
     if progress:
         what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
                 else f"agreement with your labels on {len(held)} held-out frame group(s)")
-        print(f"signseg: {what}: IoU {before:.3f} ({init}) -> {after:.3f} (adapted)", file=sys.stderr)
-    return AdaptResult(weights, trained_on, held, labelled, before, after)
+        parts = "".join(f", {name} {before[k]:.3f} -> {after[k]:.3f}" for k, name in
+                        (("face_iou", "face"), ("hand_iou", "hands")) if k in before and k in after)
+        print(f"signseg: {what}: IoU {before['iou']:.3f} ({init}) -> {after['iou']:.3f} (adapted){parts}",
+              file=sys.stderr)
+    return AdaptResult(weights, trained_on, held, labelled, before["iou"], after["iou"], before, after)
