@@ -181,9 +181,10 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
                  views=views)
     weights = model_dir / card.weights_file
     after = score(Segmenter.from_file(weights))
-    report = {"init": init, "labels": source, "holdout": held, "frames": labelled, "iou_before": before["iou"],
-              "iou_after": after["iou"], "heldout_before": before, "heldout_after": after,
-              "weights_sha256": card.sha256}
+    kept = lambda means: {k: round(v, 4) for k, v in means.items()}  # noqa: E731
+    report = {"init": init, "labels": source, "holdout": held, "frames": labelled,
+              "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
+              "heldout_before": kept(before), "heldout_after": kept(after), "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
     if progress:
         what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
