@@ -53,9 +53,10 @@ def main() -> int:
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
     setting = {r["video"]: r["setting"] for r in table if r["split"] == args.split}
-    trained = {r.get("person") or r["signer"] for r in table if r["split"] == "train"}
-    seen = {r["video"]: ("people also in training" if (r.get("person") or r["signer"]) in trained else
-                         "people never trained on") for r in table if r["split"] == args.split}
+    person = lambda r: r.get("person") or r["signer"]  # noqa: E731  (a table before the column: the signer)
+    trained = {person(r) for r in table if r["split"] == "train"}
+    seen = {r["video"]: "people also in training" if person(r) in trained else "people never trained on"
+            for r in table if r["split"] == args.split}
     if args.max_clips and len(setting) > args.max_clips:
         names = sorted(setting)
         keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}

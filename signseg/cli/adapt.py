@@ -43,8 +43,7 @@ def run(args) -> int:
         result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
                        holdout=args.holdout, teacher_python=args.teacher_python, progress=not args.quiet)
         what = f"{result.labelled_frames} labelled frames of {len(result.train_videos)} videos"
-    hands = (f", hands {result.before['hand_iou']:.3f} -> {result.after['hand_iou']:.3f}"
-             if "hand_iou" in result.before and "hand_iou" in result.after else "")
     print(f"signseg: wrote {result.weights} ({what}; held-out IoU {result.iou_before:.3f} -> "
-          f"{result.iou_after:.3f}{hands}); use it with --weights {result.weights}", file=sys.stderr)
+          f"{result.iou_after:.3f}{result.changes([('hand_iou', 'hands')])}); use it with --weights {result.weights}",
+          file=sys.stderr)
     return 0

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -36,12 +36,23 @@ class AdaptResult:
     train_videos: list[str]
     holdout_videos: list[str]
     labelled_frames: int
-    iou_before: float
-    iou_after: float
     #: means over the held-out clips before and after: ``iou`` and, for teacher labels,
     #: ``face_iou``, ``hand_iou`` and ``hand_recall`` (:func:`heldout_means`)
-    before: dict = field(default_factory=dict)
-    after: dict = field(default_factory=dict)
+    before: dict
+    after: dict
+
+    @property
+    def iou_before(self) -> float:
+        return self.before["iou"]
+
+    @property
+    def iou_after(self) -> float:
+        return self.after["iou"]
+
+    def changes(self, names: Sequence[tuple[str, str]] = (("face_iou", "face"), ("hand_iou", "hands"))) -> str:
+        """The text ``, face 0.654 -> 0.887, hands ...``: each (key, name) of ``names`` measured before and after."""
+        return "".join(f", {name} {self.before[k]:.3f} -> {self.after[k]:.3f}" for k, name in names
+                       if k in self.before and k in self.after)
 
 
 def heldout_means(scores: dict) -> dict[str, float]:
@@ -186,11 +197,10 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
               "heldout_before": kept(before), "heldout_after": kept(after), "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
+    result = AdaptResult(weights, trained_on, held, labelled, before, after)
     if progress:
         what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
                 else f"agreement with your labels on {len(held)} held-out frame group(s)")
-        parts = "".join(f", {name} {before[k]:.3f} -> {after[k]:.3f}" for k, name in
-                        (("face_iou", "face"), ("hand_iou", "hands")) if k in before and k in after)
-        print(f"signseg: {what}: IoU {before['iou']:.3f} ({init}) -> {after['iou']:.3f} (adapted){parts}",
-              file=sys.stderr)
-    return AdaptResult(weights, trained_on, held, labelled, before["iou"], after["iou"], before, after)
+        print(f"signseg: {what}: IoU {result.iou_before:.3f} ({init}) -> {result.iou_after:.3f} (adapted)"
+              f"{result.changes()}", file=sys.stderr)
+    return result
