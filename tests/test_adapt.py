@@ -4,6 +4,7 @@ import os
 import subprocess
 
 import h5py
+import numpy as np
 import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
@@ -28,7 +29,8 @@ def test_holdout_is_stable_and_spreads_over_signers(tmp_path):
     assert len({j.signer for j in jobs if j.video_id in picked}) == 3
 
 
-def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, teacher_python):
+def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, teacher_python, monkeypatch):
+    monkeypatch.setattr("signseg.train.adapt.HELDOUT_FRAMES", 8)  # a long held-out clip is thinned out
     jobs = scan(corpus).jobs
     assert len(jobs) == 4  # the depth videos are not RGB: skipped
     out = tmp_path / "model"
@@ -51,6 +53,7 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
         n_train = sum(len(f[f"videos/{v}/flags"]) for v in r.train_videos)
         assert 45 <= n_train <= 75  # about --frames, spread over the training videos
         assert "person" in held  # the teacher's segmentation came along
+        assert 4 <= len(held["flags"]) <= 8 and np.diff(held.attrs["frame_index"]).min() >= 2
     stamps = {p: p.stat().st_mtime for p in (out / "labels.h5.landmarks").glob("*.npz")}
     again = adapt(jobs, out, frames=60, minutes=5, teacher_python="/no/teacher/needed", epochs=1, steps_per_epoch=1,
                   progress=False)  # everything labelled before: the teacher is not run again

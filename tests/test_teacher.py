@@ -217,3 +217,53 @@ def test_labels_file_keeps_ignore_regions_and_training_reads_them(tmp_path, soup
     hands = lambda m: ((m == L.LEFT_HAND) | (m == L.RIGHT_HAND)).sum()  # noqa: E731
     assert hands(merged) == hands(labels[kept])  # never over a hand the teacher did draw
     np.testing.assert_array_equal(with_ignore(labels, np.zeros_like(ignore)), labels)
+
+
+def _looped_soup(tmp_path, soup_frames, times: int):
+    """SOUP played ``times`` over (a longer real video) with its landmarks and a person mask
+    per frame, as the teacher writes them (compressed .npz)."""
+    from conftest import write_video
+    lm = dict(np.load(LANDMARKS))
+    n = len(lm["frame_index"])
+    long = {k: (np.concatenate([v] * times) if k in ("face", "left_hand", "right_hand", "pose") else v)
+            for k, v in lm.items()}
+    long["frame_index"] = np.arange(n * times, dtype=np.int32)
+    rng = np.random.default_rng(times)
+    long["person"] = (rng.random((n * times, 120, 160)) * 255).astype(np.uint8)
+    video = write_video(tmp_path / f"loop{times}.avi", np.concatenate([soup_frames] * times))
+    np.savez_compressed(tmp_path / f"loop{times}.npz", **long)
+    return video, tmp_path / f"loop{times}.npz", long
+
+
+def test_labelling_memory_does_not_grow_with_the_video(tmp_path, soup_frames):
+    """The labels of a video are made a chunk at a time and its person masks read a row at a
+    time, so labelling a video three times as long takes no more memory at its peak."""
+    import tracemalloc
+    from signseg.decode.image import resize
+    from signseg.teacher.labelset import CHUNK, build_labels
+    peaks, persons = {}, {}
+    for times in (4, 12):  # 164 and 492 frames: both longer than one chunk
+        video, lm_file, lm = _looped_soup(tmp_path, soup_frames, times)
+        assert len(lm["frame_index"]) > 2 * CHUNK
+        tracemalloc.start()
+        with h5py.File(tmp_path / f"labels{times}.h5", "w") as f:
+            assert build_labels(video, lm_file, f, video_id="v") == len(lm["frame_index"])
+        peaks[times] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        with h5py.File(tmp_path / f"labels{times}.h5", "r") as f:
+            g = f["videos/v"]
+            assert g.attrs["complete"] and g["frames"].shape == (len(lm["frame_index"]), 240, 320, 3)
+            persons[times] = g["person"][[0, -1]]
+            np.testing.assert_array_equal(persons[times][-1], resize(lm["person"][-1], (240, 320)))
+    assert peaks[12] < 1.25 * peaks[4], peaks  # the whole video held at once would be 3x
+
+
+def test_npz_rows_reads_rows_in_order_from_the_archive(tmp_path):
+    from signseg.teacher.labelset import npz_rows
+    a = np.arange(7 * 3 * 4, dtype=np.uint8).reshape(7, 3, 4)
+    for save in (np.savez, np.savez_compressed):
+        save(tmp_path / "a.npz", person=a)
+        got = list(npz_rows(tmp_path / "a.npz", "person", [0, 2, 3, 6]))
+        np.testing.assert_array_equal(np.stack(got), a[[0, 2, 3, 6]])
+    with pytest.raises(ValueError, match="out of order"):
+        list(npz_rows(tmp_path / "a.npz", "person", [3, 1]))

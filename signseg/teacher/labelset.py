@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -100,17 +101,46 @@ def _scaled(points: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return out
 
 
+#: Frames labelled at once: what :func:`build_labels` holds in memory, whatever a video's length.
+CHUNK = 64
+#: Frames spread over a video that its skin model is fitted on.
+SKIN_SAMPLES = 16
+
+
+def npz_rows(path: str | os.PathLike, key: str, rows: Sequence[int]) -> Iterator[np.ndarray]:
+    """Rows ``rows`` (increasing) of the array ``key`` in an ``.npz`` file, read one at a time
+    from the archive: a long video's person masks are never all in memory, nor read twice."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(f)
+        if fortran and len(shape) > 1:
+            raise SignsegError(path, f"{key} is stored in Fortran order; rows cannot be read one at a time")
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        at = 0
+        for r in rows:
+            if not at <= r < shape[0]:
+                raise ValueError(f"{path}: row {r} of {key} asked out of order or past its {shape[0]} rows")
+            f.seek((r - at) * row_bytes, os.SEEK_CUR)
+            yield np.frombuffer(f.read(row_bytes), dtype).reshape(shape[1:])
+            at = r + 1
+
+
 def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, labels_file: h5py.File,
                  max_side: int = 320, every: int = 1, video_id: str | None = None, hands: str = "skin") -> int:
     """Add one video's frames and teacher masks to an open labels file; return frames added.
 
     ``every`` keeps every n-th frame that has landmarks (neighbouring frames are near copies);
-    ``hands`` is how hands are drawn (:func:`signseg.teacher.masks.part_mask`).
+    ``hands`` is how hands are drawn (:func:`signseg.teacher.masks.part_mask`). The video is
+    decoded twice -- once for the frames its skin model is fitted on, once to label it
+    :data:`CHUNK` frames at a time -- so memory does not grow with its length.
     """
     lm = np.load(landmarks_file)
     video_id = video_id or Path(video).stem
-    keep = set(int(i) for i in lm["frame_index"][::every])
-    row_of = {int(i): r for r, i in enumerate(lm["frame_index"])}
+    frame_index = lm["frame_index"]
+    keep = set(int(i) for i in frame_index[::every])
+    row_of = {int(i): r for r, i in enumerate(frame_index)}
     reader = VideoReader(video)
     h0, w0 = reader.info.height, reader.info.width
     scale = min(1.0, max_side / max(h0, w0))
@@ -120,25 +150,22 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     left, right = _scaled(lm["left_hand"], sx, sy), _scaled(lm["right_hand"], sx, sy)
     pose = _scaled(lm["pose"], sx, sy)
 
-    frames, idx = [], []
+    # first pass: which kept frames decode, and the frames spread over them for the skin model
+    planned = sorted(keep)
+    planned_samples = set(planned[:: max(1, len(planned) // SKIN_SAMPLES)])
+    idx, samples = [], {}
     for i, rgb in enumerate(reader):
         if i in keep:
-            frames.append(resize(rgb, (h, w)))
             idx.append(i)
-    if not frames:
+            if i in planned_samples:
+                samples[i] = resize(rgb, (h, w))
+    if not idx:
         raise SignsegError(video, "no frame decoded that the teacher labelled")
     rows = [row_of[i] for i in idx]
-    sample = rows[:: max(1, len(rows) // 16)]
-    skin = fit_skin_model([frames[rows.index(r)] for r in sample], [face[r] for r in sample])
-    masks = np.stack([part_mask(f, face[r], left[r], right[r], skin, hands) for f, r in zip(frames, rows)])
-    person = None
-    if "person" in lm.files:  # landmarks made before the teacher saved segmentation have none
-        person = np.stack([resize(lm["person"][r], (h, w)) for r in rows])
+    skin = fit_skin_model([samples[i] for i in sorted(samples)], [face[row_of[i]] for i in sorted(samples)])
     # hands the tracker lost for a few frames: interpolated over the whole landmark sequence
     # (every frame when the teacher ran with stride 1), used only to mark pixels to ignore
-    left_filled, right_filled = (fill_short_gaps(hand, lm["frame_index"]) for hand in (left, right))
-    ignore = np.stack([ignore_mask((h, w), pose[r], left[r], right[r], left_filled[r], right_filled[r])
-                       for r in rows]).astype(np.uint8)
+    left_filled, right_filled = (fill_short_gaps(hand, frame_index) for hand in (left, right))
     flags = np.array([[np.isfinite(face[r]).all(), np.isfinite(left[r]).all(), np.isfinite(right[r]).all(),
                        hand_missed(left[r], pose[r], POSE_LEFT_WRIST, (h, w)),
                        hand_missed(right[r], pose[r], POSE_RIGHT_WRIST, (h, w))] for r in rows], np.uint8)
@@ -147,19 +174,57 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     if name in labels_file:
         del labels_file[name]
     g = labels_file.create_group(name)
-    g.create_dataset("frames", data=np.stack(frames), chunks=(1, h, w, 3), compression="gzip", compression_opts=1)
-    g.create_dataset("labels", data=masks, chunks=(1, h, w), compression="gzip", compression_opts=1)
+    n = len(idx)
+
+    def dataset(key: str, shape: tuple[int, ...]) -> h5py.Dataset:
+        return g.create_dataset(key, (n, *shape), np.uint8, chunks=(1, *shape), compression="gzip",
+                                compression_opts=1)
+
+    out = {"frames": dataset("frames", (h, w, 3)), "labels": dataset("labels", (h, w)),
+           "ignore": dataset("ignore", (h, w))}
+    persons = None
+    if "person" in lm.files:  # landmarks made before the teacher saved segmentation have none
+        out["person"] = dataset("person", (h, w))
+        persons = npz_rows(landmarks_file, "person", rows)
     g.create_dataset("flags", data=flags)
-    g.create_dataset("ignore", data=ignore, chunks=(1, h, w), compression="gzip", compression_opts=1)
-    if person is not None:
-        g.create_dataset("person", data=person, chunks=(1, h, w), compression="gzip", compression_opts=1)
+    ignore_frames, done = 0, 0
+
+    def write(frames: list[np.ndarray]) -> None:
+        nonlocal ignore_frames, done
+        part = slice(done, done + len(frames))
+        chunk_rows = rows[part]
+        out["frames"][part] = np.stack(frames)
+        out["labels"][part] = np.stack([part_mask(f, face[r], left[r], right[r], skin, hands)
+                                        for f, r in zip(frames, chunk_rows)])
+        ignore = np.stack([ignore_mask((h, w), pose[r], left[r], right[r], left_filled[r], right_filled[r])
+                           for r in chunk_rows]).astype(np.uint8)
+        out["ignore"][part] = ignore
+        ignore_frames += int(ignore.any(axis=(1, 2)).sum())
+        if persons is not None:
+            out["person"][part] = np.stack([resize(next(persons), (h, w)) for _ in chunk_rows])
+        done += len(frames)
+
+    # second pass: label and write CHUNK frames at a time
+    wanted, pending = set(idx), []
+    for i, rgb in enumerate(VideoReader(video)):
+        if i in wanted:
+            pending.append(resize(rgb, (h, w)))
+            if len(pending) == CHUNK:
+                write(pending)
+                pending = []
+        if i >= idx[-1]:
+            break
+    if pending:
+        write(pending)
+    if done != n:
+        raise SignsegError(video, f"decoded {done} of its {n} labelled frames the second time it was read")
     g.attrs.update(source=os.fspath(video), fps=reader.info.fps, frame_index=np.asarray(idx, np.int32),
                    skin_model=skin is not None, flag_names=list(FLAG_NAMES), hands=hands,
-                   ignore_frames=int(ignore.any(axis=(1, 2)).sum()))
+                   ignore_frames=ignore_frames)
     labels_file.flush()
     g.attrs["complete"] = True
     labels_file.flush()
-    return len(idx)
+    return n
 
 
 def open_labels(path: str | os.PathLike, mode: str = "a") -> h5py.File:

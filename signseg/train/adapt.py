@@ -26,6 +26,9 @@ from signseg.run.jobs import VideoJob
 
 #: Fewer usable labelled frames than this is no basis for fine-tuning.
 MIN_FRAMES = 20
+#: Frames scored of each held-out video at most (every 2nd frame, spread further on a long
+#: video), so that a long clip held out costs bounded time and memory.
+HELDOUT_FRAMES = 150
 
 
 @dataclass
@@ -86,7 +89,8 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     ``minutes``, and write ``MODEL_DIR/model.weights.h5`` with its card.
 
     ``holdout`` whole videos (default: one in ten, 1 to 3) are kept out of training and
-    scored before and after. Frames are spread evenly over each training video's length.
+    scored before and after (every 2nd frame, :data:`HELDOUT_FRAMES` at most a video). Frames
+    are spread evenly over each training video's length.
     """
     import h5py
     from tqdm.auto import tqdm
@@ -115,8 +119,10 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
             g = f.get(f"videos/{j.video_id}")
             if g is not None and g.attrs.get("complete"):
                 continue  # resumed: labelled before
-            # held-out videos: every 2nd frame to score on; training videos: their share, spread out
-            every = 2 if j.video_id in held else max(1, counts[j.video_id] // per_video)
+            # held-out videos: every 2nd frame to score on, HELDOUT_FRAMES at most; training
+            # videos: their share, spread out
+            every = (max(2, -(-counts[j.video_id] // HELDOUT_FRAMES)) if j.video_id in held
+                     else max(1, counts[j.video_id] // per_video))
             build_labels(j.path, landmarks_file(landmarks, j.path), f, every=every, video_id=j.video_id)
     with h5py.File(labels_file, "r") as f:
         usable = sum(int(usable_frames(f[f"videos/{j.video_id}/flags"][:]).sum()) for j in train_jobs)
