@@ -45,8 +45,15 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
         assert measured == said and set(measured) == {"iou", "face_iou", "hand_iou", "hand_recall"}
         assert all(0.0 <= v <= 1.0 for v in measured.values())
     assert (report["iou_before"], report["iou_after"]) == (r.before["iou"], r.after["iou"])
+    assert set(report["heldout_init_refiner"]) == set(r.after)  # the network adapted, the shipped refiner
     seg = Segmenter.from_file(r.weights)
     assert seg.name == "model" and seg.input_size == (224, 224)
+    # the hand refiner was refitted behind the adapted network: new weights, their own int8 graph
+    shipped = Segmenter.from_pretrained("snet-lite").hand_refiner
+    refiner, entry = seg.hand_refiner, json.loads((out / "model.json").read_text())["hand_refiner"]
+    assert refiner.sha256 != shipped.sha256 and entry["training"]["videos"] == r.train_videos
+    assert entry["int8"]["weights_sha256"] == refiner.sha256 and refiner.int8 is not None
+    assert (entry["neighbours"], entry["min_peak"]) == (shipped.neighbours, shipped.min_peak)  # runs as shipped
     with h5py.File(out / "labels.h5", "r") as f:
         assert sorted(f["videos"]) == sorted(j.video_id for j in jobs)
         held = f[f"videos/{r.holdout_videos[0]}"]

@@ -249,3 +249,12 @@ def test_segment_parts_with_refined_hands_says_so_in_the_file(tmp_path):
         np.testing.assert_array_equal(x == L.FACE, y == L.FACE)  # the face is the first network's
         hands = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
         assert hands(y).sum() > 0.5 * hands(x).sum() and (hands(x) != hands(y)).any()
+
+
+def test_an_int8_graph_of_other_weights_is_not_run():
+    """A card's int8 graph runs only where it names the refiner's own weights: a graph left
+    from before the refiner was trained on (``signseg adapt`` refits it) would give the old hands."""
+    entry = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
+    assert HandRefiner.from_card(entry, weights_dir()).int8 is not None
+    stale = {**entry, "int8": {**entry["int8"], "weights_sha256": "0" * 64}}
+    assert HandRefiner.from_card(stale, weights_dir()).int8 is None

@@ -141,6 +141,7 @@ def test_missing_teacher_python_is_named(tmp_path, soup):
 
 def test_holistic_worker_reproduces_the_fixture(tmp_path, soup, soup_lm, teacher_python):
     run_teacher([soup], tmp_path, teacher_python=teacher_python)
+    assert [p.name for p in tmp_path.iterdir()] == ["SOUP.npz"]  # its scratch files are gone
     fresh = np.load(tmp_path / "SOUP.npz")
     assert np.isfinite(fresh["face"][:, 0, 0]).all()
     np.testing.assert_allclose(fresh["face"], soup_lm["face"], atol=2.0)
@@ -267,3 +268,25 @@ def test_npz_rows_reads_rows_in_order_from_the_archive(tmp_path):
         np.testing.assert_array_equal(np.stack(got), a[[0, 2, 3, 6]])
     with pytest.raises(ValueError, match="out of order"):
         list(npz_rows(tmp_path / "a.npz", "person", [3, 1]))
+
+
+def test_the_teachers_npz_is_written_from_rows_on_disk(tmp_path):
+    """The teacher writes a video's person masks to a scratch file as they come and streams
+    them into its .npz: np.load reads the same arrays as from np.savez_compressed, and the
+    rows can be read back one at a time."""
+    from signseg.teacher.holistic import write_npz
+    from signseg.teacher.labelset import npz_rows
+    rng = np.random.default_rng(0)
+    person = rng.integers(0, 256, (50, 9, 16), dtype=np.uint8)
+    small = {"frame_index": np.arange(50, dtype=np.int32), "face": rng.random((50, 468, 2), np.float32),
+             "width": 16, "fps": 29.97, "source": "clip.mp4"}
+    rows = tmp_path / "person.raw"
+    rows.write_bytes(person.tobytes())
+    write_npz(tmp_path / "streamed.npz", small, rows, "person", (9, 16), 50, block=100)
+    np.savez_compressed(tmp_path / "whole.npz", **small, person=person)
+    streamed, whole = np.load(tmp_path / "streamed.npz"), np.load(tmp_path / "whole.npz")
+    assert sorted(streamed.files) == sorted(whole.files)
+    for key in whole.files:
+        np.testing.assert_array_equal(streamed[key], whole[key])
+        assert streamed[key].dtype == whole[key].dtype
+    np.testing.assert_array_equal(np.stack(list(npz_rows(tmp_path / "streamed.npz", "person", [3, 49]))), person[[3, 49]])

@@ -104,10 +104,11 @@ class HandRefiner:
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``int8``: its int8 graph's ``file``
-        and ``sha256``; ``default``: whether it runs unless asked), its files in ``folder``; the
-        weights' sha256 is checked here, the network is built when first needed and the int8
-        graph's sha256 is checked when it is first run."""
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``int8``: its int8
+        graph's ``file`` and ``sha256``, used only where made from these weights; ``default``:
+        whether it runs unless asked), its files in ``folder``; the weights' sha256 is checked
+        here, the network is built when first needed and the int8 graph's sha256 is checked
+        when it is first run."""
         from signseg.infer.presets import sha256_of
 
         path = Path(folder) / entry["file"]
@@ -117,6 +118,8 @@ class HandRefiner:
         if entry.get("sha256") and entry["sha256"] != sha:
             raise WeightsError(path, "sha256 does not match the model card (corrupt or replaced weights)")
         int8 = entry.get("int8")
+        if int8 and int8.get("weights_sha256") not in (None, sha):
+            int8 = None  # a graph of other weights (the refiner was trained on since) is never run
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
                    int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")),

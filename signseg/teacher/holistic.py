@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -52,47 +53,76 @@ def _person(mask, width: int, height: int) -> np.ndarray:
     return np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def write_npz(target: Path, arrays: dict, rows_file: Path, rows_key: str, row_shape: tuple[int, ...],
+              rows: int, block: int = 1 << 22) -> None:
+    """Write a compressed ``.npz`` of ``arrays`` plus ``rows_key``: ``rows`` uint8 rows of
+    ``row_shape`` read from the raw file ``rows_file`` a block at a time, so a long video's
+    person masks are never all in memory. ``np.load`` reads it as any ``np.savez_compressed`` file."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+        with archive.open(f"{rows_key}.npy", "w", force_zip64=True) as f, open(rows_file, "rb") as src:
+            np.lib.format.write_array_header_2_0(
+                f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                    "shape": (rows, *row_shape)})
+            while True:
+                chunk = src.read(block)
+                if not chunk:
+                    break
+                f.write(chunk)
+
+
 def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int = 1) -> Path:
     """Write ``out_dir/<stem>.npz`` with Holistic landmarks and person masks for every
-    ``stride``-th frame."""
+    ``stride``-th frame. The person masks go to a scratch file as they come (a long video's
+    would not fit in memory) and into the ``.npz`` at the end."""
     import mediapipe as mp  # only in the teacher environment
 
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise RuntimeError(f"{video}: cannot open video")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    idx, face, left, right, pose, person = [], [], [], [], [], []
+    idx, face, left, right, pose = [], [], [], [], []
     width = height = 0
-    # Tracking mode (static_image_mode=False) needs consecutive frames, so every frame is
-    # decoded and processed; ``stride`` only thins what is saved.
-    with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
-                                        refine_face_landmarks=False, enable_segmentation=True) as holistic:
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            height, width = bgr.shape[:2]
-            res = holistic.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            if i % stride == 0:
-                idx.append(i)
-                face.append(_points(res.face_landmarks, 468, width, height))
-                left.append(_points(res.left_hand_landmarks, 21, width, height))
-                right.append(_points(res.right_hand_landmarks, 21, width, height))
-                pose.append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
-                person.append(_person(res.segmentation_mask, width, height))
-            i += 1
-    cap.release()
-    if not idx:
-        raise RuntimeError(f"{video}: no frames could be decoded")
+    person_shape: tuple[int, ...] = ()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{video.stem}.npz"
     tmp = out_dir / f".{video.stem}.tmp.npz"
-    np.savez_compressed(tmp, frame_index=np.asarray(idx, np.int32), face=np.stack(face),
-                        left_hand=np.stack(left), right_hand=np.stack(right), pose=np.stack(pose),
-                        person=np.stack(person),
-                        width=width, height=height, fps=fps, source=str(video))
-    os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
+    person_rows = out_dir / f".{video.stem}.person.tmp"
+    try:
+        # Tracking mode (static_image_mode=False) needs consecutive frames, so every frame is
+        # decoded and processed; ``stride`` only thins what is saved.
+        with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
+                                            refine_face_landmarks=False, enable_segmentation=True) as holistic, \
+                open(person_rows, "wb") as person:
+            i = 0
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                height, width = bgr.shape[:2]
+                res = holistic.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                if i % stride == 0:
+                    idx.append(i)
+                    face.append(_points(res.face_landmarks, 468, width, height))
+                    left.append(_points(res.left_hand_landmarks, 21, width, height))
+                    right.append(_points(res.right_hand_landmarks, 21, width, height))
+                    pose.append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
+                    row = _person(res.segmentation_mask, width, height)
+                    person_shape = row.shape
+                    person.write(row.tobytes())
+                i += 1
+        cap.release()
+        if not idx:
+            raise RuntimeError(f"{video}: no frames could be decoded")
+        write_npz(tmp, {"frame_index": np.asarray(idx, np.int32), "face": np.stack(face), "left_hand": np.stack(left),
+                        "right_hand": np.stack(right), "pose": np.stack(pose), "width": width, "height": height,
+                        "fps": fps, "source": str(video)}, person_rows, "person", person_shape, len(idx))
+        os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
+    finally:
+        person_rows.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -29,6 +29,9 @@ MIN_FRAMES = 20
 #: Frames scored of each held-out video at most (every 2nd frame, spread further on a long
 #: video), so that a long clip held out costs bounded time and memory.
 HELDOUT_FRAMES = 150
+#: The first network's share of the time budget where the hand refiner is refitted after it
+#: (the refit takes about a minute on 2 cores for 400 frames).
+NETWORK_SHARE = 0.9
 
 
 @dataclass
@@ -134,9 +137,14 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         scores = evaluate(seg, labels_file, held)
         return heldout_means({v: scores[v] for v in held if v in scores})
 
+    def refine(weights: Path) -> None:  # the refiner learns the corpus's hands behind the adapted network
+        from signseg.train.hand_refiner import refit_hand_refiner
+        refit_hand_refiner(weights, labels_file, [j.video_id for j in train_jobs],
+                           log=(lambda line: print(f"hand refiner: {line}", file=sys.stderr)) if progress else None)
+
     return _fine_tune([labels_file], model_dir, [j.video_id for j in train_jobs], held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
-                      labelled=usable, source="teacher")
+                      labelled=usable, source="teacher", refine=refine)
 
 
 def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *, minutes: float = 15.0,
@@ -179,29 +187,39 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
 
 def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str], score, *, init: str,
                minutes: float, epochs: int, steps_per_epoch: int, progress: bool, labelled: int,
-               source, data=None) -> AdaptResult:
+               source, data=None, refine=None) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
     result, and write ``adapt.json`` with what was measured (``score``: a model -> its
-    :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already."""
+    :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already.
+    ``refine``: called with the new weights to fine-tune the hand refiner their card carries
+    (then the first network gets :data:`NETWORK_SHARE` of ``minutes``, and its score without
+    the refit is kept too)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import auto_views, train
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
+    refine = refine if base.hand_refiner is not None else None
     # the views a model from scratch gets (graph on a GPU, host on a CPU), not the init card's:
     # the measured gains (docs/training.md) were made with host views on a CPU
     views = auto_views(None)
     card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                 learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held, max_minutes=minutes,
+                 learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held,
+                 max_minutes=minutes * (NETWORK_SHARE if refine is not None else 1.0),
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0, data=data,
                  views=views)
     weights = model_dir / card.weights_file
-    after = score(Segmenter.from_file(weights))
     kept = lambda means: {k: round(v, 4) for k, v in means.items()}  # noqa: E731
+    network_only = {}
+    if refine is not None:
+        network_only = {"heldout_init_refiner": kept(score(Segmenter.from_file(weights)))}
+        refine(weights)
+    after = score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "frames": labelled,
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
-              "heldout_before": kept(before), "heldout_after": kept(after), "weights_sha256": card.sha256}
+              "heldout_before": kept(before), **network_only, "heldout_after": kept(after),
+              "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
     result = AdaptResult(weights, trained_on, held, labelled, before, after)
     if progress:

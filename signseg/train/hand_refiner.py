@@ -32,10 +32,12 @@ TEACHER_GROW, TEACHER_SHIFT = (1.3, 2.2), 0.15
 
 
 def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
-                      log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      log: Callable[[str], None] | None = None,
+                      videos: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Training crops of labels files: x (N, CROP, CROP, 5) uint8 (:func:`refiner_input`) and
     y (N, CROP, CROP) uint8 (1 hand, 0 not, IGNORE unknown). ``segmenter``: the first network
-    (a ``face_hand`` model), run once over each clip's stored frames."""
+    (a ``face_hand`` model), run once over each clip's stored frames; ``videos``: only these
+    video ids (default: every one)."""
     if "hand" not in segmenter.parts or "face" not in segmenter.parts:
         raise ValueError(f"{segmenter.name}: the hand refiner is trained behind a face/hand model, "
                          f"this one gives {segmenter.parts or 'one channel'}")
@@ -44,6 +46,8 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
     for path in files:
         with h5py.File(path, "r") as f:
             for vid in sorted(f["videos"]):
+                if videos is not None and vid not in videos:
+                    continue
                 g = f[f"videos/{vid}"]
                 frames, truth = g["frames"][()], g["labels"][()]
                 if "ignore" in g:  # as training reads them: a hand the teacher found keeps its label
@@ -140,3 +144,47 @@ def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, thres
              "training": training or {}}
     path.with_name(path.name[: -len(".weights.h5")] + ".json").write_text(json.dumps(entry, indent=2) + "\n")
     return entry
+
+
+def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Sequence[str], *, epochs: int = 8,
+                       lr: float = 5e-4, calibration: int = 512, seed: int = 0,
+                       log: Callable[[str], None] | None = None) -> dict | None:
+    """Fine-tune the hand refiner that the model card beside ``weights`` names, on crops of
+    ``videos`` in ``labels_file`` cut behind that model's own first network, and rewrite its
+    weights, its int8 graph (calibrated on ``calibration`` of those crops) and the card's
+    entry, which is returned. None where the card names no refiner.
+
+    Adapting the first network to a corpus moves the probabilities the refiner reads; this
+    teaches the refiner the corpus's hands behind them (docs/training.md: measured).
+    """
+    from signseg.infer.hand_refiner import RUN_SETTINGS
+    from signseg.infer.presets import ModelCard, card_path_for
+    from signseg.infer.quantize import quantize_refiner
+    from signseg.infer.segmenter import Segmenter
+
+    card_file = card_path_for(weights)
+    card = ModelCard.load(card_file)
+    entry = card.extra.get("hand_refiner")
+    if not entry:
+        return None
+    folder = Path(weights).parent
+    x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
+                             videos=videos)
+    width = int(entry.get("width", 16))
+    model = hand_refiner(width)
+    model.load_weights(str(folder / entry["file"]))
+    t0 = time.time()
+    model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
+    new = save_hand_refiner(model, folder / entry["file"], width=width, threshold=float(entry.get("threshold", THRESHOLD)),
+                            training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
+                                      "crops": int(len(x)), "epochs": epochs, "lr": lr,
+                                      "minutes": round((time.time() - t0) / 60, 2)})
+    new.update({k: entry[k] for k in RUN_SETTINGS if k in entry})  # how the card runs its refiner stays
+    if entry.get("int8"):
+        pick = np.random.default_rng(seed).permutation(len(x))[:calibration]
+        graph = quantize_refiner(model, x[np.sort(pick)], folder / entry["int8"]["file"])
+        new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
+                       "calibration": f"{len(pick)} of its training crops"}
+    card.extra["hand_refiner"] = new
+    card.save(card_file)
+    return new
