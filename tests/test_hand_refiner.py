@@ -258,3 +258,14 @@ def test_an_int8_graph_of_other_weights_is_not_run():
     assert HandRefiner.from_card(entry, weights_dir()).int8 is not None
     stale = {**entry, "int8": {**entry["int8"], "weights_sha256": "0" * 64}}
     assert HandRefiner.from_card(stale, weights_dir()).int8 is None
+
+
+def test_a_refit_with_no_hand_to_learn_from_leaves_the_refiner_as_it_was(touching_labels, tmp_path):
+    from signseg.train.hand_refiner import refit_hand_refiner
+    for path in weights_dir().iterdir():
+        if path.name.startswith(("snet-lite.", "hand-refiner.")):
+            shutil.copyfile(path, tmp_path / path.name)
+    card = (tmp_path / "snet-lite.json").read_text()
+    lines = []
+    assert refit_hand_refiner(tmp_path / "snet-lite.weights.h5", touching_labels, [], log=lines.append) is None
+    assert "not refitted" in lines[0] and (tmp_path / "snet-lite.json").read_text() == card

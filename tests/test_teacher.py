@@ -289,4 +289,5 @@ def test_the_teachers_npz_is_written_from_rows_on_disk(tmp_path):
     for key in whole.files:
         np.testing.assert_array_equal(streamed[key], whole[key])
         assert streamed[key].dtype == whole[key].dtype
-    np.testing.assert_array_equal(np.stack(list(npz_rows(tmp_path / "streamed.npz", "person", [3, 49]))), person[[3, 49]])
+    rows = np.stack(list(npz_rows(tmp_path / "streamed.npz", "person", [3, 49])))
+    np.testing.assert_array_equal(rows, person[[3, 49]])

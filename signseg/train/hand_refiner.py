@@ -152,7 +152,8 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     """Fine-tune the hand refiner that the model card beside ``weights`` names, on crops of
     ``videos`` in ``labels_file`` cut behind that model's own first network, and rewrite its
     weights, its int8 graph (calibrated on ``calibration`` of those crops) and the card's
-    entry, which is returned. None where the card names no refiner.
+    entry, which is returned. None where the card names no refiner or the videos hold no
+    hand to learn from (the refiner is then left as it was).
 
     Adapting the first network to a corpus moves the probabilities the refiner reads; this
     teaches the refiner the corpus's hands behind them (docs/training.md: measured).
@@ -168,14 +169,20 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     if not entry:
         return None
     folder = Path(weights).parent
-    x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
-                             videos=videos)
+    try:
+        x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
+                                 videos=videos)
+    except ValueError as exc:  # no hand in any frame: the refiner it has stays
+        if log:
+            log(f"not refitted: {exc}")
+        return None
     width = int(entry.get("width", 16))
     model = hand_refiner(width)
     model.load_weights(str(folder / entry["file"]))
     t0 = time.time()
     model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
-    new = save_hand_refiner(model, folder / entry["file"], width=width, threshold=float(entry.get("threshold", THRESHOLD)),
+    threshold = float(entry.get("threshold", THRESHOLD))
+    new = save_hand_refiner(model, folder / entry["file"], width=width, threshold=threshold,
                             training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
                                       "crops": int(len(x)), "epochs": epochs, "lr": lr,
                                       "minutes": round((time.time() - t0) / 60, 2)})
