@@ -87,11 +87,14 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     assert seg.returncode == 0, seg.stderr
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert f["videos/SOUP/masks"].shape == (41, 240, 320)
-    # the adapted face/hand model keeps the shipped hand refiner, its file beside the weights
+    # the adapted face/hand model carries a hand refiner refitted from the shipped one, its
+    # files (weights, int8 graph) beside the weights
     from signseg.infer.segmenter import Segmenter
     adapted = Segmenter.from_file(tmp_path / "m" / "model.weights.h5", refine_hands=True)
     shipped = Segmenter.from_pretrained("snet-lite", refine_hands=True)
-    assert adapted.hand_refiner is not None and adapted.hand_refiner.sha256 == shipped.hand_refiner.sha256
+    assert adapted.hand_refiner is not None and adapted.hand_refiner.sha256 != shipped.hand_refiner.sha256
+    card = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert card["hand_refiner"]["training"]["init"] == shipped.hand_refiner.sha256
     assert adapted.hand_refiner.int8 is not None and adapted.hand_refiner.int8[0].parent == tmp_path / "m"
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -260,12 +260,31 @@ def test_an_int8_graph_of_other_weights_is_not_run():
     assert HandRefiner.from_card(stale, weights_dir()).int8 is None
 
 
-def test_a_refit_with_no_hand_to_learn_from_leaves_the_refiner_as_it_was(touching_labels, tmp_path):
-    from signseg.train.hand_refiner import refit_hand_refiner
+def test_a_refit_killed_before_its_card_or_with_no_hand_leaves_a_whole_model(touching_labels, tmp_path, monkeypatch):
+    """``signseg adapt`` refits the refiner into new files and names them in the card last: a
+    run killed before that, or given no hand to learn from, leaves the model as it was."""
+    from signseg.infer.presets import ModelCard
+    from signseg.train.hand_refiner import REFIT, refit_hand_refiner
     for path in weights_dir().iterdir():
         if path.name.startswith(("snet-lite.", "hand-refiner.")):
             shutil.copyfile(path, tmp_path / path.name)
-    card = (tmp_path / "snet-lite.json").read_text()
+    weights, card = tmp_path / "snet-lite.weights.h5", (tmp_path / "snet-lite.json").read_text()
+    shipped = Segmenter.from_pretrained("snet-lite").hand_refiner.sha256
     lines = []
-    assert refit_hand_refiner(tmp_path / "snet-lite.weights.h5", touching_labels, [], log=lines.append) is None
+    assert refit_hand_refiner(weights, touching_labels, [], log=lines.append) is None
     assert "not refitted" in lines[0] and (tmp_path / "snet-lite.json").read_text() == card
+
+    def killed(self, path):
+        raise KeyboardInterrupt
+    with h5py.File(touching_labels) as f:
+        videos = list(f["videos"])
+    monkeypatch.setattr(ModelCard, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        refit_hand_refiner(weights, touching_labels, videos, epochs=1)
+    assert (tmp_path / f"{REFIT}.weights.h5").is_file() and (tmp_path / "snet-lite.json").read_text() == card
+    assert Segmenter.from_file(weights).hand_refiner.sha256 == shipped
+    monkeypatch.undo()
+    entry = refit_hand_refiner(weights, touching_labels, videos, epochs=1)
+    refiner = Segmenter.from_file(weights).hand_refiner
+    assert entry["file"] == f"{REFIT}.weights.h5" and refiner.sha256 == entry["sha256"] != shipped
+    assert refiner.int8 is not None and refiner.int8[0].name == f"{REFIT}.int8.onnx"

@@ -76,7 +76,11 @@ class ModelCard:
                 "max_blobs": self.max_blobs, **self.extra}
 
     def save(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        """Write the card as JSON, whole or not at all (a killed run leaves the card it had)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ModelCard":

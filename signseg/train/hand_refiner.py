@@ -29,6 +29,8 @@ from signseg.train.frames import with_ignore
 #: A teacher hand's box: its longer side times a factor drawn from this range, plus 12 pixels,
 #: its centre moved by up to this share of the side.
 TEACHER_GROW, TEACHER_SHIFT = (1.3, 2.2), 0.15
+#: The files a refitted refiner is written to, beside its model's weights (:func:`refit_hand_refiner`).
+REFIT = "hand-refiner.refit"
 
 
 def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
@@ -182,14 +184,16 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     t0 = time.time()
     model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
     threshold = float(entry.get("threshold", THRESHOLD))
-    new = save_hand_refiner(model, folder / entry["file"], width=width, threshold=threshold,
+    # new files beside the old ones, the card naming them last: a run killed before that
+    # leaves a card whose refiner is whole (the one it carried)
+    new = save_hand_refiner(model, folder / f"{REFIT}.weights.h5", width=width, threshold=threshold,
                             training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
                                       "crops": int(len(x)), "epochs": epochs, "lr": lr,
                                       "minutes": round((time.time() - t0) / 60, 2)})
     new.update({k: entry[k] for k in RUN_SETTINGS if k in entry})  # how the card runs its refiner stays
     if entry.get("int8"):
         pick = np.random.default_rng(seed).permutation(len(x))[:calibration]
-        graph = quantize_refiner(model, x[np.sort(pick)], folder / entry["int8"]["file"])
+        graph = quantize_refiner(model, x[np.sort(pick)], folder / f"{REFIT}.int8.onnx")
         new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
                        "calibration": f"{len(pick)} of its training crops"}
     card.extra["hand_refiner"] = new
