@@ -113,7 +113,6 @@ def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int =
                     person_shape = row.shape
                     person.write(row.tobytes())
                 i += 1
-        cap.release()
         if not idx:
             raise RuntimeError(f"{video}: no frames could be decoded")
         write_npz(tmp, {"frame_index": np.asarray(idx, np.int32), "face": np.stack(face), "left_hand": np.stack(left),
@@ -121,6 +120,7 @@ def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int =
                         "fps": fps, "source": str(video)}, person_rows, "person", person_shape, len(idx))
         os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
     finally:
+        cap.release()
         person_rows.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return target
