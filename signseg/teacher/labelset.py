@@ -159,6 +159,8 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
             idx.append(i)
             if i in planned_samples:
                 samples[i] = resize(rgb, (h, w))
+        if not planned or i >= planned[-1]:
+            break
     if not idx:
         raise SignsegError(video, "no frame decoded that the teacher labelled")
     rows = [row_of[i] for i in idx]
