@@ -154,13 +154,11 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
     planned = sorted(keep)
     planned_samples = set(planned[:: max(1, len(planned) // SKIN_SAMPLES)])
     idx, samples = [], {}
-    for i, rgb in enumerate(reader):
+    for i, rgb in enumerate(reader.frames(stop=planned[-1] + 1 if planned else 0)):
         if i in keep:
             idx.append(i)
             if i in planned_samples:
                 samples[i] = resize(rgb, (h, w))
-        if not planned or i >= planned[-1]:
-            break
     if not idx:
         raise SignsegError(video, "no frame decoded that the teacher labelled")
     rows = [row_of[i] for i in idx]
@@ -208,14 +206,12 @@ def build_labels(video: str | os.PathLike, landmarks_file: str | os.PathLike, la
 
     # second pass: label and write CHUNK frames at a time
     wanted, pending = set(idx), []
-    for i, rgb in enumerate(VideoReader(video)):
+    for i, rgb in enumerate(reader.frames(stop=idx[-1] + 1)):
         if i in wanted:
             pending.append(resize(rgb, (h, w)))
             if len(pending) == CHUNK:
                 write(pending)
                 pending = []
-        if i >= idx[-1]:
-            break
     if pending:
         write(pending)
     if done != n:
