@@ -30,11 +30,11 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from signseg.infer.hand_refiner import RUN_SETTINGS, THRESHOLD
+    from signseg.infer.hand_refiner import THRESHOLD
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.models.hand_refiner import hand_refiner
-    from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, train_hand_refiner
+    from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, takes_place_of, train_hand_refiner
 
     if not args.output.name.endswith(".weights.h5"):
         raise ValueError(f"{args.output}: the refiner's weights file must end in .weights.h5")
@@ -59,8 +59,7 @@ def run(args) -> int:
         "lr": args.lr, "init": None if args.init is None else str(args.init)})
     if args.attach is not None:
         card = json.loads(args.attach.read_text())
-        before = card.get("hand_refiner") or {}  # how the card runs its refiner stays; an int8 graph of other weights goes
-        card["hand_refiner"] = {**{k: before[k] for k in RUN_SETTINGS if k in before}, **entry}
+        card["hand_refiner"] = takes_place_of(entry, card.get("hand_refiner"))
         args.attach.write_text(json.dumps(card, indent=2) + "\n")
     print(f"signseg: hand refiner ({len(x)} crops) -> {args.output}", file=sys.stderr)
     return 0

@@ -115,6 +115,7 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
                     progress=progress)
     counts = {j.video_id: len(np.load(landmarks_file(landmarks, j.path))["frame_index"]) for j in jobs}
     train_jobs = [j for j in jobs if j.video_id not in held]
+    train_ids = [j.video_id for j in train_jobs]
     per_video = max(1, frames // len(train_jobs))
     labels_file = model_dir / "labels.h5"
     with open_labels(labels_file) as f:
@@ -139,10 +140,10 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
 
     def refine(weights: Path) -> None:  # the refiner learns the corpus's hands behind the adapted network
         from signseg.train.hand_refiner import refit_hand_refiner
-        refit_hand_refiner(weights, labels_file, [j.video_id for j in train_jobs],
+        refit_hand_refiner(weights, labels_file, train_ids,
                            log=(lambda line: print(f"hand refiner: {line}", file=sys.stderr)) if progress else None)
 
-    return _fine_tune([labels_file], model_dir, [j.video_id for j in train_jobs], held, score, init=init,
+    return _fine_tune([labels_file], model_dir, train_ids, held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
                       labelled=usable, source="teacher", refine=refine)
 

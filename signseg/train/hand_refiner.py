@@ -148,6 +148,16 @@ def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, thres
     return entry
 
 
+def takes_place_of(new: dict, old: dict | None) -> dict:
+    """The card entry of a newly trained refiner ``new`` (:func:`save_hand_refiner`) where it
+    replaces ``old``: how the card runs its refiner stays
+    (:data:`~signseg.infer.hand_refiner.RUN_SETTINGS`), an int8 graph of the old weights goes."""
+    from signseg.infer.hand_refiner import RUN_SETTINGS
+
+    old = old or {}
+    return {**{k: old[k] for k in RUN_SETTINGS if k in old}, **new}
+
+
 def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Sequence[str], *, epochs: int = 8,
                        lr: float = 5e-4, calibration: int = 512, seed: int = 0,
                        log: Callable[[str], None] | None = None) -> dict | None:
@@ -160,7 +170,6 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     Adapting the first network to a corpus moves the probabilities the refiner reads; this
     teaches the refiner the corpus's hands behind them (docs/training.md: measured).
     """
-    from signseg.infer.hand_refiner import RUN_SETTINGS
     from signseg.infer.presets import ModelCard, card_path_for
     from signseg.infer.quantize import quantize_refiner
     from signseg.infer.segmenter import Segmenter
@@ -186,11 +195,10 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     threshold = float(entry.get("threshold", THRESHOLD))
     # new files beside the old ones, the card naming them last: a run killed before that
     # leaves a card whose refiner is whole (the one it carried)
-    new = save_hand_refiner(model, folder / f"{REFIT}.weights.h5", width=width, threshold=threshold,
-                            training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
-                                      "crops": int(len(x)), "epochs": epochs, "lr": lr,
-                                      "minutes": round((time.time() - t0) / 60, 2)})
-    new.update({k: entry[k] for k in RUN_SETTINGS if k in entry})  # how the card runs its refiner stays
+    new = takes_place_of(save_hand_refiner(
+        model, folder / f"{REFIT}.weights.h5", width=width, threshold=threshold,
+        training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos), "crops": int(len(x)),
+                  "epochs": epochs, "lr": lr, "minutes": round((time.time() - t0) / 60, 2)}), entry)
     if entry.get("int8"):
         pick = np.random.default_rng(seed).permutation(len(x))[:calibration]
         graph = quantize_refiner(model, x[np.sort(pick)], folder / f"{REFIT}.int8.onnx")
