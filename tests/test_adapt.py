@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
-from signseg.train.adapt import adapt, pick_holdout
+from signseg.train.adapt import adapt, pick_holdout, spread
 from signseg.run.corpus import scan
 from signseg.run.jobs import VideoJob
 from signseg.errors import SignsegError
@@ -27,6 +27,40 @@ def test_holdout_is_stable_and_spreads_over_signers(tmp_path):
     picked = pick_holdout(jobs, 3)
     assert picked == pick_holdout(list(reversed(jobs)), 3)  # order of discovery does not matter
     assert len({j.signer for j in jobs if j.video_id in picked}) == 3
+
+
+def test_a_sample_takes_one_video_of_every_signer_before_a_second(tmp_path):
+    jobs = [VideoJob(f"signer{s}_sample{i}", tmp_path / f"{s}_{i}.mp4", signer=s)
+            for s, n in enumerate((5, 1, 3, 2)) for i in range(n)]
+    order = spread(jobs, len(jobs))
+    assert sorted(order) == sorted(j.video_id for j in jobs) and order == spread(jobs[::-1], len(jobs))
+    signer = {j.video_id: j.signer for j in jobs}
+    assert sorted(signer[v] for v in order[:4]) == [0, 1, 2, 3]  # every signer once, then again
+    assert sorted(signer[v] for v in order[4:7]) == [0, 2, 3] and spread(jobs, 6) == order[:6]
+    # names without a signer: their folders take turns instead
+    loose = [VideoJob(f"{d}_{i}", tmp_path / d / f"{i}.mp4") for d in ("a", "b") for i in range(3)]
+    assert {v[0] for v in spread(loose, 2)} == {"a", "b"}
+
+
+def test_the_teacher_sees_only_a_sample_of_a_large_corpus(tmp_path, teacher_python):
+    """A corpus of eight videos of four signers adapted from 24 frames: the teacher runs on
+    one held-out video and three training videos of three signers, not on all eight."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for i in range(8):
+        os.symlink(SOUP, root / f"signer{i % 4}_sample{i}_color.mp4")
+    jobs = scan(root).jobs
+    out = tmp_path / "model"
+    r = adapt(jobs, out, frames=24, minutes=0.01, holdout=1, teacher_python=teacher_python, epochs=1,
+              steps_per_epoch=1, progress=False)
+    seen = sorted(p.stem for p in (out / "labels.h5.landmarks").glob("*.npz"))
+    assert seen == sorted(f"{v}_color" for v in r.train_videos + r.holdout_videos)
+    assert len(r.train_videos) == 3 and len({v.split("_")[0] for v in r.train_videos}) == 3
+    with h5py.File(out / "labels.h5", "r") as f:
+        assert sorted(f["videos"]) == sorted(r.train_videos + r.holdout_videos)
+        assert all(8 <= len(f[f"videos/{v}/flags"]) <= 9 for v in r.train_videos)  # every 5th of 41: about 8
+    with pytest.raises(SignsegError, match="at least 1 training video"):
+        adapt(jobs, tmp_path / "m0", videos=0, teacher_python=teacher_python, progress=False)
 
 
 def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, teacher_python, monkeypatch):

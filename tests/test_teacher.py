@@ -271,19 +271,26 @@ def test_npz_rows_reads_rows_in_order_from_the_archive(tmp_path):
 
 
 def test_the_teachers_npz_is_written_from_rows_on_disk(tmp_path):
-    """The teacher writes a video's person masks to a scratch file as they come and streams
-    them into its .npz: np.load reads the same arrays as from np.savez_compressed, and the
-    rows can be read back one at a time."""
-    from signseg.teacher.holistic import write_npz
+    """The teacher writes a video's landmarks and person masks to scratch files as they come
+    and streams them into its .npz: np.load reads the same arrays as from np.savez_compressed,
+    and the rows can be read back one at a time."""
+    from signseg.teacher.holistic import Spool, write_npz
     from signseg.teacher.labelset import npz_rows
     rng = np.random.default_rng(0)
     person = rng.integers(0, 256, (50, 9, 16), dtype=np.uint8)
-    small = {"frame_index": np.arange(50, dtype=np.int32), "face": rng.random((50, 468, 2), np.float32),
-             "width": 16, "fps": 29.97, "source": "clip.mp4"}
-    rows = tmp_path / "person.raw"
-    rows.write_bytes(person.tobytes())
-    write_npz(tmp_path / "streamed.npz", small, rows, "person", (9, 16), 50, block=100)
-    np.savez_compressed(tmp_path / "whole.npz", **small, person=person)
+    face = rng.random((50, 468, 2), np.float32)
+    small = {"width": 16, "fps": 29.97, "source": "clip.mp4"}
+    spools = {"frame_index": Spool(tmp_path / "i.raw", np.int32), "face": Spool(tmp_path / "f.raw", np.float32),
+              "person": Spool(tmp_path / "p.raw", np.uint8)}
+    for i in range(50):
+        spools["frame_index"].append(np.int32(i))
+        spools["face"].append(face[i])
+        spools["person"].append(person[i])
+    with pytest.raises(ValueError, match="p.raw: row of shape"):
+        spools["person"].append(person[0, :3])
+    write_npz(tmp_path / "streamed.npz", small, spools, block=100)
+    np.savez_compressed(tmp_path / "whole.npz", **small, frame_index=np.arange(50, dtype=np.int32), face=face,
+                        person=person)
     streamed, whole = np.load(tmp_path / "streamed.npz"), np.load(tmp_path / "whole.npz")
     assert sorted(streamed.files) == sorted(whole.files)
     for key in whole.files:

@@ -18,6 +18,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
                          "images.npy (beside labels.npy) or a labels .h5; repeatable. The last 15%% are held out")
     ad.add_argument("-o", "--output", required=True, type=Path, help="model folder (labels, checkpoints, weights)")
     ad.add_argument("--frames", type=positive_int, default=400, help="frames to label, spread over the videos")
+    ad.add_argument("--videos", type=positive_int, default=None,
+                    help="training videos the teacher labels, taken in turn from each signer (default: FRAMES/8; "
+                         "the teacher never runs on the whole of a large corpus)")
     ad.add_argument("--minutes", type=float, default=15.0, help="fine-tuning time budget (default 15)")
     ad.add_argument("--init", default="snet-lite", help="model to start from: a shipped name or a .weights.h5")
     ad.add_argument("--pattern", default=None, help="glob of the videos to use (default: every video)")
@@ -41,7 +44,7 @@ def run(args) -> int:
         corpus = scan(args.root, pattern=args.pattern)
         print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
         result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
-                       holdout=args.holdout, teacher_python=args.teacher_python, progress=not args.quiet)
+                       holdout=args.holdout, videos=args.videos, teacher_python=args.teacher_python, progress=not args.quiet)
         what = f"{result.labelled_frames} labelled frames of {len(result.train_videos)} videos"
     print(f"signseg: wrote {result.weights} ({what}; held-out IoU {result.iou_before:.3f} -> "
           f"{result.iou_after:.3f}{result.changes([('hand_iou', 'hands')])}); use it with --weights {result.weights}",

@@ -16,8 +16,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     c.add_argument("root", type=Path, help="corpus folder (e.g. AUTSL's train/)")
     c.add_argument("--labels", type=Path, default=None, help="CSV of video_id,label (AUTSL train_labels.csv)")
     c.add_argument("--adapt", type=positive_int, default=None, metavar="N",
-                   help="first adapt the model on N teacher-labelled frames of this corpus (signseg adapt; "
-                        "kept in OUT.adapt/ and reused), then segment with it")
+                   help="first adapt the model on N teacher-labelled frames of this corpus, from about N/8 of "
+                        "its videos spread over its signers (signseg adapt; kept in OUT.adapt/ and reused), "
+                        "then segment with it")
     c.add_argument("--adapt-minutes", type=float, default=15.0, help="fine-tuning budget of --adapt (default 15)")
     c.add_argument("--class-map", type=Path, default=None,
                    help="CSV of class_id,...,name (AUTSL SignList_ClassId_TR_EN.csv): adds label_name")

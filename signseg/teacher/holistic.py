@@ -53,49 +53,75 @@ def _person(mask, width: int, height: int) -> np.ndarray:
     return np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def write_npz(target: Path, arrays: dict, rows_file: Path, rows_key: str, row_shape: tuple[int, ...],
-              rows: int, block: int = 1 << 22) -> None:
-    """Write a compressed ``.npz`` of ``arrays`` plus ``rows_key``: ``rows`` uint8 rows of
-    ``row_shape`` read from the raw file ``rows_file`` a block at a time, so a long video's
-    person masks are never all in memory. ``np.load`` reads it as any ``np.savez_compressed`` file."""
+class Spool:
+    """The rows of one array, appended to a scratch file as they come, so that a long video's
+    landmarks and person masks are never all in memory; :func:`write_npz` streams them into the ``.npz``."""
+
+    def __init__(self, path: Path, dtype) -> None:
+        self.path, self.dtype, self.rows, self.row_shape = Path(path), np.dtype(dtype), 0, None
+        self._file = open(self.path, "wb")
+
+    def append(self, row: np.ndarray) -> None:
+        row = np.asarray(row, self.dtype)
+        if self.row_shape is None:
+            self.row_shape = row.shape
+        elif row.shape != self.row_shape:
+            raise ValueError(f"{self.path}: row of shape {row.shape} after rows of {self.row_shape}")
+        self._file.write(row.tobytes())
+        self.rows += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def write_npz(target: Path, arrays: dict, spools: dict[str, Spool], block: int = 1 << 22) -> None:
+    """Write a compressed ``.npz`` of ``arrays`` plus one array per spool (its rows stacked),
+    read from the spool's file a block at a time. ``np.load`` reads it as any
+    ``np.savez_compressed`` file."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for key, value in arrays.items():
             with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
-        with archive.open(f"{rows_key}.npy", "w", force_zip64=True) as f, open(rows_file, "rb") as src:
-            np.lib.format.write_array_header_2_0(
-                f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
-                    "shape": (rows, *row_shape)})
-            while True:
-                chunk = src.read(block)
-                if not chunk:
-                    break
-                f.write(chunk)
+        for key, spool in spools.items():
+            spool.close()
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as f, open(spool.path, "rb") as src:
+                np.lib.format.write_array_header_2_0(
+                    f, {"descr": np.lib.format.dtype_to_descr(spool.dtype), "fortran_order": False,
+                        "shape": (spool.rows, *(spool.row_shape or ()))})
+                while True:
+                    chunk = src.read(block)
+                    if not chunk:
+                        break
+                    f.write(chunk)
 
 
 def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int = 1) -> Path:
     """Write ``out_dir/<stem>.npz`` with Holistic landmarks and person masks for every
-    ``stride``-th frame. The person masks go to a scratch file as they come (a long video's
-    would not fit in memory) and into the ``.npz`` at the end."""
+    ``stride``-th frame. Each frame's landmarks and mask go to scratch files as they come
+    (:class:`Spool`: memory does not grow with the video's length) and into the ``.npz`` at the end."""
     import mediapipe as mp  # only in the teacher environment
 
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise RuntimeError(f"{video}: cannot open video")
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    idx, face, left, right, pose = [], [], [], [], []
     width = height = 0
-    person_shape: tuple[int, ...] = ()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{video.stem}.npz"
     tmp = out_dir / f".{video.stem}.tmp.npz"
-    person_rows = out_dir / f".{video.stem}.person.tmp"
+    spools: dict[str, Spool] = {}
     try:
+        for key, dtype in (("frame_index", np.int32), ("face", np.float32), ("left_hand", np.float32),
+                           ("right_hand", np.float32), ("pose", np.float32), ("person", np.uint8)):
+            spools[key] = Spool(out_dir / f".{video.stem}.{key}.tmp", dtype)
         # Tracking mode (static_image_mode=False) needs consecutive frames, so every frame is
         # decoded and processed; ``stride`` only thins what is saved.
         with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=model_complexity,
-                                            refine_face_landmarks=False, enable_segmentation=True) as holistic, \
-                open(person_rows, "wb") as person:
+                                            refine_face_landmarks=False, enable_segmentation=True) as holistic:
             i = 0
             while True:
                 ok, bgr = cap.read()
@@ -104,24 +130,21 @@ def extract(video: Path, out_dir: Path, stride: int = 1, model_complexity: int =
                 height, width = bgr.shape[:2]
                 res = holistic.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
                 if i % stride == 0:
-                    idx.append(i)
-                    face.append(_points(res.face_landmarks, 468, width, height))
-                    left.append(_points(res.left_hand_landmarks, 21, width, height))
-                    right.append(_points(res.right_hand_landmarks, 21, width, height))
-                    pose.append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
-                    row = _person(res.segmentation_mask, width, height)
-                    person_shape = row.shape
-                    person.write(row.tobytes())
+                    spools["frame_index"].append(np.int32(i))
+                    spools["face"].append(_points(res.face_landmarks, 468, width, height))
+                    spools["left_hand"].append(_points(res.left_hand_landmarks, 21, width, height))
+                    spools["right_hand"].append(_points(res.right_hand_landmarks, 21, width, height))
+                    spools["pose"].append(_points(res.pose_landmarks, 33, width, height, with_visibility=True))
+                    spools["person"].append(_person(res.segmentation_mask, width, height))
                 i += 1
-        if not idx:
+        if not spools["frame_index"].rows:
             raise RuntimeError(f"{video}: no frames could be decoded")
-        write_npz(tmp, {"frame_index": np.asarray(idx, np.int32), "face": np.stack(face), "left_hand": np.stack(left),
-                        "right_hand": np.stack(right), "pose": np.stack(pose), "width": width, "height": height,
-                        "fps": fps, "source": str(video)}, person_rows, "person", person_shape, len(idx))
+        write_npz(tmp, {"width": width, "height": height, "fps": fps, "source": str(video)}, spools)
         os.replace(tmp, target)  # a killed run never leaves a half-written landmarks file
     finally:
         cap.release()
-        person_rows.unlink(missing_ok=True)
+        for spool in spools.values():
+            spool.discard()
         tmp.unlink(missing_ok=True)
     return target
 

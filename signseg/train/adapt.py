@@ -29,6 +29,10 @@ MIN_FRAMES = 20
 #: Frames scored of each held-out video at most (every 2nd frame, spread further on a long
 #: video), so that a long clip held out costs bounded time and memory.
 HELDOUT_FRAMES = 150
+#: Frames labelled of each training video, about, where a corpus has more videos than
+#: ``frames`` need: the teacher then runs on ``frames / FRAMES_PER_VIDEO`` of them, spread over
+#: the signers (:func:`spread`), not on every video of the corpus.
+FRAMES_PER_VIDEO = 8
 #: The first network's share of the time budget where the hand refiner is refitted after it
 #: (the refit takes about a minute on 2 cores for 400 frames).
 NETWORK_SHARE = 0.9
@@ -73,27 +77,40 @@ def heldout_means(scores: dict) -> dict[str, float]:
     return {"iou": row["mean_iou"], **{k: row[k] for k in ("face_iou", "hand_iou", "hand_recall") if k in row}}
 
 
+def _group(job: VideoJob) -> tuple:
+    """Whose video it is, as far as the corpus says: its signer, else its folder."""
+    return ("signer", job.signer) if job.signer is not None else ("folder", os.fspath(Path(job.path).parent))
+
+
+def spread(jobs: Sequence[VideoJob], count: int) -> list[str]:
+    """``count`` video ids, stable across runs (whatever order the videos were found in), taken
+    in turn from each signer (or folder, where the names give no signer): one video of every
+    signer before a second of any, so that a sample of a large corpus sees as many people as it can."""
+    queues: dict[tuple, list[str]] = {}
+    for j in sorted(jobs, key=lambda j: hashlib.sha1(j.video_id.encode()).hexdigest()):
+        queues.setdefault(_group(j), []).append(j.video_id)
+    order = [q[i] for i in range(max(map(len, queues.values()), default=0)) for q in queues.values() if i < len(q)]
+    return order[:count]
+
+
 def pick_holdout(jobs: Sequence[VideoJob], count: int) -> list[str]:
     """``count`` videos to hold out, stable across runs, from as many signers as possible."""
-    ranked = sorted(jobs, key=lambda j: hashlib.sha1(j.video_id.encode()).hexdigest())
-    picked, signers = [], set()
-    for j in ranked:  # first one per signer, then any
-        if len(picked) < count and (j.signer is None or j.signer not in signers):
-            picked.append(j.video_id)
-            signers.add(j.signer)
-    picked += [j.video_id for j in ranked if j.video_id not in picked][:count - len(picked)]
-    return picked
+    return spread(jobs, count)
 
 
 def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int = 400, minutes: float = 15.0,
-          init: str = "snet-lite", holdout: int | None = None, teacher_python: str | None = None,
-          epochs: int = 200, steps_per_epoch: int = 50, progress: bool = True) -> AdaptResult:
+          init: str = "snet-lite", holdout: int | None = None, videos: int | None = None,
+          teacher_python: str | None = None, epochs: int = 200, steps_per_epoch: int = 50,
+          progress: bool = True) -> AdaptResult:
     """Label about ``frames`` frames of ``jobs`` with the teacher, fine-tune ``init`` for at most
     ``minutes``, and write ``MODEL_DIR/model.weights.h5`` with its card.
 
     ``holdout`` whole videos (default: one in ten, 1 to 3) are kept out of training and
-    scored before and after (every 2nd frame, :data:`HELDOUT_FRAMES` at most a video). Frames
-    are spread evenly over each training video's length.
+    scored before and after (every 2nd frame, :data:`HELDOUT_FRAMES` at most a video). The
+    teacher runs on those and on ``videos`` training videos (default: ``frames`` /
+    :data:`FRAMES_PER_VIDEO`), taken in turn from each signer, so its cost does not grow with
+    the corpus: an AUTSL-sized corpus is labelled from a few dozen of its clips. Frames are
+    spread evenly over each training video's length.
     """
     import h5py
     from tqdm.auto import tqdm
@@ -108,14 +125,18 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         raise SignsegError(model_dir, f"adapting needs at least 2 videos (one held out), found {len(jobs)}")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    if videos is not None and videos < 1:
+        raise SignsegError(model_dir, f"adapting needs at least 1 training video, asked for {videos}")
     held = pick_holdout(jobs, holdout if holdout is not None else min(3, max(1, len(jobs) // 10)))
+    train_ids = spread([j for j in jobs if j.video_id not in held],
+                       videos if videos is not None else -(-frames // FRAMES_PER_VIDEO))
+    jobs = [j for j in jobs if j.video_id in held or j.video_id in train_ids]  # the ones the teacher sees
+    train_jobs = [j for j in jobs if j.video_id in train_ids]
     landmarks = model_dir / "labels.h5.landmarks"
     if missing_landmarks([j.path for j in jobs], landmarks):
         run_teacher([j.path for j in jobs], landmarks, ensure_teacher(teacher_python, quiet=not progress),
                     progress=progress)
     counts = {j.video_id: len(np.load(landmarks_file(landmarks, j.path))["frame_index"]) for j in jobs}
-    train_jobs = [j for j in jobs if j.video_id not in held]
-    train_ids = [j.video_id for j in train_jobs]
     per_video = max(1, frames // len(train_jobs))
     labels_file = model_dir / "labels.h5"
     with open_labels(labels_file) as f:
