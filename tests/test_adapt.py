@@ -61,6 +61,9 @@ def test_the_teacher_sees_only_a_sample_of_a_large_corpus(tmp_path, teacher_pyth
         assert all(8 <= len(f[f"videos/{v}/flags"]) <= 9 for v in r.train_videos)  # every 5th of 41: about 8
     with pytest.raises(SignsegError, match="at least 1 training video"):
         adapt(jobs, tmp_path / "m0", videos=0, teacher_python=teacher_python, progress=False)
+    with pytest.raises(SignsegError, match="holding out 8 of 8 videos leaves none"):
+        adapt(jobs, tmp_path / "m8", holdout=8, teacher_python=teacher_python, progress=False)
+    assert not (tmp_path / "m0").exists() and not (tmp_path / "m8").exists()  # nothing made for a refused run
 
 
 def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, teacher_python, monkeypatch):

@@ -124,10 +124,12 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
     if len(jobs) < 2:
         raise SignsegError(model_dir, f"adapting needs at least 2 videos (one held out), found {len(jobs)}")
     model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
     if videos is not None and videos < 1:
         raise SignsegError(model_dir, f"adapting needs at least 1 training video, asked for {videos}")
     held = pick_holdout(jobs, holdout if holdout is not None else min(3, max(1, len(jobs) // 10)))
+    if len(held) >= len(jobs):
+        raise SignsegError(model_dir, f"holding out {len(held)} of {len(jobs)} videos leaves none to train on")
+    model_dir.mkdir(parents=True, exist_ok=True)
     train_ids = spread([j for j in jobs if j.video_id not in held],
                        videos if videos is not None else -(-frames // FRAMES_PER_VIDEO))
     jobs = [j for j in jobs if j.video_id in held or j.video_id in train_ids]  # the ones the teacher sees
