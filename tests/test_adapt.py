@@ -54,6 +54,7 @@ def test_the_teacher_sees_only_a_sample_of_a_large_corpus(tmp_path, teacher_pyth
     r = adapt(jobs, out, frames=24, minutes=0.01, holdout=1, teacher_python=teacher_python, epochs=1,
               steps_per_epoch=1, progress=False)
     seen = sorted(p.stem for p in (out / "labels.h5.landmarks").glob("*.npz"))
+    assert json.loads((out / "adapt.json").read_text())["trained_on"] == r.train_videos  # which, said
     assert seen == sorted(f"{v}_color" for v in r.train_videos + r.holdout_videos)
     assert len(r.train_videos) == 3 and len({v.split("_")[0] for v in r.train_videos}) == 3
     with h5py.File(out / "labels.h5", "r") as f:

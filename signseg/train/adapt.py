@@ -240,7 +240,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
         network_only = {"heldout_init_refiner": kept(score(Segmenter.from_file(weights)))}
         refine(weights)
     after = score(Segmenter.from_file(weights))
-    report = {"init": init, "labels": source, "holdout": held, "frames": labelled,
+    report = {"init": init, "labels": source, "holdout": held, "trained_on": trained_on, "frames": labelled,
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
               "heldout_before": kept(before), **network_only, "heldout_after": kept(after),
               "weights_sha256": card.sha256}
