@@ -44,7 +44,8 @@ def run(args) -> int:
         corpus = scan(args.root, pattern=args.pattern)
         print(f"signseg: {args.root}: {corpus.describe()}", file=sys.stderr)
         result = adapt(corpus.jobs, args.output, frames=args.frames, minutes=args.minutes, init=args.init,
-                       holdout=args.holdout, videos=args.videos, teacher_python=args.teacher_python, progress=not args.quiet)
+                       holdout=args.holdout, videos=args.videos, teacher_python=args.teacher_python,
+                       progress=not args.quiet)
         what = f"{result.labelled_frames} labelled frames of {len(result.train_videos)} videos"
     print(f"signseg: wrote {result.weights} ({what}; held-out IoU {result.iou_before:.3f} -> "
           f"{result.iou_after:.3f}{result.changes([('hand_iou', 'hands')])}); use it with --weights {result.weights}",
