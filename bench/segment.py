@@ -2,7 +2,7 @@
 
     python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
                             [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--max-blobs 0 3]
-                            [--parts off on refined]
+                            [--parts off on refined arms]
                             [--rounds 5]
                             [--teacher-python PY] [--json]
 
@@ -24,7 +24,8 @@ One row per clip x input size x runtime x batch size:
   counts both passes;
 - ``--max-blobs``: masks cut to each frame's N largest blobs, 0 none (default: the card's);
 - ``--parts``: end to end with parts off / on / on with the hand refiner's hands (``refined``;
-  ``on`` leaves the refiner out; default: off); the other columns do not split;
+  ``on`` leaves the refiner out) / refined with the hands named by the arm network (``arms``;
+  the others leave it out); default: off; the other columns do not split;
 - ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
 - Holistic runs in its own environment on the same clip (``--teacher-python``), best of 3
   passes, start-up excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
@@ -141,9 +142,9 @@ def main() -> int:
                    help="test-time flip settings to try (default: the model card's)")
     p.add_argument("--max-blobs", type=int, nargs="*", default=[],
                    help="largest-blob cuts to try, 0 none (default: the model card's)")
-    p.add_argument("--parts", nargs="*", choices=["off", "on", "refined"], default=["off"],
+    p.add_argument("--parts", nargs="*", choices=["off", "on", "refined", "arms"], default=["off"],
                    help="end to end with parts off / on (--parts: face, left and right hand, boxes) / refined "
-                        "(on, with the hand refiner)")
+                        "(on, with the hand refiner) / arms (refined, the hands named by the arm network)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
     p.add_argument("--teacher-python", default=None,
                    help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
@@ -156,9 +157,9 @@ def main() -> int:
     from signseg.infer.segmenter import Segmenter
     from signseg.decode.video import read_video
 
-    def load(size, runtime, batch, mirror=None, max_blobs=None, refine_hands=False):
+    def load(size, runtime, batch, mirror=None, max_blobs=None, refine_hands=False, arm_sides=False):
         kw = dict(batch_size=batch, input_size=size, runtime=runtime, mirror=mirror, max_blobs=max_blobs,
-                  refine_hands=refine_hands)
+                  refine_hands=refine_hands, arm_sides=arm_sides)
         return Segmenter.from_file(args.weights, **kw) if args.weights else Segmenter.from_pretrained(args.model, **kw)
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.input_size] or [None]
@@ -177,7 +178,7 @@ def main() -> int:
                     print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
                     continue
                 for batch in args.batch_size:
-                    seg = load(size, runtime, batch, mirror, cut, parts == "refined")
+                    seg = load(size, runtime, batch, mirror, cut, parts in ("refined", "arms"), parts == "arms")
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
                     gflop = segmenter_gflop(seg)

@@ -7,7 +7,8 @@ the network's face with hands named by their side of it (what ``--parts`` writes
 Same weights, same masks (one network pass a clip): face, hands, each hand and the swapped
 share per setting of ``pipelines/signers.tsv`` (``signseg.train.evaluate.by_setting``). A
 third row, ``teacher``, names the teacher's own hands by the side of the teacher's own face
-(``signseg.train.evaluate.sides_of_teacher``): what the side rule swaps with perfect masks.
+(``signseg.train.evaluate.sides_of_teacher``): what the side rule swaps with perfect masks;
+with an arm network (``t.arms``), what naming by the arms swaps with perfect masks.
 ``--split train`` scores clips the model was trained on (how well it fits its own signers);
 ``--max-clips`` takes that many clips spread evenly over the split's sorted list.
 
@@ -46,6 +47,8 @@ def main() -> int:
     p.add_argument("--threshold", type=float, default=None, help="the mask's threshold (default: the card's)")
     p.add_argument("--refine-hands", default=None, action=argparse.BooleanOptionalAction,
                    help="the hand refiner (default: as the model's card)")
+    p.add_argument("--arm-sides", default=None, action=argparse.BooleanOptionalAction,
+                   help="the arm network naming the hands (default: as the model's card)")
     p.add_argument("--input-size", type=size, default=None, help="HxW (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
@@ -63,10 +66,12 @@ def main() -> int:
         setting = {v: s for v, s in setting.items() if v in keep}
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size,
-               refine_hands=args.refine_hands)
+               refine_hands=args.refine_hands, arm_sides=args.arm_sides)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}, "teacher": {}}
+    if seg.arm_sides is not None:
+        scores["t.arms"] = {}
     for path in args.labels:
         with h5py.File(path, "r") as f:
             for vid in sorted(set(f["videos"]) & set(setting)):
@@ -79,6 +84,9 @@ def main() -> int:
                     s.add(masks, truth, parts, known, sides=True)
                 scores["teacher"][vid] = s = Score()
                 s.add(truth, truth, sides_of_teacher(truth), known, sides=True)
+                if seg.arm_sides is not None:  # the teacher's hands named by the arm network
+                    scores["t.arms"][vid] = s = Score()
+                    s.add(truth, truth, sides_of_teacher(truth, seg.arm_sides.arms(frames)), known, sides=True)
     out = {name: by_setting(v, setting) for name, v in scores.items()}
     if args.split != "train":
         for name, v in scores.items():

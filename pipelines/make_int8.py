@@ -13,6 +13,8 @@ the weights change (the card's sha256 of the weights is recorded with it).
 ``--refiner``: the int8 graph of the card's hand refiner instead (signseg.infer.hand_refiner),
 calibrated on the crops it cuts from the same frames behind the first network; written as
 ``<refiner>.int8.onnx`` and named by the card's ``"hand_refiner"`` entry's own ``"int8"``.
+``--arm-sides``: the int8 graph of the card's arm network (signseg.infer.arm_sides), calibrated
+on the same frames at its own input size; named by the ``"arm_sides"`` entry's ``"int8"``.
 """
 from __future__ import annotations
 
@@ -60,18 +62,22 @@ def main() -> int:
     p.add_argument("--clips", type=int, default=60)
     p.add_argument("--per-clip", type=int, default=3)
     p.add_argument("--refiner", action="store_true", help="the card's hand refiner's int8 graph instead")
+    p.add_argument("--arm-sides", action="store_true", help="the card's arm network's int8 graph instead")
     args = p.parse_args()
 
     weights = presets.resolve(args.model)[1] if args.model in presets.PRESETS else Path(args.model)
     card_file = presets.card_path_for(weights)
     card = presets.ModelCard.load(card_file)
-    seg = Segmenter.from_file(weights, runtime="keras", refine_hands=args.refiner or None)
+    seg = Segmenter.from_file(weights, runtime="keras", refine_hands=args.refiner or None,
+                              arm_sides=args.arm_sides or None)
     frames, clips = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
     source = (f"{len(frames)} frames of {clips} training-signer clips "
               f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
               "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)")
     if args.refiner:
         return int8_refiner(seg, card, card_file, weights.parent, frames, source)
+    if args.arm_sides:
+        return int8_arm_sides(seg, card, card_file, weights.parent, frames, source)
     # clips of several sizes: each frame resized to the input size, as inference resizes it
     batch = np.concatenate([to_input(f[None], card.input_size) for f in frames])
     out = weights.parent / f"{card.name}.int8.onnx"
@@ -100,6 +106,24 @@ def int8_refiner(seg: Segmenter, card: presets.ModelCard, card_file: Path, folde
                      "calibration": f"{len(x)} crops of " + source}
     card.save(card_file)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(x)} calibration crops) and its entry in {card_file}")
+    return 0
+
+
+def int8_arm_sides(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
+                   frames: list[np.ndarray], source: str) -> int:
+    """The card's arm network quantized on ``frames`` at its input size, named in its entry."""
+    from signseg.models.arm_sides import SIZE
+
+    entry = card.extra.get("arm_sides")
+    if not entry or seg.arm_sides is None:
+        sys.exit(f"{card_file}: the card names no arm network")
+    batch = np.concatenate([to_input(f[None], (SIZE, SIZE)) for f in frames])
+    out = folder / entry["file"].replace(".weights.h5", ".int8.onnx")
+    quantize_int8(seg.arm_sides.model, (SIZE, SIZE), batch, out)
+    entry["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "weights_sha256": entry["sha256"],
+                     "calibration": source}
+    card.save(card_file)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {card_file}")
     return 0
 
 

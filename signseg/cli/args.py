@@ -60,6 +60,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="with --parts, take the hands from the hand refiner, a second network over a crop "
                         "round each hand (default: the model card's, see `signseg models`; on for snet-lite, "
                         "--no-refine-hands leaves it out)")
+    g.add_argument("--arm-sides", default=None, action=argparse.BooleanOptionalAction,
+                   help="with --parts, name the hands by the model card's arm network, which marks the signer's "
+                        "left and right arm (`signseg arms --attach`; none is shipped, docs/parts.md); default: "
+                        "the card's, else by their side of the face")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -78,6 +82,26 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
 
 
+def second_network_paths(output: Path, attach: Path | None, what: str) -> None:
+    """The checks of a verb that trains a second network (``refiner``, ``arms``): its weights
+    file's name, and a card to ``--attach`` it to that sits in the same folder."""
+    from signseg.infer.second_network import check_weights_name
+
+    check_weights_name(output, what)
+    if attach is not None and attach.resolve().parent != output.resolve().parent:
+        raise ValueError(f"--attach {attach}: the card and {output} must be in one folder")
+
+
+def attach(card: Path, key: str, entry_of) -> None:
+    """Name a second network in the model card ``card`` (JSON) under ``key``: its entry is
+    ``entry_of(the card's old entry or None)``."""
+    import json
+
+    data = json.loads(card.read_text())
+    data[key] = entry_of(data.get(key))
+    card.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def model_spec(args):
     from signseg.run.workers import ModelSpec
     if args.weights is not None and args.model:
@@ -85,7 +109,8 @@ def model_spec(args):
     return ModelSpec(name=args.model, weights=None if args.weights is None else os.fspath(args.weights),
                      batch_size=args.batch_size, threshold=args.threshold, input_size=args.input_size,
                      runtime=args.runtime, precision=args.precision, mirror=args.mirror,
-                     max_blobs=args.max_blobs, refine_hands=args.refine_hands)
+                     max_blobs=args.max_blobs, refine_hands=args.refine_hands,
+                     arm_sides=args.arm_sides)
 
 
 def report(summary, output) -> int:

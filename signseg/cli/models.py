@@ -25,7 +25,8 @@ def run(args) -> int:
             flip = (", mirror" if card.get("mirror") else "") + (
                 f", {card['max_blobs']} largest blobs" if card.get("max_blobs") else "") + (
                 ", int8 graph for CPUs" if card.get("int8") else "") + (
-                ", hand refiner" if card.get("hand_refiner") else "")
+                ", hand refiner" if card.get("hand_refiner") else "") + (
+                ", arm network" if card.get("arm_sides") else "")
             line += (f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}, "
                      f"threshold {card['threshold']}{flip}]")
         print(line)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from signseg.cli.args import positive_int
+from signseg.cli.args import attach, positive_int, second_network_paths
 
 
 def add_parser(sub, parents) -> argparse.ArgumentParser:
@@ -33,23 +32,18 @@ def run(args) -> int:
     from signseg.infer.hand_refiner import THRESHOLD
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
+    from signseg.infer.second_network import built
     from signseg.models.hand_refiner import hand_refiner
     from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, takes_place_of, train_hand_refiner
 
-    if not args.output.name.endswith(".weights.h5"):
-        raise ValueError(f"{args.output}: the refiner's weights file must end in .weights.h5")
-    if args.attach is not None and args.attach.resolve().parent != args.output.resolve().parent:
-        raise ValueError(f"--attach {args.attach}: the card and {args.output} must be in one folder")
+    second_network_paths(args.output, args.attach, "refiner")
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     first = load(args.model, refine_hands=False)
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr))
     x, y = crops_from_labels(first, args.labels, log=None)
     if log:
         log(f"signseg: {len(x)} crops from {len(args.labels)} labels file(s)")
-    init = None
-    if args.init is not None:
-        init = hand_refiner(args.width)
-        init.load_weights(str(args.init))
+    init = None if args.init is None else built(args.init, lambda: hand_refiner(args.width), "hand refiner")
     model = train_hand_refiner(x, y, epochs=args.epochs, width=args.width, batch_size=args.batch_size,
                                lr=args.lr, init=init, log=log)
     threshold = THRESHOLD if args.threshold is None else args.threshold
@@ -58,8 +52,6 @@ def run(args) -> int:
         "first_network_sha256": first.weights_sha256, "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "init": None if args.init is None else str(args.init)})
     if args.attach is not None:
-        card = json.loads(args.attach.read_text())
-        card["hand_refiner"] = takes_place_of(entry, card.get("hand_refiner"))
-        args.attach.write_text(json.dumps(card, indent=2) + "\n")
+        attach(args.attach, "hand_refiner", lambda old: takes_place_of(entry, old))
     print(f"signseg: hand refiner ({len(x)} crops) -> {args.output}", file=sys.stderr)
     return 0

@@ -19,10 +19,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from signseg.errors import WeightsError
-from signseg.infer import runtimes
 from signseg.infer.hand_crops import (CROP, PROPOSE, Box, hand_boxes, paste_max, probability_planes, refiner_input,
                                       with_neighbours)
+from signseg.infer.second_network import built, card_files, runner
 
 #: Crops are run in batches padded to a multiple of this (few compiled shapes).
 BUCKET = 4
@@ -76,16 +75,8 @@ class HandRefiner:
     def model(self) -> Any:
         """The Keras network, built and loaded from ``weights`` when first asked for."""
         if self._model is None:
-            if not isinstance(self.weights, (str, os.PathLike)):
-                self._model = self.weights
-            else:
-                from signseg.models.hand_refiner import hand_refiner
-                model = hand_refiner(self.width)
-                try:
-                    model.load_weights(str(self.weights))
-                except Exception as exc:
-                    raise WeightsError(Path(self.weights), f"cannot load the hand refiner: {exc}") from exc
-                self._model = model
+            from signseg.models.hand_refiner import hand_refiner
+            self._model = built(self.weights, lambda: hand_refiner(self.width), "hand refiner")
         return self._model
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -93,10 +84,8 @@ class HandRefiner:
         probabilities, on its runtime (made on first use: an ONNX export is cached under the
         weights' sha256); batches are padded to a multiple of :data:`BUCKET` crops."""
         if self._runner is None:
-            name = runtimes.resolve(self.runtime, runtimes.has_gpu(), int8=self.int8 is not None)
-            model = None if name == "onnx-int8" else self.model  # the int8 graph stands alone
-            self._runner = runtimes.make_runner(model, name, (CROP, CROP), self.threads, int8=self.int8,
-                                                key=None if self.sha256 is None else f"hand-refiner {self.sha256}")
+            self._runner = runner(self.runtime, self.threads, self.int8, lambda: self.model, (CROP, CROP),
+                                  None if self.sha256 is None else f"hand-refiner {self.sha256}")
         padded = np.zeros((-(-len(x) // BUCKET) * BUCKET, *x.shape[1:]), np.float32)
         np.multiply(x, np.float32(1 / 255), out=padded[: len(x)])
         return np.asarray(self._runner(padded))[: len(x), ..., 0]
@@ -107,23 +96,12 @@ class HandRefiner:
         ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``int8``: its int8
         graph's ``file`` and ``sha256``, used only where made from these weights; ``default``:
         whether it runs unless asked), its files in ``folder``; the weights' sha256 is checked
-        here, the network is built when first needed and the int8 graph's sha256 is checked
-        when it is first run."""
-        from signseg.infer.presets import sha256_of
-
-        path = Path(folder) / entry["file"]
-        if not path.is_file():
-            raise WeightsError(path, "the model card names this hand refiner but the file is missing")
-        sha = sha256_of(path)
-        if entry.get("sha256") and entry["sha256"] != sha:
-            raise WeightsError(path, "sha256 does not match the model card (corrupt or replaced weights)")
-        int8 = entry.get("int8")
-        if int8 and int8.get("weights_sha256") not in (None, sha):
-            int8 = None  # a graph of other weights (the refiner was trained on since) is never run
+        here (:func:`~signseg.infer.second_network.card_files`), the network is built when first
+        needed and the int8 graph's sha256 is checked when it is first run."""
+        path, sha, int8 = card_files(entry, folder, "hand refiner")
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
-                   int8=None if not int8 else (Path(folder) / int8["file"], int8.get("sha256")),
-                   width=int(entry.get("width", 16)))
+                   int8=int8, width=int(entry.get("width", 16)))
 
     def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None
               ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:

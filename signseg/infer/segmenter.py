@@ -20,6 +20,7 @@ from signseg.decode.prefetch import prefetched
 from signseg.decode.video import VideoReader
 from signseg.errors import WeightsError
 from signseg.infer import presets, runtimes
+from signseg.infer.arm_sides import ArmSides
 from signseg.infer.hand_refiner import HandRefiner
 from signseg.infer.lanes import Lanes
 from signseg.infer.preprocess import device_resize_model, resolve_resize, to_input, to_source
@@ -93,6 +94,8 @@ class Segmenter:
     runs on a CPU.
     ``hand_refiner``: a second network over crops round the hands
     (:class:`~signseg.infer.hand_refiner.HandRefiner`) whose hands the parts take.
+    ``arm_sides``: a network over the whole frame that marks the signer's left and right arm
+    (:class:`~signseg.infer.arm_sides.ArmSides`), which then names the parts' hands.
     """
 
     def __init__(self, model: keras.Model, *, input_size: tuple[int, int] | None = (400, 400),
@@ -101,7 +104,7 @@ class Segmenter:
                  logits: bool = False, runtime: str = "auto", threads: int | None = None,
                  precision: str = "float32", resize: str = "auto", mirror: bool = False,
                  max_blobs: int | None = None, int8: tuple[Path, str | None] | None = None,
-                 hand_refiner: HandRefiner | None = None):
+                 hand_refiner: HandRefiner | None = None, arm_sides: ArmSides | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 < threshold < 1.0:
@@ -122,6 +125,7 @@ class Segmenter:
             raise ValueError(f"max_blobs must be >= 0 (0: keep all), got {max_blobs}")
         self.max_blobs = int(max_blobs) if max_blobs else None
         self.hand_refiner = hand_refiner
+        self.arm_sides = arm_sides
         gpu = has_gpu()
         self.int8 = None if int8 is None else (Path(int8[0]), int8[1])
         self.runtime = runtimes.resolve(runtime, gpu, precision, int8=self.int8 is not None)
@@ -139,7 +143,7 @@ class Segmenter:
                         runtime: str = "auto", threads: int | None = None,
                         precision: str = "float32", resize: str = "auto",
                         mirror: bool | None = None, max_blobs: int | None = None,
-                        refine_hands: bool | None = None) -> "Segmenter":
+                        refine_hands: bool | None = None, arm_sides: bool | None = None) -> "Segmenter":
         """Load shipped weights by name (``signseg.infer.presets.PRESETS``).
 
         With no name: ``presets.DEFAULT_GPU`` where the backend has a GPU, ``presets.DEFAULT_CPU``
@@ -147,7 +151,8 @@ class Segmenter:
         ``input_size`` / ``threshold`` / ``mirror`` / ``max_blobs`` (0: keep all) override the
         model card's values, and so does ``refine_hands`` (the card's hand refiner on or off,
         :mod:`signseg.infer.hand_refiner`; the shipped card's is on: ``--parts`` with it runs at
-        3.2-3.4x Holistic on 2 CPU cores, docs/performance.md). ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
+        3.2-3.4x Holistic on 2 CPU cores, docs/performance.md) and ``arm_sides`` (the card's arm
+        network, :mod:`signseg.infer.arm_sides`, naming the hands by their arms). ``precision`` ``"mixed_bfloat16"`` / ``"mixed_float16"`` builds the
         network to compute in half precision (float32 weights), for GPUs.
         """
         if name is None:
@@ -156,20 +161,16 @@ class Segmenter:
         return cls._from_card(card, weights_file, batch_size=batch_size, input_size=input_size,
                               threshold=threshold, sha256=card.sha256, runtime=runtime, threads=threads,
                               precision=precision, resize=resize, mirror=mirror, max_blobs=max_blobs,
-                              refine_hands=refine_hands)
+                              refine_hands=refine_hands, arm_sides=arm_sides)
 
     @classmethod
     def _from_card(cls, card: presets.ModelCard, weights_file: Path, *, batch_size: int,
                    input_size, threshold, sha256: str | None, runtime: str = "auto",
                    threads: int | None = None, precision: str = "float32", resize: str = "auto",
                    mirror: bool | None = None, max_blobs: int | None = None,
-                   refine_hands: bool | None = None) -> "Segmenter":
-        entry = card.extra.get("hand_refiner")
-        if refine_hands and not entry:
-            raise ValueError(f"{card.name}: its model card names no hand refiner")
-        if refine_hands is None:  # the card says whether its refiner runs unless asked
-            refine_hands = bool(entry and entry.get("default", False))
-        refiner = HandRefiner.from_card(entry, weights_file.parent) if entry and refine_hands else None
+                   refine_hands: bool | None = None, arm_sides: bool | None = None) -> "Segmenter":
+        refiner = _second_network(card, weights_file, "hand_refiner", "hand refiner", refine_hands, HandRefiner)
+        arms = _second_network(card, weights_file, "arm_sides", "arm network", arm_sides, ArmSides)
         previous = keras.config.dtype_policy()
         try:
             keras.config.set_dtype_policy(precision)
@@ -190,14 +191,16 @@ class Segmenter:
                    batch_size=batch_size, name=card.name, weights_sha256=sha256 or presets.sha256_of(weights_file),
                    runtime=runtime, threads=threads, precision=precision, resize=resize,
                    mirror=card.mirror if mirror is None else mirror,
-                   max_blobs=card.max_blobs if max_blobs is None else max_blobs, hand_refiner=refiner)
+                   max_blobs=card.max_blobs if max_blobs is None else max_blobs, hand_refiner=refiner,
+                   arm_sides=arms)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, architecture: str | None = None, *, batch_size: int = 8,
                   input_size: tuple[int, int] | None = None, threshold: float | None = None,
                   input_scale: float = 1.0 / 255.0, runtime: str = "auto", threads: int | None = None,
                   resize: str = "auto", precision: str = "float32", mirror: bool | None = None,
-                  max_blobs: int | None = None, refine_hands: bool | None = None, **config) -> "Segmenter":
+                  max_blobs: int | None = None, refine_hands: bool | None = None, arm_sides: bool | None = None,
+                  **config) -> "Segmenter":
         """Load a model file.
 
         - ``*.keras``: a whole saved Keras 3 model.
@@ -207,7 +210,7 @@ class Segmenter:
           metrics ``precision_m``/``recall_m``/``f1_m`` are resolved; a linear output is
           treated as logits). Its inputs are assumed scaled by ``input_scale``.
 
-        ``precision``, ``mirror``, ``max_blobs`` and ``refine_hands`` (as in :meth:`from_pretrained`)
+        ``precision``, ``mirror``, ``max_blobs``, ``refine_hands`` and ``arm_sides`` (as in :meth:`from_pretrained`)
         apply to weights with a card (``mirror`` and ``max_blobs`` to any model file).
         """
         path = Path(path)
@@ -227,7 +230,7 @@ class Segmenter:
             return cls._from_card(card, path, batch_size=batch_size, input_size=input_size,
                                   threshold=threshold, sha256=sha, runtime=runtime, threads=threads, resize=resize,
                                   precision=precision, mirror=mirror, max_blobs=max_blobs,
-                                  refine_hands=refine_hands)
+                                  refine_hands=refine_hands, arm_sides=arm_sides)
         if path.suffix not in (".keras", ".h5", ".hdf5"):
             raise WeightsError(path, "unknown model file type: expected .keras, .weights.h5 or a legacy .h5")
         try:
@@ -372,3 +375,15 @@ class Segmenter:
         return (f"Segmenter(name={self.name!r}, input_size={self.input_size}, threshold={self.threshold}, "
                 f"batch_size={self.batch_size}, mirror={self.mirror}, max_blobs={self.max_blobs}, "
                 f"runtime={self.runtime!r}, backend={keras.backend.backend()!r}, gpu={has_gpu()})")
+
+
+def _second_network(card: presets.ModelCard, weights_file: Path, key: str, what: str, asked: bool | None, cls):
+    """The second network a card's ``key`` entry names (``cls.from_card``, files beside
+    ``weights_file``) where ``asked`` (None: the entry's ``default``), else None; asking for one
+    the card does not name is an error."""
+    entry = card.extra.get(key)
+    if asked and not entry:
+        raise ValueError(f"{card.name}: its model card names no {what}")
+    if asked is None:  # the card says whether it runs unless asked
+        asked = bool(entry and entry.get("default", False))
+    return cls.from_card(entry, weights_file.parent) if entry and asked else None

@@ -13,7 +13,9 @@ For ``face_hand`` models (the shipped ``snet-lite``):
   face (specks of a face called hand);
 * **left or right** is the side of the signer's face a hand lies on (:class:`HandSides`): the
   signer's left hand is on the image's right. A hand blob mostly on one side is that side's
-  hand; a blob across the line (two hands touching) is cut along it.
+  hand; a blob across the line (two hands touching) is cut along it. Where the arm network
+  runs (:mod:`signseg.infer.arm_sides`), a hand pixel leans to the arm the network marks more
+  there, the line counting a little (:data:`LINE_WEIGHT`), with the same rule for blobs.
 
 Measured against the part tracker's naming (``pipelines/compare_part_splits.py``), the side of
 the face gives each hand better and swaps fewer pixels, so the tracker is not used here.
@@ -37,6 +39,11 @@ MIN_HAND_OF_FACE = 0.1
 #: hand; one less one-sided is two hands, cut along the face's line.
 ONE_SIDE = 0.75
 _ACROSS = 255  # a hand blob across the line (in HandSides.name)
+#: Where the arm network names the hands, the line still counts this much against the
+#: network's left-arm minus right-arm probability (:func:`leaning_left`): close-ups that show
+#: no shoulder leave the arms unsure, and the line names them. Chosen on the validation
+#: signers (0.1-0.2 alike, 0, 0.3 and 0.5 worse; docs/parts.md).
+LINE_WEIGHT = 0.1
 #: Frames larger than this many pixels are split at a size with about this many (their aspect
 #: kept) and the parts brought back by nearest pixel: the network sees 224x224, so a larger
 #: split adds no detail, only time (at 1280x720 it took 24 ms a frame, 2.5x the capped one).
@@ -61,35 +68,43 @@ class HandSides:
         self.last = float(np.median(self._centres)) if self._centres else width / 2
         return self.last
 
-    def name(self, parts: np.ndarray, hands: np.ndarray, x: float, min_area: float = 0.0) -> None:
+    def name(self, parts: np.ndarray, hands: np.ndarray, x: float, min_area: float = 0.0,
+             arms: np.ndarray | None = None) -> None:
         """Write :data:`~signseg.labels.LEFT_HAND` / ``RIGHT_HAND`` into ``parts`` (H, W) for
-        each blob of ``hands`` (H, W) bool of at least ``min_area`` pixels, by its side of the
-        line ``x``; smaller blobs are left as they are. In place."""
+        each blob of ``hands`` (H, W) bool of at least ``min_area`` pixels; smaller blobs are
+        left as they are. In place. Each pixel leans to the signer's left or right
+        (:func:`leaning_left`: by the line ``x``, and by the arm network's ``arms`` where given);
+        a blob with :data:`ONE_SIDE` of its pixels leaning one way is that hand, one less
+        one-sided (two hands touching) is cut pixel by pixel."""
         n, comp, stats, _ = components(hands.astype(np.uint8))
         if n <= 1:
             return
-        side = np.zeros(n, np.uint8)  # per blob: its hand, ACROSS the line, or 0 (too small)
-        x0 = stats[:, cv2.CC_STAT_LEFT]
-        x1 = x0 + stats[:, cv2.CC_STAT_WIDTH]
-        for j in range(1, n):
-            if stats[j, cv2.CC_STAT_AREA] < min_area:
-                continue
-            if x0[j] >= x:  # wholly on the image's right: the signer's left
-                side[j] = L.LEFT_HAND
-            elif x1[j] <= x:
-                side[j] = L.RIGHT_HAND
-            else:  # count the blob's pixels on each side within its own box
-                y0, h = stats[j, cv2.CC_STAT_TOP], stats[j, cv2.CC_STAT_HEIGHT]
-                window = comp[y0:y0 + h, x0[j]:x1[j]] == j
-                left = int(window[:, max(0, int(np.ceil(x)) - x0[j]):].sum()) / stats[j, cv2.CC_STAT_AREA]
-                side[j] = L.LEFT_HAND if left >= ONE_SIDE else L.RIGHT_HAND if left <= 1 - ONE_SIDE else _ACROSS
+        left = leaning_left(parts.shape, x, arms)
+        share = np.bincount(comp[left], minlength=n) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+        side = np.where(share >= ONE_SIDE, L.LEFT_HAND, np.where(share <= 1 - ONE_SIDE, L.RIGHT_HAND, _ACROSS))
+        side = np.where(stats[:, cv2.CC_STAT_AREA] < min_area, 0, side).astype(np.uint8)
+        side[0] = 0
         named = side[comp]
         one = (named == L.LEFT_HAND) | (named == L.RIGHT_HAND)
         parts[one] = named[one]
         across = named == _ACROSS
-        if across.any():  # two hands touching: cut along the line
-            cols = np.broadcast_to(np.arange(parts.shape[1]) >= x, parts.shape)
-            parts[across] = np.where(cols[across], L.LEFT_HAND, L.RIGHT_HAND)
+        if across.any():  # two hands touching: each pixel by its own leaning
+            parts[across] = np.where(left[across], L.LEFT_HAND, L.RIGHT_HAND)
+
+
+def leaning_left(shape: tuple[int, int], x: float, arms: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: the pixels that lean to the signer's left hand. By the line alone, those on
+    the image's right of ``x``. With ``arms``, the arm network's (h, w, 2) probabilities of the
+    signer's left and right arm (:mod:`signseg.infer.arm_sides`, any size), where their
+    difference plus the line's :data:`LINE_WEIGHT` (+ right of the line, - left of it) is
+    positive: the arms decide where they are sure, the line where they are not."""
+    right_of_line = np.arange(shape[1]) >= x
+    if arms is None:
+        return np.broadcast_to(right_of_line, shape)
+    d = np.asarray(arms[..., 0], np.float32) - np.asarray(arms[..., 1], np.float32)
+    if d.shape != tuple(shape):
+        d = cv2.resize(d, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return d + np.where(right_of_line, LINE_WEIGHT, -LINE_WEIGHT).astype(np.float32) > 0
 
 
 def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, int, float | None]:
@@ -118,9 +133,11 @@ def _boxes(parts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, sides: HandSides) -> None:
+def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, sides: HandSides,
+                    arms: np.ndarray | None = None) -> None:
     """One frame of a face/hand model: the face and the named hands written into ``parts``
-    (H, W), which holds UNASSIGNED where ``marked``; ``share`` the hand share at any size.
+    (H, W), which holds UNASSIGNED where ``marked``; ``share`` the hand share at any size;
+    ``arms`` the arm network's (h, w, 2), which then names the hands with the line (:func:`leaning_left`).
     A frame over :data:`WORK_PIXELS` is split smaller and its parts brought back."""
     H, W = marked.shape
     scale = min(1.0, float(np.sqrt(WORK_PIXELS / (H * W))))
@@ -133,7 +150,7 @@ def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, si
     work[face] = L.FACE
     # the hands: the rest of the mask, less blobs under a tenth of the face
     sides.name(work, small & ~face, sides.line(face_x if face_x is None else face_x / scale, W) * scale,
-               MIN_HAND_OF_FACE * area)
+               MIN_HAND_OF_FACE * area, arms)
     if work is parts:
         return
     back = cv2.resize(work, (W, H), interpolation=cv2.INTER_NEAREST)
@@ -144,21 +161,23 @@ def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, si
     parts[marked] = back[marked]
 
 
-def refined_hands(parts: np.ndarray, hands: np.ndarray, sides: HandSides) -> None:
+def refined_hands(parts: np.ndarray, hands: np.ndarray, sides: HandSides, arms: np.ndarray | None = None) -> None:
     """One frame's hands replaced by the hand refiner's ``hands`` (H, W) int8
     (:meth:`signseg.infer.hand_refiner.HandRefiner.hands`: 1 hand, 0 not, -1 not looked at):
     the face stays, marked pixels the refiner looked at keep its answer, those it did not keep
     theirs, and the hand pixels off the face are named by their side of the frame's line
-    (``sides.last``, set by this frame's face). In place."""
+    (``sides.last``, set by this frame's face), or by the arms where ``arms`` (h, w, 2) are
+    given (:func:`leaning_left`). In place."""
     face = parts == L.FACE
     new = ((hands > 0) | ((hands < 0) & (parts != L.BACKGROUND))) & ~face
     parts[~face] = L.BACKGROUND
     parts[new] = L.UNASSIGNED
-    sides.name(parts, new, sides.last, MIN_HAND_OF_FACE * int(face.sum()))
+    sides.name(parts, new, sides.last, MIN_HAND_OF_FACE * int(face.sum()), arms)
 
 
 def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
-                  sides: HandSides | None = None, hands: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  sides: HandSides | None = None, hands: np.ndarray | None = None,
+                  arms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Part masks (n, H, W) uint8 and boxes (n, 3, 4) of masks (n, H, W), from the network's
     part channels ``proba`` (n, h, w, k; any size, brought to the masks' by the host), ``names``
     the channels' parts (:data:`signseg.models.layers.OUTPUTS`).
@@ -167,7 +186,9 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
     highest probability. With ``face`` and ``hand`` the face and hands are split as the
     module says, and ``sides`` (one per video, frames in order) names the hands. Marked pixels
     no part takes are :data:`~signseg.labels.UNASSIGNED`. ``hands`` (n, H, W) int8, the hand
-    refiner's (:func:`refined_hands`), replaces a ``face_hand`` model's hands.
+    refiner's (:func:`refined_hands`), replaces a ``face_hand`` model's hands; ``arms``
+    (n, h, w, 2), the arm network's (:mod:`signseg.infer.arm_sides`), names them instead of the
+    face's line.
     """
     n, H, W = masks.shape
     parts = np.where(masks > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
@@ -185,8 +206,9 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
             parts[i][marked] = best[marked]
         else:
             face_p, hand_p = p[..., names.index("face")], p[..., names.index("hand")]
-            _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides)
+            arm = None if arms is None else arms[i]
+            _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides, arm)
             if hands is not None:
-                refined_hands(parts[i], hands[i], sides)
+                refined_hands(parts[i], hands[i], sides, arm)
         boxes[i] = _boxes(parts[i])
     return parts, boxes

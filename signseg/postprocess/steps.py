@@ -32,32 +32,42 @@ class Postprocess:
                 raise ValueError(f"crop size must be at least 8 pixels, got {self.crop_size}")
             object.__setattr__(self, "parts", True)
 
-    def start(self, channels: tuple[str, ...] = (), refiner=None) -> "VideoPostprocess":
+    def start(self, channels: tuple[str, ...] = (), refiner=None, arms=None) -> "VideoPostprocess":
         """Fresh state for one video; ``channels``: the parts the network's channels after the
         mask give (``Segmenter.parts``), which then split the masks (see :meth:`attrs`);
-        ``refiner``: the Segmenter's hand refiner, whose hands the parts then take."""
-        return VideoPostprocess(self, channels, refiner)
+        ``refiner``: the Segmenter's hand refiner, whose hands the parts then take; ``arms``: its
+        arm network, which then names the hands."""
+        return VideoPostprocess(self, channels, refiner, arms)
 
-    def attrs(self, channels: tuple[str, ...] = (), refiner_sha256: str | None = None) -> dict[str, Any]:
+    def attrs(self, channels: tuple[str, ...] = (), refiner_sha256: str | None = None,
+              arms_sha256: str | None = None) -> dict[str, Any]:
         """What a video's group records about it (docs/format.md): ``parts_from`` says who split
-        the masks: the network (its sides too), the network's face and the tracker's hands, or
-        the tracker alone; ``hand_refiner_sha256`` the hand refiner the hands came from."""
+        the masks: the network (its sides too), the network's face with hands named by their
+        side of the face or by the arm network, or the tracker alone; ``hand_refiner_sha256``
+        the hand refiner the hands came from, ``arm_sides_sha256`` the arm network that named them."""
         out = {"parts": self.parts, "crop_size": self.crop_size}
-        if self.parts:
-            out["parts_from"] = ("network" if "left_hand" in channels else
-                                 "network face, hands by side of the face" if channels else "tracker")
-            if refiner_sha256:
-                out["parts_from"] += ", hands refined on crops"
-                out["hand_refiner_sha256"] = refiner_sha256
+        if not self.parts:
+            return out
+        if "left_hand" in channels or not channels:
+            out["parts_from"] = "network" if channels else "tracker"
+            return out
+        arms = arms_sha256 is not None
+        out["parts_from"] = "network face, " + ("hands named by their arms" if arms else "hands by side of the face")
+        if arms:
+            out["arm_sides_sha256"] = arms_sha256
+        if refiner_sha256:
+            out["parts_from"] += ", hands refined on crops"
+            out["hand_refiner_sha256"] = refiner_sha256
         return out
 
 
 class VideoPostprocess:
     """One video's post-processing; call it on (frames, masks) batches in frame order."""
 
-    def __init__(self, spec: Postprocess, channels: tuple[str, ...] = (), refiner=None):
+    def __init__(self, spec: Postprocess, channels: tuple[str, ...] = (), refiner=None, arms=None):
         self.spec, self.channels = spec, tuple(channels)
         self.refiner = refiner if self.channels else None
+        self.arms = arms if self.channels and "left_hand" not in self.channels else None
         # per-video state carried between batches: the face's line for a face/hand model's
         # hands, the part tracker for a one-channel model's masks
         self.sides = HandSides() if spec.parts and self.channels else None
@@ -80,7 +90,8 @@ class VideoPostprocess:
                                  f"got {None if proba is None else proba.shape}")
             hands = None if self.refiner is None else self.refiner.hands(frames, proba[..., 1:], self.channels,
                                                                         self.recent_boxes)
-            parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides, hands)
+            arms = None if self.arms is None else self.arms.arms(frames)
+            parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides, hands, arms)
             per_part = proba[..., [1 + self.channels.index(c if c in self.channels else "hand") for c in PART_NAMES]]
         else:
             parts, boxes = self.tracker(masks)

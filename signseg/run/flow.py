@@ -70,10 +70,10 @@ def part_channels(segmenter, post: Postprocess) -> tuple[str, ...]:
     return tuple(segmenter.parts) if post.parts else ()
 
 
-def refiner_sha256(segmenter, post: Postprocess) -> str | None:
-    """The sha256 of the hand refiner whose hands a run's parts take, None where none does."""
-    refiner = segmenter.hand_refiner
-    return refiner.sha256 if refiner is not None and part_channels(segmenter, post) else None
+def second_sha256(network, segmenter, post: Postprocess) -> str | None:
+    """The sha256 of a second network of the Segmenter (its hand refiner, its arm network) that
+    a run's parts use, None where none does."""
+    return network.sha256 if network is not None and part_channels(segmenter, post) else None
 
 
 def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
@@ -83,7 +83,8 @@ def video_attrs(job: VideoJob, reader: VideoReader, segmenter, stride: int,
             "model": segmenter.name, "weights_sha256": segmenter.weights_sha256, "runtime": segmenter.runtime,
             "precision": segmenter.precision, "threshold": segmenter.threshold, "mirror": segmenter.mirror,
             "max_blobs": segmenter.max_blobs or 0,
-            "stride": stride, **post.attrs(part_channels(segmenter, post), refiner_sha256(segmenter, post)),
+            "stride": stride, **post.attrs(part_channels(segmenter, post), second_sha256(segmenter.hand_refiner, segmenter, post),
+                         second_sha256(segmenter.arm_sides, segmenter, post)),
             **job.attrs()}
 
 
@@ -101,9 +102,9 @@ class _Open:
     """A video being written: its shard, writer and post-processing state."""
 
     def __init__(self, job: VideoJob, shard: Path, attrs: dict, post: Postprocess, deflate: Executor,
-                 channels: tuple[str, ...], refiner=None):
+                 channels: tuple[str, ...], refiner=None, arms=None):
         self.job, self.shard, self.attrs = job, shard, attrs
-        self.post = post.start(channels, refiner)
+        self.post = post.start(channels, refiner, arms)
         self.store = MaskFile(shard, "w")
         self.writer = self.store.video_writer(job.video_id, deflate=deflate)
 
@@ -165,7 +166,7 @@ class _Writer:
                 attrs = video_attrs(job, c.reader, self.segmenter, self.stride, self.post)
                 self.open[c.index] = _Open(job, self.shard_for(c.index), attrs, self.post, self.pool,
                                            part_channels(self.segmenter, self.post),
-                                           self.segmenter.hand_refiner)
+                                           self.segmenter.hand_refiner, self.segmenter.arm_sides)
             elif c.frames is not None:
                 self.open[c.index].append(c.frames, *made)
                 if self.on_frames is not None:

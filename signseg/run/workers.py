@@ -124,6 +124,7 @@ class ModelSpec:
     mirror: bool | None = None
     max_blobs: int | None = None
     refine_hands: bool | None = None
+    arm_sides: bool | None = None
 
     def load(self):
         """The Segmenter for this spec, loaded once per process."""
@@ -133,7 +134,8 @@ class ModelSpec:
                 from signseg.infer.segmenter import Segmenter
                 kw = dict(batch_size=self.batch_size, threshold=self.threshold, input_size=self.input_size,
                           runtime=self.runtime, threads=self.threads, precision=self.precision,
-                          mirror=self.mirror, max_blobs=self.max_blobs, refine_hands=self.refine_hands)
+                          mirror=self.mirror, max_blobs=self.max_blobs, refine_hands=self.refine_hands,
+                          arm_sides=self.arm_sides)
                 _LOADED[self] = (Segmenter.from_file(self.weights, **kw) if self.weights
                                  else Segmenter.from_pretrained(self.name, **kw))
             return _LOADED[self]

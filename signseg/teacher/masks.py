@@ -190,6 +190,33 @@ def pose_hand_region(pose: np.ndarray, side: str, shape: tuple[int, int], min_vi
     return region if region.any() else None  # nothing of it inside the frame: None
 
 
+#: Each side's shoulder (the arm's root: a hand's side is the side of the shoulder its arm comes from).
+POSE_SHOULDER = {"left": 11, "right": 12}
+#: An arm's width as a share of the distance between the shoulders.
+ARM = 0.28
+
+
+def arm_mask(pose: np.ndarray, side: str, shape: tuple[int, int], hand: np.ndarray | None = None) -> np.ndarray | None:
+    """(H, W) uint8, 1 on one arm of the signer (``side``: ``"left"`` or ``"right"``, the
+    signer's own): the pose's shoulder, elbow, wrist and the middle of its hand points joined
+    by lines :data:`ARM` of a shoulder width thick, plus ``hand`` (H, W) bool, the teacher's
+    hand of that side, where given. None where the pose has no such points. The arm is what
+    says which hand is which when a hand crosses the body: its shoulder stays on its side."""
+    idx = POSE_HAND[side]
+    joints = np.array([pose[POSE_SHOULDER[side], :2], pose[POSE_ELBOW[side], :2], pose[idx[0], :2],
+                       pose[list(idx[1:]), :2].mean(axis=0)], np.float64)
+    shoulders = pose[[POSE_SHOULDER["left"], POSE_SHOULDER["right"]], :2]
+    if not (np.isfinite(joints).all() and np.isfinite(shoulders).all()):
+        return None
+    thick = max(2, int(round(ARM * float(np.linalg.norm(shoulders[0] - shoulders[1])))))
+    out = np.zeros(shape, np.uint8)
+    pts = np.clip(np.round(joints), -1e5, 1e5).astype(np.int32)
+    cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, 1, thickness=thick, lineType=cv2.LINE_8)
+    if hand is not None:
+        out[hand] = 1
+    return out
+
+
 def fill_short_gaps(hands: np.ndarray, frame_index: np.ndarray | None = None, max_gap: int = 4) -> np.ndarray:
     """Hand landmarks (T, 21, 2), NaN where not found, with every gap of at most ``max_gap``
     video frames between two detections filled by linear interpolation in time (a hand the

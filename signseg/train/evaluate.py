@@ -163,29 +163,31 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
     """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks, frames
     in order, as ``--parts`` writes them: from the model's part channels where it has them
     (``proba_parts``, else computed; :func:`signseg.postprocess.network_parts.network_parts`: a
-    ``face_hand`` model's face, its hands named by their side of the face), else the part
-    tracker's split."""
+    ``face_hand`` model's face, its hands named by their side of the face or by the
+    Segmenter's arm network), else the part tracker's split."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
     refiner = segmenter.hand_refiner
     hands = None if refiner is None else refiner.hands(frames, pp, segmenter.parts)
-    return network_parts(masks, pp, segmenter.parts, hands=hands)[0]
+    arms = None if segmenter.arm_sides is None else segmenter.arm_sides.arms(frames)
+    return network_parts(masks, pp, segmenter.parts, hands=hands, arms=arms)[0]
 
 
-def sides_of_teacher(truth: np.ndarray) -> np.ndarray:
+def sides_of_teacher(truth: np.ndarray, arms: np.ndarray | None = None) -> np.ndarray:
     """The teacher's own face and hands (n, H, W), frames in order, with every hand renamed by
     its side of the teacher's face as ``--parts`` names a ``face_hand`` model's hands
-    (:class:`~signseg.postprocess.network_parts.HandSides`): scored against ``truth``, what
-    that naming rule alone swaps, with perfect masks (its ceiling)."""
+    (:class:`~signseg.postprocess.network_parts.HandSides`), or by ``arms`` (n, h, w, 2), the arm
+    network's, where given: scored against ``truth``, what that naming rule alone swaps, with
+    perfect masks (its ceiling)."""
     out = np.array(truth, np.uint8, copy=True)
     sides = HandSides()
-    for frame in out:
+    for i, frame in enumerate(out):
         hands = (frame == L.LEFT_HAND) | (frame == L.RIGHT_HAND)
         face_x = np.nonzero(frame == L.FACE)[1]
         x = sides.line(float(face_x.mean()) if face_x.size else None, frame.shape[1])
         frame[hands] = L.UNASSIGNED
-        sides.name(frame, hands, x)
+        sides.name(frame, hands, x, arms=None if arms is None else arms[i])
     return out
 
 

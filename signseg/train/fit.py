@@ -385,27 +385,30 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
             "metrics": {"val_hand_iou" if parts else "val_iou": round(val_iou, 4)}})
-    refiner = carried_refiner(card0, model_dir, config)
-    if refiner is not None:
-        card.extra["hand_refiner"] = refiner
+    card.extra.update(carried_networks(card0, model_dir, config))
     card.save(model_dir / f"{name}.json")
     (model_dir / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.history.items()}))
     return card
 
 
-def carried_refiner(card0: ModelCard | None, model_dir: Path, config: dict) -> dict | None:
-    """The init model's hand refiner (:mod:`signseg.infer.hand_refiner`) for a fine-tuned
-    face/hand model, its files (weights, int8 graph) copied beside the new weights; None where there is none to keep.
-    The refiner reads the face and hand channels, which a fine-tune moves, not remakes."""
-    entry = None if card0 is None else card0.extra.get("hand_refiner")
-    if not entry or config.get("outputs") != "face_hand":
-        return None
-    files = [entry["file"]] + ([entry["int8"]["file"]] if entry.get("int8") else [])  # its int8 graph too
-    for name in files:
-        source, target = Path(card0.extra["_weights_path"]).parent / name, Path(model_dir) / name
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
-    return dict(entry)
+def carried_networks(card0: ModelCard | None, model_dir: Path, config: dict) -> dict[str, dict]:
+    """The init model's second networks, by card key, their files (weights, int8 graph) copied
+    beside the new weights: its hand refiner (:mod:`signseg.infer.hand_refiner`) for a
+    fine-tuned face/hand model (the refiner reads the face and hand channels, which a fine-tune
+    moves, not remakes) and its arm network (:mod:`signseg.infer.arm_sides`, which reads the
+    frames alone). Empty where there is none to keep."""
+    out = {}
+    for key in ("hand_refiner", "arm_sides"):
+        entry = None if card0 is None else card0.extra.get(key)
+        if not entry or (key == "hand_refiner" and config.get("outputs") != "face_hand"):
+            continue
+        files = [entry["file"]] + ([entry["int8"]["file"]] if entry.get("int8") else [])  # its int8 graph too
+        for name in files:
+            source, target = Path(card0.extra["_weights_path"]).parent / name, Path(model_dir) / name
+            if source.resolve() != target.resolve():
+                shutil.copyfile(source, target)
+        out[key] = dict(entry)
+    return out
 
 
 def auto_views(card0: ModelCard | None, crop_size: tuple[int, int] | None = None,

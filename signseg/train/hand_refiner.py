@@ -8,7 +8,6 @@ missed, :data:`signseg.labels.IGNORE`) weigh nothing.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,6 +21,7 @@ from signseg import labels as L
 from signseg.infer.blobs import components
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
+from signseg.infer.second_network import save_with_entry
 from signseg.infer.presets import sha256_of
 from signseg.models.hand_refiner import hand_refiner
 from signseg.train.frames import with_ignore
@@ -137,15 +137,8 @@ def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, thres
                       training: dict | None = None) -> dict:
     """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``); the
     entry (what a model card's ``"hand_refiner"`` holds, :meth:`HandRefiner.from_card`) is returned."""
-    path = Path(path)
-    if not path.name.endswith(".weights.h5"):
-        raise ValueError(f"{path}: the refiner's weights file must end in .weights.h5")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(path))
-    entry = {"file": path.name, "sha256": sha256_of(path), "width": int(width), "threshold": float(threshold),
-             "training": training or {}}
-    path.with_name(path.name[: -len(".weights.h5")] + ".json").write_text(json.dumps(entry, indent=2) + "\n")
-    return entry
+    return save_with_entry(model, path, "refiner", width=int(width), threshold=float(threshold),
+                           training=training or {})
 
 
 def takes_place_of(new: dict, old: dict | None) -> dict:
