@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from signseg.decode.image import resize
+from signseg.infer.preprocess import to_input
 from signseg.infer.second_network import built, card_files, runner
 from signseg.models.arm_sides import SIZE
 
@@ -56,10 +56,10 @@ class ArmSides:
         if self._runner is None:
             self._runner = runner(self.runtime, self.threads, self.int8, lambda: self.model, (SIZE, SIZE),
                                   None if self.sha256 is None else f"arm-sides {self.sha256}")
-        x = np.empty((len(frames), SIZE, SIZE, 3), np.float32)
-        for i, frame in enumerate(frames):
-            np.multiply(resize(frame, (SIZE, SIZE)), np.float32(1 / 255), out=x[i])
-        return np.asarray(self._runner(x), np.float32) if len(x) else np.zeros((0, SIZE, SIZE, 2), np.float32)
+        if not len(frames):
+            return np.zeros((0, SIZE, SIZE, 2), np.float32)
+        x = to_input(frames, (SIZE, SIZE)).astype(np.float32) * np.float32(1 / 255)
+        return np.asarray(self._runner(x), np.float32)
 
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "ArmSides":

@@ -20,7 +20,7 @@ from signseg import labels as L
 from signseg.decode.image import resize
 from signseg.infer.second_network import save_with_entry
 from signseg.models.arm_sides import SIZE, arm_sides
-from signseg.teacher.labelset import default_landmarks_dir
+from signseg.teacher.labelset import default_landmarks_dir, landmarks_file
 from signseg.teacher.masks import arm_mask
 
 
@@ -48,7 +48,7 @@ def arms_from_labels(files: Sequence[str | Path], size: int = SIZE, videos: Sequ
             for vid, g in f.get("videos", {}).items():
                 if not g.attrs.get("complete") or (want is not None and vid not in want):
                     continue
-                npz = folder / f"{vid}.npz"
+                npz = landmarks_file(folder, vid)
                 if not npz.is_file():
                     raise FileNotFoundError(f"{npz}: no landmarks for {vid} of {path} (the arms are drawn from the pose)")
                 with np.load(npz) as lm:
