@@ -80,7 +80,7 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     # the face and the hands apart (a whole-mask mean hides missed hands), as --parts writes them
     report = json.loads((out / "adapt.json").read_text())
     for measured, said in ((r.before, report["heldout_before"]), (r.after, report["heldout_after"])):
-        assert measured == said and set(measured) == {"iou", "face_iou", "hand_iou", "hand_recall"}
+        assert measured == said and {"iou", "face_iou", "hand_iou", "hand_recall", "swapped"} <= set(measured)
         assert all(0.0 <= v <= 1.0 for v in measured.values())
     assert (report["iou_before"], report["iou_after"]) == (r.before["iou"], r.after["iou"])
     assert set(report["heldout_init_refiner"]) == set(r.after)  # the network adapted, the shipped refiner
@@ -92,6 +92,17 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     assert refiner.sha256 != shipped.sha256 and entry["training"]["videos"] == r.train_videos
     assert entry["int8"]["weights_sha256"] == refiner.sha256 and refiner.int8 is not None
     assert (entry["neighbours"], entry["min_peak"]) == (shipped.neighbours, shipped.min_peak)  # runs as shipped
+    # the arm network was refitted on the training videos' people, and runs by default only
+    # where the held-out clip swapped fewer hand pixels with it
+    arms = json.loads((out / "model.json").read_text())["arm_sides"]
+    shipped_arms = Segmenter.from_pretrained("snet-lite", arm_sides=True).arm_sides
+    assert arms["training"]["init"] == shipped_arms.sha256 and arms["sha256"] != shipped_arms.sha256
+    assert arms["training"]["videos"] == sorted(r.train_videos) and arms["int8"]["weights_sha256"] == arms["sha256"]
+    sides = report["sides"]
+    assert r.sides == sides and sides["arms_on"] == arms["default"]
+    assert sides["arms_on"] == (sides["by_arms"]["swapped"] < sides["by_face_line"]["swapped"])
+    assert r.after == (sides["by_arms"] if sides["arms_on"] else sides["by_face_line"])
+    assert (seg.arm_sides is not None) == sides["arms_on"]
     with h5py.File(out / "labels.h5", "r") as f:
         assert sorted(f["videos"]) == sorted(j.video_id for j in jobs)
         held = f[f"videos/{r.holdout_videos[0]}"]
@@ -118,7 +129,7 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     r = subprocess.run(signseg_command("adapt", corpus, "-o", tmp_path / "m", "--frames", "40", "--minutes", "0.01",
                                        "-q"), capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert r.returncode == 0, r.stderr
-    assert "held-out IoU" in r.stderr and "--weights" in r.stderr
+    assert "held-out IoU" in r.stderr and "--weights" in r.stderr and "held-out swapped" in r.stderr
     seg = subprocess.run(signseg_command("segment", SOUP, "-o", tmp_path / "s.h5", "--weights",
                                          tmp_path / "m" / "model.weights.h5", "-q"),
                          capture_output=True, text=True, cwd=REPO, timeout=300)

@@ -96,7 +96,7 @@ def test_arm_targets_are_read_from_labels_and_their_landmarks(soup_labels):
 @pytest.fixture(scope="module")
 def arms_card(soup_labels, tmp_path_factory):
     """The shipped weights' folder with an arm network trained by ``signseg arms`` (a few steps on
-    SOUP) and attached to snet-lite's card: no arm network is shipped (docs/parts.md)."""
+    SOUP) and attached to snet-lite's card in place of the shipped one."""
     from signseg.infer.presets import weights_dir
 
     folder = tmp_path_factory.mktemp("arms") / "weights"
@@ -127,7 +127,11 @@ def test_a_card_runs_its_arm_network_where_asked_and_checks_it_then(arms_card, t
     from signseg.infer.segmenter import Segmenter
 
     with pytest.raises(ValueError, match="names no arm network"):
-        Segmenter.from_pretrained("snet-lite", arm_sides=True)  # the shipped card names none
+        Segmenter.from_pretrained("snet", arm_sides=True)  # snet's card names none
+    # snet-lite's names one, off unless asked (it did not help new people held out), with its int8 graph
+    assert Segmenter.from_pretrained("snet-lite").arm_sides is None
+    shipped = Segmenter.from_pretrained("snet-lite", arm_sides=True).arm_sides
+    assert shipped.int8 is not None and shipped.width == 8
     folder = tmp_path / "card"
     shutil.copytree(arms_card, folder)
     entry = json.loads((folder / "snet-lite.json").read_text())["arm_sides"]
@@ -172,3 +176,16 @@ def test_segment_parts_with_the_arm_network_says_so_in_the_file(arms_card, tmp_p
     hands = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
     np.testing.assert_array_equal(x == L.FACE, y == L.FACE)  # only the hands' names may differ
     np.testing.assert_array_equal(hands(x), hands(y))
+
+
+def test_a_time_budget_sets_the_epochs_and_the_rate_falls_along_a_cosine():
+    from signseg.train.arm_sides import cosine_rate, train_arm_sides
+
+    assert cosine_rate(1e-3, 0, 10) == pytest.approx(1e-3)
+    assert cosine_rate(1e-3, 5, 10) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5))
+    assert cosine_rate(1e-3, 9, 10) > cosine_rate(1e-3, 10, 10) == pytest.approx(5e-5)
+    x = np.random.default_rng(0).integers(0, 256, (4, SIZE, SIZE, 3), dtype=np.uint8)
+    y = np.zeros((4, SIZE, SIZE, 2), np.uint8)
+    lines = []
+    train_arm_sides(x, y, epochs=50, steps=1, batch_size=2, width=4, max_minutes=1e-6, log=lines.append)
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/50:")  # the budget held one epoch of 50

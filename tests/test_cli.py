@@ -63,6 +63,8 @@ def test_models_lists_the_registry():
     assert r.returncode == 0 and "snet-lite" in r.stdout and "snet " in r.stdout
     lite = next(line for line in r.stdout.splitlines() if line.startswith("snet-lite"))
     assert "int8 graph for CPUs" in lite
+    # its second networks, and which of them run only where asked
+    assert "hand refiner," in lite and "arm network (off unless asked)" in lite
 
 
 def test_console_script_is_installed():

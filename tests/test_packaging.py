@@ -22,6 +22,8 @@ def test_a_wheel_holds_every_package_and_the_weights_and_segments(tmp_path):
         assert f"{package}/__init__.py" in names, f"{package} is not in the wheel"
     for name in ("snet-lite", "snet"):
         assert {f"signseg/weights/{name}.weights.h5", f"signseg/weights/{name}.json"} <= names
+    for name in ("hand-refiner", "arm-sides"):  # snet-lite's second networks and their int8 graphs
+        assert {f"signseg/weights/{name}.weights.h5", f"signseg/weights/{name}.int8.onnx"} <= names
 
     # a fresh venv with the wheel installed; its dependencies are borrowed from this
     # environment (a .pth line) instead of downloaded again

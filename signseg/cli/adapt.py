@@ -48,6 +48,7 @@ def run(args) -> int:
                        progress=not args.quiet)
         what = f"{result.labelled_frames} labelled frames of {len(result.train_videos)} videos"
     print(f"signseg: wrote {result.weights} ({what}; held-out IoU {result.iou_before:.3f} -> "
-          f"{result.iou_after:.3f}{result.changes([('hand_iou', 'hands')])}); use it with --weights {result.weights}",
+          f"{result.iou_after:.3f}{result.changes([('hand_iou', 'hands')])}{result.arms_line()}); "
+          f"use it with --weights {result.weights}",
           file=sys.stderr)
     return 0

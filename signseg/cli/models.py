@@ -25,8 +25,9 @@ def run(args) -> int:
             flip = (", mirror" if card.get("mirror") else "") + (
                 f", {card['max_blobs']} largest blobs" if card.get("max_blobs") else "") + (
                 ", int8 graph for CPUs" if card.get("int8") else "") + (
-                ", hand refiner" if card.get("hand_refiner") else "") + (
-                ", arm network" if card.get("arm_sides") else "")
+                "".join(f", {what}" + ("" if card[key].get("default") else " (off unless asked)")
+                        for key, what in (("hand_refiner", "hand refiner"), ("arm_sides", "arm network"))
+                        if card.get(key)))
             line += (f" [{card['architecture']} {card['input_size'][0]}x{card['input_size'][1]}, "
                      f"threshold {card['threshold']}{flip}]")
         print(line)

@@ -36,6 +36,9 @@ FRAMES_PER_VIDEO = 8
 #: The first network's share of the time budget where the hand refiner is refitted after it
 #: (the refit takes about a minute on 2 cores for 400 frames).
 NETWORK_SHARE = 0.9
+#: The arm network's share of the time budget, where the init card names one
+#: (:func:`signseg.train.arm_sides.refit_arm_sides`); it comes out of the first network's.
+ARMS_SHARE = 0.1
 
 
 @dataclass
@@ -50,6 +53,9 @@ class AdaptResult:
     #: ``face_iou``, ``hand_iou`` and ``hand_recall`` (:func:`heldout_means`)
     before: dict
     after: dict
+    #: where an arm network was refitted: the held-out means with the hands named by the side of
+    #: the face (``by_face_line``) and by the arms (``by_arms``), and ``arms_on``, the choice
+    sides: dict | None = None
 
     @property
     def iou_before(self) -> float:
@@ -58,6 +64,15 @@ class AdaptResult:
     @property
     def iou_after(self) -> float:
         return self.after["iou"]
+
+    def arms_line(self) -> str:
+        """The text ``; hands named by their arms (swapped 0.148 -> 0.098)`` where an arm network
+        was refitted (``by the side of the face`` where it was left off), else empty."""
+        if not self.sides:
+            return ""
+        line, arms = (self.sides[k].get("swapped", float("nan")) for k in ("by_face_line", "by_arms"))
+        return (f"; hands named by {'their arms' if self.sides['arms_on'] else 'the side of the face'} "
+                f"(held-out swapped: side of the face {line:.3f}, arms {arms:.3f})")
 
     def changes(self, names: Sequence[tuple[str, str]] = (("face_iou", "face"), ("hand_iou", "hands"))) -> str:
         """The text ``, face 0.654 -> 0.887, hands ...``: each (key, name) of ``names`` measured before and after."""
@@ -68,13 +83,16 @@ class AdaptResult:
 def heldout_means(scores: dict) -> dict[str, float]:
     """Means over held-out clips' :class:`~signseg.train.evaluate.Score` s (clip -> score):
     ``iou`` (the whole mask) and, where the scores have parts, ``face_iou``, ``hand_iou`` and
-    ``hand_recall`` (clips without the teacher's face or hands left out of those)."""
+    ``hand_recall`` (clips without the teacher's face or hands left out of those), and where
+    they tell the hands apart ``left_iou``, ``right_iou`` and ``swapped`` (the share of hand
+    pixels given the other hand)."""
     from signseg.train.evaluate import by_setting
 
     if not scores:
         return {"iou": float("nan")}
     row = by_setting(scores, {})["all clips"]
-    return {"iou": row["mean_iou"], **{k: row[k] for k in ("face_iou", "hand_iou", "hand_recall") if k in row}}
+    keys = ("face_iou", "hand_iou", "hand_recall", "left_iou", "right_iou", "swapped")
+    return {"iou": row["mean_iou"], **{k: row[k] for k in keys if row.get(k) is not None}}
 
 
 def _group(job: VideoJob) -> tuple:
@@ -166,9 +184,14 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         refit_hand_refiner(weights, labels_file, train_ids,
                            log=(lambda line: print(f"hand refiner: {line}", file=sys.stderr)) if progress else None)
 
+    def arms(weights: Path, budget: float) -> dict | None:  # the arm network learns the corpus's people
+        from signseg.train.arm_sides import refit_arm_sides
+        return refit_arm_sides(weights, labels_file, train_ids, max_minutes=budget,
+                               log=(lambda line: print(f"arm network: {line}", file=sys.stderr)) if progress else None)
+
     return _fine_tune([labels_file], model_dir, train_ids, held, score, init=init,
                       minutes=minutes, epochs=epochs, steps_per_epoch=steps_per_epoch, progress=progress,
-                      labelled=usable, source="teacher", refine=refine)
+                      labelled=usable, source="teacher", refine=refine, arms=arms)
 
 
 def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *, minutes: float = 15.0,
@@ -211,26 +234,30 @@ def adapt_labels(sources: Sequence[str | os.PathLike], model_dir: str | os.PathL
 
 def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str], score, *, init: str,
                minutes: float, epochs: int, steps_per_epoch: int, progress: bool, labelled: int,
-               source, data=None, refine=None) -> AdaptResult:
+               source, data=None, refine=None, arms=None) -> AdaptResult:
     """Score ``init`` on the held-out frames, fine-tune it on the rest within ``minutes``, score the
     result, and write ``adapt.json`` with what was measured (``score``: a model -> its
     :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already.
     ``refine``: called with the new weights to fine-tune the hand refiner their card carries
     (then the first network gets :data:`NETWORK_SHARE` of ``minutes``, and its score without
-    the refit is kept too)."""
+    the refit is kept too). ``arms``: called with the new weights and a budget in minutes
+    (:data:`ARMS_SHARE` of ``minutes``) to refit the arm network the card names; it then runs
+    by default only where the held-out clips swap fewer hand pixels with it (:func:`_choose_arms`)."""
     from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
-    from signseg.train.fit import auto_views, train
+    from signseg.train.fit import auto_views, init_card, train
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
     refine = refine if base.hand_refiner is not None else None
+    arms = arms if "arm_sides" in init_card(init).extra else None
+    share = (NETWORK_SHARE if refine is not None else 1.0) - (ARMS_SHARE if arms is not None else 0.0)
     # the views a model from scratch gets (graph on a GPU, host on a CPU), not the init card's:
     # the measured gains (docs/training.md) were made with host views on a CPU
     views = auto_views(None)
     card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
                  learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held,
-                 max_minutes=minutes * (NETWORK_SHARE if refine is not None else 1.0),
+                 max_minutes=minutes * share,
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0, data=data,
                  views=views)
     weights = model_dir / card.weights_file
@@ -239,16 +266,38 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     if refine is not None:
         network_only = {"heldout_init_refiner": kept(score(Segmenter.from_file(weights)))}
         refine(weights)
-    after = score(Segmenter.from_file(weights))
+    sides, after = {}, None
+    if arms is not None and arms(weights, minutes * ARMS_SHARE) is not None:
+        sides, after = _choose_arms(weights, score, kept)
+    if after is None:
+        after = score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "trained_on": trained_on, "frames": labelled,
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
-              "heldout_before": kept(before), **network_only, "heldout_after": kept(after),
+              "heldout_before": kept(before), **network_only, **sides, "heldout_after": kept(after),
               "weights_sha256": card.sha256}
     (model_dir / "adapt.json").write_text(json.dumps(report, indent=2) + "\n")  # what was measured
-    result = AdaptResult(weights, trained_on, held, labelled, before, after)
+    result = AdaptResult(weights, trained_on, held, labelled, before, after, sides.get("sides"))
     if progress:
         what = (f"teacher agreement on {len(held)} held-out video(s) ({', '.join(held)})" if source == "teacher"
                 else f"agreement with your labels on {len(held)} held-out frame group(s)")
         print(f"signseg: {what}: IoU {result.iou_before:.3f} ({init}) -> {result.iou_after:.3f} (adapted)"
               f"{result.changes()}", file=sys.stderr)
     return result
+
+
+def _choose_arms(weights: Path, score, kept) -> tuple[dict, dict]:
+    """Run the card's (refitted) arm network by default where the held-out clips swap fewer hand
+    pixels with it than with the side of the face: a name learnt from a corpus's own people is
+    kept only where it holds on clips it did not learn from. Returns what was measured (for
+    ``adapt.json``) and the held-out means of the choice."""
+    from signseg.infer.presets import ModelCard, card_path_for
+    from signseg.infer.segmenter import Segmenter
+
+    line = score(Segmenter.from_file(weights, arm_sides=False))
+    by_arms = score(Segmenter.from_file(weights, arm_sides=True))
+    on = by_arms.get("swapped", 1.0) < line.get("swapped", 0.0)
+    card_file = card_path_for(weights)
+    card = ModelCard.load(card_file)
+    card.extra["arm_sides"] = {**card.extra["arm_sides"], "default": bool(on)}
+    card.save(card_file)
+    return {"sides": {"by_face_line": kept(line), "by_arms": kept(by_arms), "arms_on": bool(on)}}, (by_arms if on else line)

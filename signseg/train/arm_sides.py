@@ -48,7 +48,7 @@ def arms_from_labels(files: Sequence[str | Path], size: int = SIZE, videos: Sequ
             for vid, g in f.get("videos", {}).items():
                 if not g.attrs.get("complete") or (want is not None and vid not in want):
                     continue
-                npz = landmarks_file(folder, vid)
+                npz = landmarks_file(folder, g.attrs.get("source") or vid)  # named after the video's file
                 if not npz.is_file():
                     raise FileNotFoundError(f"{npz}: no landmarks for {vid} of {path} (the arms are drawn from the pose)")
                 with np.load(npz) as lm:
@@ -96,27 +96,97 @@ def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def train_arm_sides(x: np.ndarray, y: np.ndarray, *, epochs: int = 40, steps: int = 200, width: int = 8,
                     batch_size: int = 32, lr: float = 1e-3, seed: int = 0, init: keras.Model | None = None,
-                    log: Callable[[str], None] | None = print) -> keras.Model:
+                    max_minutes: float | None = None, log: Callable[[str], None] | None = print) -> keras.Model:
     """The arm network trained on frames ``x`` and targets ``y`` (:func:`arms_from_labels`):
     ``epochs`` of ``steps`` random batches, binary cross-entropy, Adam at ``lr`` decayed along a
-    cosine; ``init`` (an arm network) to fine-tune instead of starting afresh."""
+    cosine over the epochs; ``init`` (an arm network) to fine-tune instead of starting afresh.
+    ``max_minutes``: a time budget; the first epoch's time sets how many epochs fit in it, and
+    the cosine is drawn over those."""
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     model = init if init is not None else arm_sides(width)
-    schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy")
-    for epoch in range(epochs):
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy")
+    start, epoch = time.time(), 0
+    while epoch < epochs:
+        model.optimizer.learning_rate = cosine_rate(lr, epoch, epochs)
         t0, losses = time.time(), []
         for _ in range(steps):
             idx = np.sort(rng.integers(0, len(x), batch_size))
             losses.append(float(model.train_on_batch(*augmented(x[idx], y[idx], rng))))
+        epoch += 1
         if log:
-            log(f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, "
+            log(f"epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, "
                 f"{steps * batch_size / (time.time() - t0):.0f} frames/s")
+        if max_minutes is not None and epoch == 1:  # as many epochs as the budget holds
+            epochs = max(1, min(epochs, int(max_minutes * 60 // (time.time() - start))))
     return model
+
+
+def cosine_rate(lr: float, epoch: int, epochs: int, floor: float = 0.05) -> float:
+    """The learning rate of ``epoch`` (from 0) of ``epochs``: ``lr`` falling along half a cosine
+    to ``floor`` times ``lr`` at the last."""
+    return float(lr * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs)))))
 
 
 def save_arm_sides(model: keras.Model, path: str | Path, *, width: int, training: dict | None = None) -> dict:
     """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``); the entry
-    (what a model card's ``"arm_sides"`` holds, :meth:`ArmSides.from_card`) is returned."""
-    return save_with_entry(model, path, "arm network", width=int(width), training=training or {})
+    (what a model card's ``"arm_sides"`` holds, :meth:`ArmSides.from_card`) is returned. The
+    weights alone are written, not a trained model's optimizer state (a third of the size)."""
+    bare = arm_sides(int(width))
+    bare.set_weights(model.get_weights())
+    return save_with_entry(bare, path, "arm network", width=int(width), training=training or {})
+
+
+#: The file stem of an arm network refitted into a card (:func:`refit_arm_sides`).
+REFIT = "arm-sides.refit"
+
+
+def refit_arm_sides(weights: str | Path, labels_file: str | Path, videos: Sequence[str], *, epochs: int = 24,
+                    steps: int = 50, lr: float = 3e-4, max_minutes: float | None = None, calibration: int = 256,
+                    seed: int = 0, log: Callable[[str], None] | None = None) -> dict | None:
+    """Fine-tune the arm network that the model card beside ``weights`` names on ``videos`` of
+    ``labels_file`` (their landmarks beside it), and rewrite its weights, its int8 graph
+    (calibrated on ``calibration`` of those frames) and the card's entry, which is returned;
+    whether it runs by default is left as the card had it. None where the card names no arm
+    network or no frame of the videos has a whole pose (it is then left as it was).
+
+    The arm network trained on the team's signers did not carry to new people held out, but
+    fitted to a corpus's own people it named their hands better (docs/parts.md): adapting
+    refits it, and :func:`signseg.train.adapt.adapt` turns it on where held-out clips say so.
+    """
+    from signseg.infer.presets import ModelCard, card_path_for, sha256_of
+    from signseg.infer.quantize import quantize_int8
+
+    card_file = card_path_for(weights)
+    card = ModelCard.load(card_file)
+    entry = card.extra.get("arm_sides")
+    if not entry:
+        return None
+    folder = Path(weights).parent
+    try:
+        x, y, groups = arms_from_labels([labels_file], videos=videos)
+    except ValueError as exc:  # no whole pose in any frame: the arm network it has stays
+        if log:
+            log(f"not refitted: {exc}")
+        return None
+    width = int(entry.get("width", 8))
+    model = arm_sides(width)
+    model.load_weights(str(folder / entry["file"]))
+    t0 = time.time()
+    model = train_arm_sides(x, y, epochs=epochs, steps=steps, width=width, lr=lr, seed=seed, init=model,
+                            max_minutes=max_minutes, log=log)
+    # new files beside the old ones, the card naming them last: a run killed before that leaves
+    # a card whose arm network is whole (the one it carried)
+    new = {"default": bool(entry.get("default", False)), **save_arm_sides(
+        model, folder / f"{REFIT}.weights.h5", width=width,
+        training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": sorted(set(groups)),
+                  "frames": int(len(x)), "epochs_at_most": epochs, "steps": steps, "lr": lr, "max_minutes": max_minutes,
+                  "minutes": round((time.time() - t0) / 60, 2)})}
+    if entry.get("int8"):
+        pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:calibration])
+        graph = quantize_int8(model, (SIZE, SIZE), x[pick], folder / f"{REFIT}.int8.onnx")
+        new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
+                       "calibration": f"{len(pick)} of its training frames"}
+    card.extra["arm_sides"] = new
+    card.save(card_file)
+    return new
