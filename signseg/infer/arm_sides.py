@@ -5,7 +5,7 @@ The side of the face a hand lies on names it wrongly whenever it reaches across 
 (docs/parts.md: 13% of hand pixels held out, with perfect hands). The arm network marks the
 signer's left and right arm, hands included, so a hand takes the side of the arm it ends.
 A model card may name one (``"arm_sides"``, ``signseg arms --attach``). ``snet-lite``'s is off
-unless asked: trained on the team's signers, it did not help new people held out
+unless asked: held out it swaps fewer hands, but it costs speed and white walls get worse
 (docs/parts.md). ``signseg adapt`` refits it on a corpus's own people and turns it on in the
 adapted card where the corpus's held-out clips swap fewer hand pixels with it. With ``--parts
 --arm-sides`` (``arm_sides=True``) the hands are then named by it where it is sure, by the

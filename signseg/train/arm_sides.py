@@ -150,43 +150,35 @@ def refit_arm_sides(weights: str | Path, labels_file: str | Path, videos: Sequen
     whether it runs by default is left as the card had it. None where the card names no arm
     network or no frame of the videos has a whole pose (it is then left as it was).
 
-    The arm network trained on the team's signers did not carry to new people held out, but
-    fitted to a corpus's own people it named their hands better (docs/parts.md): adapting
-    refits it, and :func:`signseg.train.adapt.adapt` turns it on where held-out clips say so.
+    Fitted to a corpus's own people, an arm network names their hands better than one trained
+    on other people (docs/parts.md): adapting refits it, and :func:`signseg.train.adapt.adapt`
+    turns it on where the corpus's held-out clips say so.
     """
-    from signseg.infer.presets import ModelCard, card_path_for, sha256_of
     from signseg.infer.quantize import quantize_int8
+    from signseg.train.refit import refit_entry
 
-    card_file = card_path_for(weights)
-    card = ModelCard.load(card_file)
-    entry = card.extra.get("arm_sides")
-    if not entry:
-        return None
-    folder = Path(weights).parent
-    try:
-        x, y, groups = arms_from_labels([labels_file], videos=videos)
-    except ValueError as exc:  # no whole pose in any frame: the arm network it has stays
-        if log:
-            log(f"not refitted: {exc}")
-        return None
-    width = int(entry.get("width", 8))
-    model = arm_sides(width)
-    model.load_weights(str(folder / entry["file"]))
-    t0 = time.time()
-    model = train_arm_sides(x, y, epochs=epochs, steps=steps, width=width, lr=lr, seed=seed, init=model,
-                            max_minutes=max_minutes, log=log)
-    # new files beside the old ones, the card naming them last: a run killed before that leaves
-    # a card whose arm network is whole (the one it carried)
-    new = {"default": bool(entry.get("default", False)), **save_arm_sides(
-        model, folder / f"{REFIT}.weights.h5", width=width,
-        training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": sorted(set(groups)),
-                  "frames": int(len(x)), "epochs_at_most": epochs, "steps": steps, "lr": lr, "max_minutes": max_minutes,
-                  "minutes": round((time.time() - t0) / 60, 2)})}
-    if entry.get("int8"):
+    def fit(entry: dict, folder: Path):
+        try:
+            x, y, groups = arms_from_labels([labels_file], videos=videos)
+        except ValueError as exc:  # no whole pose in any frame: the arm network it has stays
+            if log:
+                log(f"not refitted: {exc}")
+            return None
+        width = int(entry.get("width", 8))
+        model = arm_sides(width)
+        model.load_weights(str(folder / entry["file"]))
+        t0 = time.time()
+        model = train_arm_sides(x, y, epochs=epochs, steps=steps, width=width, lr=lr, seed=seed, init=model,
+                                max_minutes=max_minutes, log=log)
+        new = {"default": bool(entry.get("default", False)), **save_arm_sides(
+            model, folder / f"{REFIT}.weights.h5", width=width,
+            training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": sorted(set(groups)),
+                      "frames": int(len(x)), "epochs_at_most": epochs, "steps": steps, "lr": lr,
+                      "max_minutes": max_minutes, "minutes": round((time.time() - t0) / 60, 2)})}
+        if not entry.get("int8"):
+            return new, None, ""
         pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:calibration])
-        graph = quantize_int8(model, (SIZE, SIZE), x[pick], folder / f"{REFIT}.int8.onnx")
-        new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
-                       "calibration": f"{len(pick)} of its training frames"}
-    card.extra["arm_sides"] = new
-    card.save(card_file)
-    return new
+        return (new, quantize_int8(model, (SIZE, SIZE), x[pick], folder / f"{REFIT}.int8.onnx"),
+                f"{len(pick)} of its training frames")
+
+    return refit_entry(weights, "arm_sides", fit)

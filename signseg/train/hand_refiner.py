@@ -22,7 +22,6 @@ from signseg.infer.blobs import components
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.second_network import save_with_entry
-from signseg.infer.presets import sha256_of
 from signseg.models.hand_refiner import hand_refiner
 from signseg.train.frames import with_ignore
 
@@ -163,40 +162,32 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     Adapting the first network to a corpus moves the probabilities the refiner reads; this
     teaches the refiner the corpus's hands behind them (docs/training.md: measured).
     """
-    from signseg.infer.presets import ModelCard, card_path_for
     from signseg.infer.quantize import quantize_refiner
     from signseg.infer.segmenter import Segmenter
+    from signseg.train.refit import refit_entry
 
-    card_file = card_path_for(weights)
-    card = ModelCard.load(card_file)
-    entry = card.extra.get("hand_refiner")
-    if not entry:
-        return None
-    folder = Path(weights).parent
-    try:
-        x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
-                                 videos=videos)
-    except ValueError as exc:  # no hand in any frame: the refiner it has stays
-        if log:
-            log(f"not refitted: {exc}")
-        return None
-    width = int(entry.get("width", 16))
-    model = hand_refiner(width)
-    model.load_weights(str(folder / entry["file"]))
-    t0 = time.time()
-    model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
-    threshold = float(entry.get("threshold", THRESHOLD))
-    # new files beside the old ones, the card naming them last: a run killed before that
-    # leaves a card whose refiner is whole (the one it carried)
-    new = takes_place_of(save_hand_refiner(
-        model, folder / f"{REFIT}.weights.h5", width=width, threshold=threshold,
-        training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos), "crops": int(len(x)),
-                  "epochs": epochs, "lr": lr, "minutes": round((time.time() - t0) / 60, 2)}), entry)
-    if entry.get("int8"):
+    def fit(entry: dict, folder: Path):
+        try:
+            x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
+                                     videos=videos)
+        except ValueError as exc:  # no hand in any frame: the refiner it has stays
+            if log:
+                log(f"not refitted: {exc}")
+            return None
+        width = int(entry.get("width", 16))
+        model = hand_refiner(width)
+        model.load_weights(str(folder / entry["file"]))
+        t0 = time.time()
+        model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
+        new = takes_place_of(save_hand_refiner(
+            model, folder / f"{REFIT}.weights.h5", width=width, threshold=float(entry.get("threshold", THRESHOLD)),
+            training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
+                      "crops": int(len(x)), "epochs": epochs, "lr": lr,
+                      "minutes": round((time.time() - t0) / 60, 2)}), entry)
+        if not entry.get("int8"):
+            return new, None, ""
         pick = np.random.default_rng(seed).permutation(len(x))[:calibration]
-        graph = quantize_refiner(model, x[np.sort(pick)], folder / f"{REFIT}.int8.onnx")
-        new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
-                       "calibration": f"{len(pick)} of its training crops"}
-    card.extra["hand_refiner"] = new
-    card.save(card_file)
-    return new
+        return (new, quantize_refiner(model, x[np.sort(pick)], folder / f"{REFIT}.int8.onnx"),
+                f"{len(pick)} of its training crops")
+
+    return refit_entry(weights, "hand_refiner", fit)

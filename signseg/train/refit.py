@@ -1,0 +1,40 @@
+"""Refitting a second network that a model card names (the hand refiner, the arm network) after
+``signseg adapt`` fine-tunes the first network: the same steps for each.
+
+The new weights and int8 graph are written beside the old files under new names, and the card
+names them last, written whole: a run killed before that leaves a card whose second network is
+the one it carried.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+#: What a refit's ``fit`` returns: the new card entry, its int8 graph (None: none made) and how
+#: that graph was calibrated.
+Fitted = tuple[dict, "Path | None", str]
+
+
+def refit_entry(weights: str | os.PathLike, key: str, fit: Callable[[dict, Path], Fitted | None]) -> dict | None:
+    """Refit the second network that the card beside ``weights`` names under ``key``:
+    ``fit(its entry, the card's folder)`` trains it and writes the new files (None: left as it
+    was). The new entry, with its int8 graph named, replaces the old in the card and is
+    returned; None where the card names none or ``fit`` made none."""
+    from signseg.infer.presets import ModelCard, card_path_for, sha256_of
+
+    card_file = card_path_for(weights)
+    card = ModelCard.load(card_file)
+    entry = card.extra.get(key)
+    if not entry:
+        return None
+    made = fit(entry, Path(weights).parent)
+    if made is None:
+        return None
+    new, graph, calibration = made
+    if graph is not None:
+        new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
+                       "calibration": calibration}
+    card.extra[key] = new
+    card.save(card_file)
+    return new
