@@ -62,9 +62,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "--no-refine-hands leaves it out)")
     g.add_argument("--arm-sides", default=None, action=argparse.BooleanOptionalAction,
                    help="with --parts, name the hands by the model card's arm network, which marks the signer's "
-                        "left and right arm (snet-lite's is off unless asked: it costs an eighth of --parts' speed; `signseg adapt` refits it and "
-                        "turns it on where the corpus's held-out clips swap fewer hands; docs/parts.md); "
-                        "default: the card's, else by their side of the face")
+                        "left and right arm (snet-lite's is off unless asked: it costs an eighth of --parts' "
+                        "speed; `signseg adapt` refits it and turns it on where the corpus's held-out clips swap "
+                        "fewer hands; docs/parts.md); default: the card's, else by their side of the face")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
