@@ -18,7 +18,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.decode.image import resize
-from signseg.infer.second_network import save_with_entry
+from signseg.infer.second_network import built, save_with_entry
 from signseg.models.arm_sides import SIZE, arm_sides
 from signseg.teacher.labelset import default_landmarks_dir, landmarks_file
 from signseg.teacher.masks import arm_mask
@@ -165,8 +165,7 @@ def refit_arm_sides(weights: str | Path, labels_file: str | Path, videos: Sequen
                 log(f"not refitted: {exc}")
             return None
         width = int(entry.get("width", 8))
-        model = arm_sides(width)
-        model.load_weights(str(folder / entry["file"]))
+        model = built(folder / entry["file"], lambda: arm_sides(width), "arm network")
         t0 = time.time()
         model = train_arm_sides(x, y, epochs=epochs, steps=steps, width=width, lr=lr, seed=seed, init=model,
                                 max_minutes=max_minutes, log=log)

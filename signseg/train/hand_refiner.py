@@ -21,7 +21,7 @@ from signseg import labels as L
 from signseg.infer.blobs import components
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
-from signseg.infer.second_network import save_with_entry
+from signseg.infer.second_network import built, save_with_entry
 from signseg.models.hand_refiner import hand_refiner
 from signseg.train.frames import with_ignore
 
@@ -175,8 +175,7 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
                 log(f"not refitted: {exc}")
             return None
         width = int(entry.get("width", 16))
-        model = hand_refiner(width)
-        model.load_weights(str(folder / entry["file"]))
+        model = built(folder / entry["file"], lambda: hand_refiner(width), "hand refiner")
         t0 = time.time()
         model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
         new = takes_place_of(save_hand_refiner(

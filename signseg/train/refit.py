@@ -13,7 +13,7 @@ from typing import Callable
 
 #: What a refit's ``fit`` returns: the new card entry, its int8 graph (None: none made) and how
 #: that graph was calibrated.
-Fitted = tuple[dict, "Path | None", str]
+Fitted = tuple[dict, Path | None, str]
 
 
 def refit_entry(weights: str | os.PathLike, key: str, fit: Callable[[dict, Path], Fitted | None]) -> dict | None:
