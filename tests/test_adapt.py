@@ -86,6 +86,11 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     assert set(report["heldout_init_refiner"]) == set(r.after)  # the network adapted, the shipped refiner
     seg = Segmenter.from_file(r.weights)
     assert seg.name == "model" and seg.input_size == (224, 224)
+    # fine-tuned with the loss weights the shipped network was trained with (hands weigh 2)
+    trained = json.loads((out / "model.json").read_text())["training"]
+    shipped_training = json.loads((REPO / "signseg" / "weights" / "snet-lite.json").read_text())["training"]
+    assert trained["hand_weight"] == shipped_training["hand_weight"] == 2.0
+    assert trained["face_weight"] == shipped_training["face_weight"]
     # the hand refiner was refitted behind the adapted network: new weights, their own int8 graph
     shipped = Segmenter.from_pretrained("snet-lite").hand_refiner
     refiner, entry = seg.hand_refiner, json.loads((out / "model.json").read_text())["hand_refiner"]

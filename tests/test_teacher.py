@@ -171,10 +171,19 @@ def test_where_the_pose_puts_a_hand_the_teacher_missed_is_ignored_not_background
     assert region is not None and region[200, 100] and region[215, 100]  # wrist and fingertips
     assert not region[20, 300] and region.mean() < 0.1  # a hand-sized patch, not the frame
     assert pose_hand_region(pose, "right", shape) is None  # the pose has no right arm
-    assert pose_hand_region(_pose_with_left_hand(100, 200, 0.05), "left", shape) is None  # unsure pose
     assert pose_hand_region(_pose_with_left_hand(100, 600), "left", shape) is None  # far below the frame
-    # a hand resting at the bottom edge (hand_missed does not count it) is still ignored
+    # a hand resting at the bottom edge (hand_missed does not count it) is still ignored,
     assert pose_hand_region(_pose_with_left_hand(100, 236), "left", shape)[236, 100]
+    # at any visibility while its wrist is in the frame (the pose is unsure of hands the edge cuts) ...
+    assert pose_hand_region(_pose_with_left_hand(100, 225, 0.05), "left", shape)[235, 100]
+    # ... but not when an unsure wrist is outside it (a hand below the frame is not in the picture)
+    assert pose_hand_region(_pose_with_left_hand(100, 245, 0.05), "left", shape) is None
+    # a sure wrist just below the frame: its hand points all outside, so no hand is in the picture
+    assert pose_hand_region(_pose_with_left_hand(100, 245), "left", shape) is None
+    # a sure wrist just above the frame's bottom, its hand points below: the widened region
+    # covers the part inside (drawn on a padded canvas, it is not cut by the frame)
+    edge = pose_hand_region(_pose_with_left_hand(100, 238), "left", shape)
+    assert edge[239, 100] and edge[239, 100 - 20] and not edge[180, 100]
     no_hand = np.full((21, 2), np.nan, np.float32)
     found = np.tile(np.array([[100, 200]], np.float32), (21, 1)) + np.arange(21)[:, None]
     assert ignore_mask(shape, pose, no_hand, no_hand)[200, 100]

@@ -106,10 +106,18 @@ def _disc(radius: int) -> np.ndarray:
 
 
 def _widened_hull(pts: np.ndarray, shape: tuple[int, int], radius: int) -> np.ndarray:
-    """uint8 mask of the convex hull of int32 points ``pts``, dilated by a disc of ``radius``."""
-    region = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(region, cv2.convexHull(pts), 1)
-    return cv2.dilate(region, _disc(radius)) if radius > 0 else region
+    """uint8 mask of the convex hull of int32 points ``pts``, dilated by a disc of ``radius``.
+
+    Drawn on a canvas ``radius`` wider on every side and cropped, so a hull lying just outside
+    the frame (a hand hanging below it) still reaches in by the part of its margin that does."""
+    radius = max(0, int(radius))
+    h, w = shape
+    canvas = np.zeros((h + 2 * radius, w + 2 * radius), np.uint8)
+    shifted = np.clip(pts.astype(np.int64) + radius, -(1 << 20), 1 << 20).astype(np.int32)
+    cv2.fillConvexPoly(canvas, cv2.convexHull(shifted), 1)
+    if radius > 0:
+        canvas = cv2.dilate(canvas, _disc(radius))
+    return np.ascontiguousarray(canvas[radius:radius + h, radius:radius + w])
 
 
 def hull_hand_mask(points: np.ndarray, shape: tuple[int, int], finger: float = FINGER) -> np.ndarray:
@@ -174,20 +182,26 @@ def pose_hand_region(pose: np.ndarray, side: str, shape: tuple[int, int], min_vi
                      grow: float = 0.6) -> np.ndarray | None:
     """Boolean mask of where the pose puts one hand: the hull of its wrist, pinky, index and
     thumb points widened by ``grow`` times the forearm's length (a hand is about 0.6 of a
-    forearm), or None when the pose does not see that wrist (``min_visibility``) or the region
-    falls outside the frame. Hands at rest (at the sides, in the lap) are often placed by the
-    pose while the hand model finds nothing: that region is the teacher not knowing, which
-    training must not learn as background."""
+    forearm), or None when none of those points is in the frame (a hand hanging below it is
+    not in the picture), or when the wrist is outside it and the pose is unsure of it
+    (``min_visibility``). Hands at rest (at the sides, in the
+    lap, hanging at the frame's bottom edge) are often placed by the pose while the hand model
+    finds nothing: that region is the teacher not knowing, which training must not learn as
+    background. A wrist inside the frame counts at any visibility: the pose gives hands cut by
+    the frame's edge a low one (0.04-0.16 on a signer whose hands hang at the bottom), and
+    they are in the picture."""
     idx = POSE_HAND[side]
     pts = pose[list(idx)]
-    if not np.isfinite(pts).all() or pts[0, 2] < min_visibility:
+    if not np.isfinite(pts).all():
+        return None
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < shape[1]) & (pts[:, 1] >= 0) & (pts[:, 1] < shape[0])
+    if not inside.any() or (pts[0, 2] < min_visibility and not inside[0]):
         return None
     elbow = pose[POSE_ELBOW[side]]
     spread = float(np.linalg.norm(pts[1:, :2] - pts[0, :2], axis=1).max())
     forearm = float(np.linalg.norm(elbow[:2] - pts[0, :2])) if np.isfinite(elbow[:2]).all() else 2.5 * spread
     radius = max(4, int(round(grow * max(forearm, 2.0 * spread))))
-    region = _widened_hull(np.round(pts[:, :2]).astype(np.int32), shape, radius).astype(bool)
-    return region if region.any() else None  # nothing of it inside the frame: None
+    return _widened_hull(np.round(pts[:, :2]).astype(np.int32), shape, radius).astype(bool)
 
 
 #: Each side's shoulder (the arm's root: a hand's side is the side of the shoulder its arm comes from).

@@ -251,14 +251,15 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
     refine = refine if base.hand_refiner is not None else None
-    arms = arms if "arm_sides" in init_card(init).extra else None
+    card0 = init_card(init)
+    arms = arms if "arm_sides" in card0.extra else None
     share = (NETWORK_SHARE if refine is not None else 1.0) - (ARMS_SHARE if arms is not None else 0.0)
     # the views a model from scratch gets (graph on a GPU, host on a CPU), not the init card's:
     # the measured gains (docs/training.md) were made with host views on a CPU
     views = auto_views(None)
     card = train(sources, model_dir, name="model", init=init, epochs=epochs, steps_per_epoch=steps_per_epoch,
                  learning_rate=5e-4, dice=True, val_fraction=0.0, holdout=held,
-                 max_minutes=minutes * share,
+                 max_minutes=minutes * share, **loss_weights(card0),
                  max_val_frames=120, patience=max(5, epochs), verbose="auto" if progress else 0, data=data,
                  views=views)
     weights = model_dir / card.weights_file
@@ -284,6 +285,14 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
         print(f"signseg: {what}: IoU {result.iou_before:.3f} ({init}) -> {result.iou_after:.3f} (adapted)"
               f"{result.changes()}", file=sys.stderr)
     return result
+
+
+def loss_weights(card) -> dict[str, float]:
+    """The face and hand weights ``card``'s network was trained with (1.0 where its card does
+    not say): fine-tuned with weights of 1, the shipped network (trained with hands at 2) lost
+    hand recall on a corpus of many people (docs/training.md, thirty-fifth session)."""
+    trained = card.extra.get("training") or {}
+    return {k: float(trained.get(k) or 1.0) for k in ("face_weight", "hand_weight")}
 
 
 def _choose_arms(weights: Path, score, kept) -> tuple[dict, dict]:
