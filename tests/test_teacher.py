@@ -180,10 +180,13 @@ def test_where_the_pose_puts_a_hand_the_teacher_missed_is_ignored_not_background
     assert pose_hand_region(_pose_with_left_hand(100, 245, 0.05), "left", shape) is None
     # a sure wrist just below the frame: its hand points all outside, so no hand is in the picture
     assert pose_hand_region(_pose_with_left_hand(100, 245), "left", shape) is None
-    # a sure wrist just above the frame's bottom, its hand points below: the widened region
-    # covers the part inside (drawn on a padded canvas, it is not cut by the frame)
+    # a sure wrist just above the frame's bottom, its hand points below: the region covers the part inside
     edge = pose_hand_region(_pose_with_left_hand(100, 238), "left", shape)
     assert edge[239, 100] and edge[239, 100 - 20] and not edge[180, 100]
+    # a hull the frame's edge cuts is widened whole, not clipped first (its corners outside still widen in)
+    from signseg.teacher.masks import _widened_hull
+    cut = _widened_hull(np.array([[100, 239], [140, 245], [60, 245]], np.int32), shape, 10)
+    assert cut[239, 135] and cut[239, 65] and not cut[225, 100]
     no_hand = np.full((21, 2), np.nan, np.float32)
     found = np.tile(np.array([[100, 200]], np.float32), (21, 1)) + np.arange(21)[:, None]
     assert ignore_mask(shape, pose, no_hand, no_hand)[200, 100]

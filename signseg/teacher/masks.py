@@ -108,8 +108,8 @@ def _disc(radius: int) -> np.ndarray:
 def _widened_hull(pts: np.ndarray, shape: tuple[int, int], radius: int) -> np.ndarray:
     """uint8 mask of the convex hull of int32 points ``pts``, dilated by a disc of ``radius``.
 
-    Drawn on a canvas ``radius`` wider on every side and cropped, so a hull lying just outside
-    the frame (a hand hanging below it) still reaches in by the part of its margin that does."""
+    Drawn on a canvas ``radius`` wider on every side and cropped, so a hull that the frame's
+    edge cuts is widened whole, not clipped first (a hand at the edge keeps all its margin)."""
     radius = max(0, int(radius))
     h, w = shape
     canvas = np.zeros((h + 2 * radius, w + 2 * radius), np.uint8)
