@@ -184,12 +184,11 @@ def pose_hand_region(pose: np.ndarray, side: str, shape: tuple[int, int], min_vi
     thumb points widened by ``grow`` times the forearm's length (a hand is about 0.6 of a
     forearm), or None when none of those points is in the frame (a hand hanging below it is
     not in the picture), or when the wrist is outside it and the pose is unsure of it
-    (``min_visibility``). Hands at rest (at the sides, in the
-    lap, hanging at the frame's bottom edge) are often placed by the pose while the hand model
-    finds nothing: that region is the teacher not knowing, which training must not learn as
-    background. A wrist inside the frame counts at any visibility: the pose gives hands cut by
-    the frame's edge a low one (0.04-0.16 on a signer whose hands hang at the bottom), and
-    they are in the picture."""
+    (``min_visibility``). Hands at rest (at the sides, in the lap, hanging at the frame's
+    bottom edge) are often placed by the pose while the hand model finds nothing: that region
+    is the teacher not knowing, which training must not learn as background. A wrist inside
+    the frame counts at any visibility: the pose gives hands cut by the frame's edge a low one
+    (0.04-0.16 on a signer whose hands hang at the bottom), and they are in the picture."""
     idx = POSE_HAND[side]
     pts = pose[list(idx)]
     if not np.isfinite(pts).all():

@@ -17,12 +17,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from signseg.errors import SignsegError
 from signseg.run.jobs import VideoJob
+
+if TYPE_CHECKING:
+    from signseg.infer.presets import ModelCard
 
 #: Fewer usable labelled frames than this is no basis for fine-tuning.
 MIN_FRAMES = 20
@@ -287,7 +290,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     return result
 
 
-def loss_weights(card) -> dict[str, float]:
+def loss_weights(card: ModelCard) -> dict[str, float]:
     """The face and hand weights ``card``'s network was trained with (1.0 where its card does
     not say): fine-tuned with weights of 1, the shipped network (trained with hands at 2) lost
     hand recall on a corpus of many people (docs/training.md, thirty-fifth session)."""
