@@ -295,7 +295,7 @@ def loss_weights(card: ModelCard) -> dict[str, float]:
     not say): fine-tuned with weights of 1, the shipped network (trained with hands at 2) lost
     hand recall on a corpus of many people (docs/training.md, thirty-fifth session)."""
     trained = card.extra.get("training") or {}
-    return {k: float(trained.get(k) or 1.0) for k in ("face_weight", "hand_weight")}
+    return {k: 1.0 if trained.get(k) is None else float(trained[k]) for k in ("face_weight", "hand_weight")}
 
 
 def _choose_arms(weights: Path, score, kept) -> tuple[dict, dict]:
