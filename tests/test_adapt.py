@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
-from signseg.train.adapt import adapt, pick_holdout, spread
+from signseg.train.adapt import adapt, model_to_use, pick_holdout, spread
 from signseg.run.corpus import scan
 from signseg.run.jobs import VideoJob
 from signseg.errors import SignsegError
@@ -171,12 +171,37 @@ def test_corpus_adapt_segments_with_the_adapted_model_and_says_so(tmp_path, corp
             key = f"{part}_iou"
             assert list(f.attrs[f"adapted_heldout_{key}"]) == [report["heldout_before"][key], report["heldout_after"][key]]
         assert sorted(f["videos"]) == sorted(j.video_id for j in scan(corpus).jobs)
-        for g in f["videos"].values():  # every video's masks came from the adapted weights
-            assert g.attrs["model"] == "model" and g.attrs["weights_sha256"] == report["weights_sha256"]
-    # run again: the adapted model (OUT.adapt/) is reused, not trained again
+        assert report["use"] == model_to_use(report["heldout_before"], report["heldout_after"])
+        assert bool(f.attrs["adapted_used"]) == (report["use"] == "adapted")
+        shipped = Segmenter.from_pretrained("snet-lite").weights_sha256
+        chosen = ("model", report["weights_sha256"]) if report["use"] == "adapted" else ("snet-lite", shipped)
+        for g in f["videos"].values():  # every video's masks came from the model adapt chose
+            assert (g.attrs["model"], g.attrs["weights_sha256"]) == chosen
+    # run again: the adapted model (OUT.adapt/) is reused, not trained again; where adapt.json
+    # says the init scored better on the held-out hands, the corpus is segmented with the init
+    (tmp_path / "out.adapt" / "adapt.json").write_text(json.dumps({**report, "use": "init"}))
     r = subprocess.run(signseg_command(*args, "--overwrite"), capture_output=True, text=True, env=env, cwd=REPO,
                        timeout=900)
     assert r.returncode == 0 and "reusing the model adapted before" in r.stderr
+    assert "scored lower on the held-out hands; segmenting with snet-lite" in r.stderr
+    with h5py.File(out, "r") as f:
+        assert not f.attrs["adapted_used"] and f.attrs["adapted_from"] == "snet-lite"
+        for g in f["videos"].values():
+            assert (g.attrs["model"], g.attrs["weights_sha256"]) == ("snet-lite", shipped)
+
+
+def test_a_fine_tune_that_loses_held_out_hands_is_not_used():
+    """Hands first: the thirty-fourth session's corpus of 85 clips (held-out hands 0.580 ->
+    0.557, face 0.756 -> 0.768) keeps the init; the whole mask decides where no hands were
+    scored (hand-labelled frames), and a tie or nothing held out keeps the adapted model."""
+    before, after = {"iou": 0.70, "face_iou": 0.756, "hand_iou": 0.580}, {"iou": 0.72, "face_iou": 0.768,
+                                                                          "hand_iou": 0.557}
+    assert model_to_use(before, after) == "init"
+    assert model_to_use(before, {**after, "hand_iou": 0.640}) == "adapted"
+    assert model_to_use(before, {**after, "hand_iou": 0.580}) == "adapted"
+    assert model_to_use({"iou": 0.61}, {"iou": 0.58}) == "init"
+    assert model_to_use({"iou": 0.61}, {"iou": 0.66}) == "adapted"
+    assert model_to_use({"iou": float("nan")}, {"iou": float("nan")}) == "adapted"
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,10 @@ def run(args) -> int:
 
 def _adapt_first(args, jobs) -> dict:
     """``corpus --adapt N``: adapt a model on N frames of this corpus (``OUT.adapt/``, reused when
-    it is already there), then point ``args`` at its weights; returns the file attributes."""
+    it is already there), then point ``args`` at the model to segment with: the adapted one,
+    unless it scored lower on the held-out hands (``adapt.json``'s ``use``,
+    :func:`signseg.train.adapt.model_to_use`); returns the file attributes."""
+    from signseg.infer.presets import PRESETS
     from signseg.train.adapt import adapt
     init = os.fspath(args.weights) if args.weights else (args.model or "snet-lite")
     folder = args.output.with_name(args.output.stem + ".adapt")
@@ -64,10 +67,17 @@ def _adapt_first(args, jobs) -> dict:
         print(f"signseg: reusing the model adapted before: {weights}", file=sys.stderr)
     else:
         adapt(jobs, folder, frames=args.adapt, minutes=args.adapt_minutes, init=init, progress=not args.quiet)
-    args.weights, args.model = weights, None
     info = json.loads(adapt_json.read_text())
+    use = info.get("use", "adapted")  # adapt.json before the choice: the adapted model
+    if use == "init":
+        print(f"signseg: the adapted model scored lower on the held-out hands; segmenting with {init}",
+              file=sys.stderr)
+        args.weights, args.model = (None, init) if init in PRESETS else (Path(init), None)
+    else:
+        args.weights, args.model = weights, None
     out = {"adapted_from": info["init"], "adapted_on_frames": info["frames"],
-           "adapted_heldout_iou": [info["iou_before"], info["iou_after"]], "adapted_model": os.fspath(weights)}
+           "adapted_heldout_iou": [info["iou_before"], info["iou_after"]], "adapted_model": os.fspath(weights),
+           "adapted_used": use == "adapted"}
     before, after = info.get("heldout_before", {}), info.get("heldout_after", {})
     for key, name in (("face_iou", "adapted_heldout_face_iou"), ("hand_iou", "adapted_heldout_hand_iou")):
         if key in before and key in after:  # the face and the hands apart (adapt.json before them had neither)
