@@ -94,19 +94,15 @@ def main() -> int:
 def int8_refiner(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
                  frames: list[np.ndarray], source: str) -> int:
     """The card's hand refiner quantized on the crops it cuts from ``frames``, named in its entry."""
-    entry = card.extra.get("hand_refiner")
-    if not entry or seg.hand_refiner is None:
-        sys.exit(f"{card_file}: the card names no hand refiner")
-    refiner = seg.hand_refiner
-    crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts))[0] for f in frames]
-    x = np.concatenate(crops)
-    out = folder / entry["file"].replace(".weights.h5", ".int8.onnx")
-    quantize_refiner(refiner.model, x, out)
-    entry["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "weights_sha256": entry["sha256"],
-                     "calibration": f"{len(x)} crops of " + source}
-    card.save(card_file)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(x)} calibration crops) and its entry in {card_file}")
-    return 0
+    def quantize(out: Path) -> str:
+        refiner = seg.hand_refiner
+        crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts))[0]
+                 for f in frames]
+        x = np.concatenate(crops)
+        quantize_refiner(refiner.model, x, out)
+        return f"{len(x)} crops of " + source
+
+    return _second_int8(card, card_file, folder, "hand_refiner", "hand refiner", seg.hand_refiner, quantize)
 
 
 def int8_arm_sides(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
@@ -114,16 +110,27 @@ def int8_arm_sides(seg: Segmenter, card: presets.ModelCard, card_file: Path, fol
     """The card's arm network quantized on ``frames`` at its input size, named in its entry."""
     from signseg.models.arm_sides import SIZE
 
-    entry = card.extra.get("arm_sides")
-    if not entry or seg.arm_sides is None:
-        sys.exit(f"{card_file}: the card names no arm network")
-    batch = np.concatenate([to_input(f[None], (SIZE, SIZE)) for f in frames])
+    def quantize(out: Path) -> str:
+        batch = np.concatenate([to_input(f[None], (SIZE, SIZE)) for f in frames])
+        quantize_int8(seg.arm_sides.model, (SIZE, SIZE), batch, out)
+        return source
+
+    return _second_int8(card, card_file, folder, "arm_sides", "arm network", seg.arm_sides, quantize)
+
+
+def _second_int8(card: presets.ModelCard, card_file: Path, folder: Path, key: str, what: str, network,
+                 quantize) -> int:
+    """A second network's int8 graph: ``quantize(out)`` writes it beside its weights and says
+    how it was calibrated; the card's ``key`` entry names it (``"int8"``)."""
+    entry = card.extra.get(key)
+    if not entry or network is None:
+        sys.exit(f"{card_file}: the card names no {what}")
     out = folder / entry["file"].replace(".weights.h5", ".int8.onnx")
-    quantize_int8(seg.arm_sides.model, (SIZE, SIZE), batch, out)
+    calibration = quantize(out)
     entry["int8"] = {"file": out.name, "sha256": presets.sha256_of(out), "weights_sha256": entry["sha256"],
-                     "calibration": source}
+                     "calibration": calibration}
     card.save(card_file)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and its entry in {card_file}")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB; calibration: {calibration}) and its entry in {card_file}")
     return 0
 
 

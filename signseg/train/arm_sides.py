@@ -155,15 +155,10 @@ def refit_arm_sides(weights: str | Path, labels_file: str | Path, videos: Sequen
     turns it on where the corpus's held-out clips say so.
     """
     from signseg.infer.quantize import quantize_int8
-    from signseg.train.refit import refit_entry
+    from signseg.train.refit import Fitted, refit_entry
 
-    def fit(entry: dict, folder: Path):
-        try:
-            x, y, groups = arms_from_labels([labels_file], videos=videos)
-        except ValueError as exc:  # no whole pose in any frame: the arm network it has stays
-            if log:
-                log(f"not refitted: {exc}")
-            return None
+    def fit(entry: dict, folder: Path, data) -> Fitted:
+        x, y, groups = data
         width = int(entry.get("width", 8))
         model = built(folder / entry["file"], lambda: arm_sides(width), "arm network")
         t0 = time.time()
@@ -180,4 +175,5 @@ def refit_arm_sides(weights: str | Path, labels_file: str | Path, videos: Sequen
         return (new, quantize_int8(model, (SIZE, SIZE), x[pick], folder / f"{REFIT}.int8.onnx"),
                 f"{len(pick)} of its training frames")
 
-    return refit_entry(weights, "arm_sides", fit)
+    # no whole pose in any frame (a ValueError): the arm network it has stays
+    return refit_entry(weights, "arm_sides", lambda: arms_from_labels([labels_file], videos=videos), fit, log)

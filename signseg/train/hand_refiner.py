@@ -164,16 +164,14 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     """
     from signseg.infer.quantize import quantize_refiner
     from signseg.infer.segmenter import Segmenter
-    from signseg.train.refit import refit_entry
+    from signseg.train.refit import Fitted, refit_entry
 
-    def fit(entry: dict, folder: Path):
-        try:
-            x, y = crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
-                                     videos=videos)
-        except ValueError as exc:  # no hand in any frame: the refiner it has stays
-            if log:
-                log(f"not refitted: {exc}")
-            return None
+    def load():  # no hand in any frame (a ValueError): the refiner it has stays
+        return crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
+                                 videos=videos)
+
+    def fit(entry: dict, folder: Path, data) -> Fitted:
+        x, y = data
         width = int(entry.get("width", 16))
         model = built(folder / entry["file"], lambda: hand_refiner(width), "hand refiner")
         t0 = time.time()
@@ -189,4 +187,4 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
         return (new, quantize_refiner(model, x[np.sort(pick)], folder / f"{REFIT}.int8.onnx"),
                 f"{len(pick)} of its training crops")
 
-    return refit_entry(weights, "hand_refiner", fit)
+    return refit_entry(weights, "hand_refiner", load, fit, log)

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 #: What a refit's ``fit`` returns: the new card entry, its int8 graph (None: none made) and how
 #: that graph was calibrated.
 Fitted = tuple[dict, Path | None, str]
 
 
-def refit_entry(weights: str | os.PathLike, key: str, fit: Callable[[dict, Path], Fitted | None]) -> dict | None:
+def refit_entry(weights: str | os.PathLike, key: str, load: Callable[[], Any],
+                fit: Callable[[dict, Path, Any], Fitted], log: Callable[[str], None] | None = None) -> dict | None:
     """Refit the second network that the card beside ``weights`` names under ``key``:
-    ``fit(its entry, the card's folder)`` trains it and writes the new files (None: left as it
-    was). The new entry, with its int8 graph named, replaces the old in the card and is
-    returned; None where the card names none or ``fit`` made none."""
+    ``load()`` gathers what it learns from (a ValueError: nothing to learn from, said to ``log``,
+    and the network is left as it was), then ``fit(its entry, the card's folder, that data)``
+    trains it and writes the new files. The new entry, with its int8 graph named, replaces the
+    old in the card and is returned; None where the card names none or there was nothing to
+    learn from."""
     from signseg.infer.presets import ModelCard, card_path_for, sha256_of
 
     card_file = card_path_for(weights)
@@ -28,10 +31,13 @@ def refit_entry(weights: str | os.PathLike, key: str, fit: Callable[[dict, Path]
     entry = card.extra.get(key)
     if not entry:
         return None
-    made = fit(entry, Path(weights).parent)
-    if made is None:
+    try:
+        data = load()
+    except ValueError as exc:  # e.g. no hand, or no whole pose, in any frame
+        if log:
+            log(f"not refitted: {exc}")
         return None
-    new, graph, calibration = made
+    new, graph, calibration = fit(entry, Path(weights).parent, data)
     if graph is not None:
         new["int8"] = {"file": graph.name, "sha256": sha256_of(graph), "weights_sha256": new["sha256"],
                        "calibration": calibration}
