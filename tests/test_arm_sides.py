@@ -188,4 +188,5 @@ def test_a_time_budget_sets_the_epochs_and_the_rate_falls_along_a_cosine():
     y = np.zeros((4, SIZE, SIZE, 2), np.uint8)
     lines = []
     train_arm_sides(x, y, epochs=50, steps=1, batch_size=2, width=4, max_minutes=1e-6, log=lines.append)
-    assert len(lines) == 1 and lines[0].startswith("epoch 1/50:")  # the budget held one epoch of 50
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/50:")  # the budget held one epoch of 50
+    assert lines[1] == "1e-06 minutes hold 1 of the 50 epochs"

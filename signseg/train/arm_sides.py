@@ -118,7 +118,9 @@ def train_arm_sides(x: np.ndarray, y: np.ndarray, *, epochs: int = 40, steps: in
             log(f"epoch {epoch}/{epochs}: loss {np.mean(losses):.4f}, "
                 f"{steps * batch_size / (time.time() - t0):.0f} frames/s")
         if max_minutes is not None and epoch == 1:  # as many epochs as the budget holds
-            epochs = max(1, min(epochs, int(max_minutes * 60 // (time.time() - start))))
+            asked, epochs = epochs, max(1, min(epochs, int(max_minutes * 60 // (time.time() - start))))
+            if log and epochs < asked:
+                log(f"{max_minutes:g} minutes hold {epochs} of the {asked} epochs")
     return model
 
 
