@@ -188,6 +188,11 @@ def test_corpus_adapt_segments_with_the_adapted_model_and_says_so(tmp_path, corp
         assert not f.attrs["adapted_used"] and f.attrs["adapted_from"] == "snet-lite"
         for g in f["videos"].values():
             assert (g.attrs["model"], g.attrs["weights_sha256"]) == ("snet-lite", shipped)
+    from signseg.report.build import write_report
+    page = tmp_path / "report.html"
+    run = write_report(out, page, worst_n=0).run  # the report says the adapted model was not used
+    assert run["adapted_from"] == "snet-lite" and run["adapted_used"] is False
+    assert "<th>adapted_used</th><td>False</td>" in page.read_text()
 
 
 def test_a_fine_tune_that_loses_held_out_hands_is_not_used():

@@ -70,7 +70,8 @@ def _adapt_first(args, jobs) -> dict:
     info = json.loads(adapt_json.read_text())
     use = info.get("use", "adapted")  # adapt.json before the choice: the adapted model
     if use == "init":
-        print(f"signseg: the adapted model scored lower on the held-out hands; segmenting with {init}",
+        scored = "hands" if "hand_iou" in info.get("heldout_after", {}) else "masks"
+        print(f"signseg: the adapted model scored lower on the held-out {scored}; segmenting with {init}",
               file=sys.stderr)
         args.weights, args.model = (None, init) if init in PRESETS else (Path(init), None)
     else:

@@ -230,7 +230,7 @@ def _run_info(store: MaskFile, videos: list[VideoFigures]) -> dict[str, Any]:
     info.update(videos=len(videos), complete=status["complete"], failed=status["failed"],
                 pending=status["pending"], frames=int(sum(v.frames for v in videos)),
                 file_version=str(h5.attrs.get("signseg_version", "")))
-    for key in ("adapted_from", "adapted_on_frames"):
+    for key in ("adapted_from", "adapted_on_frames", "adapted_used"):
         if key in h5.attrs:
             info[key] = _plain(h5.attrs[key])
     log = store.run_log()

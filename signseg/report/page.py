@@ -141,7 +141,7 @@ def render(report: Report, thumbs: dict[str, tuple[list[bytes], str | None]], ma
             ("wall time", f"{wall:,.0f} s over {run['runs']} run(s), last {run['last_run']}" if wall is not None
              else "not recorded (a file from before run logs)")]
     rows += [(k, run[k]) for k in ("model", "weights_sha256", "threshold", "mirror", "max_blobs", "parts", "stride",
-                                  "runtime", "precision", "signseg_version", "adapted_from") if k in run]
+                                  "runtime", "precision", "signseg_version", "adapted_from", "adapted_used") if k in run]
     out.append("<h2>The run</h2><table id='run'>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>"
                                                             for k, v in rows) + "</table>")
     # flags and suggestions
