@@ -59,7 +59,7 @@ def _adapt_first(args, jobs) -> dict:
     unless it scored lower on the held-out hands (``adapt.json``'s ``use``,
     :func:`signseg.train.adapt.model_to_use`); returns the file attributes."""
     from signseg.infer.presets import PRESETS
-    from signseg.train.adapt import adapt
+    from signseg.train.adapt import adapt, deciding_figure
     init = os.fspath(args.weights) if args.weights else (args.model or "snet-lite")
     folder = args.output.with_name(args.output.stem + ".adapt")
     weights, adapt_json = folder / "model.weights.h5", folder / "adapt.json"
@@ -69,17 +69,16 @@ def _adapt_first(args, jobs) -> dict:
         adapt(jobs, folder, frames=args.adapt, minutes=args.adapt_minutes, init=init, progress=not args.quiet)
     info = json.loads(adapt_json.read_text())
     use = info.get("use", "adapted")  # adapt.json before the choice: the adapted model
+    before, after = info.get("heldout_before", {}), info.get("heldout_after", {})
     if use == "init":
-        scored = "hands" if "hand_iou" in info.get("heldout_after", {}) else "masks"
-        print(f"signseg: the adapted model scored lower on the held-out {scored}; segmenting with {init}",
-              file=sys.stderr)
+        print(f"signseg: the adapted model scored lower on the held-out {deciding_figure(before, after)[1]}; "
+              f"segmenting with {init}", file=sys.stderr)
         args.weights, args.model = (None, init) if init in PRESETS else (Path(init), None)
     else:
         args.weights, args.model = weights, None
     out = {"adapted_from": info["init"], "adapted_on_frames": info["frames"],
            "adapted_heldout_iou": [info["iou_before"], info["iou_after"]], "adapted_model": os.fspath(weights),
            "adapted_used": use == "adapted"}
-    before, after = info.get("heldout_before", {}), info.get("heldout_after", {})
     for key, name in (("face_iou", "adapted_heldout_face_iou"), ("hand_iou", "adapted_heldout_hand_iou")):
         if key in before and key in after:  # the face and the hands apart (adapt.json before them had neither)
             out[name] = [before[key], after[key]]

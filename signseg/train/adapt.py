@@ -289,17 +289,23 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
               f"{result.changes()}", file=sys.stderr)
         if report["use"] == "init":
             print(f"signseg: the adapted model scores lower than {init} on the held-out "
-                  f"{'hands' if 'hand_iou' in after else 'masks'}: corpus --adapt keeps {init}", file=sys.stderr)
+                  f"{deciding_figure(before, after)[1]}: corpus --adapt keeps {init}", file=sys.stderr)
     return result
+
+
+def deciding_figure(before: dict, after: dict) -> tuple[str, str]:
+    """The held-out mean (:func:`heldout_means`) that chooses between an adapted model and its
+    init, and its name: the hands' IoU where both were scored on hands, else the whole mask's."""
+    return ("hand_iou", "hands") if "hand_iou" in before and "hand_iou" in after else ("iou", "masks")
 
 
 def model_to_use(before: dict, after: dict) -> str:
     """Which model a corpus should be segmented with, ``"adapted"`` or ``"init"``, from the
-    held-out means before and after adapting (:func:`heldout_means`): hands first, the whole
-    mask where the hands were not scored. Adapting once lowered a corpus's held-out hands
+    held-out means before and after adapting (:func:`heldout_means`), by
+    :func:`deciding_figure`: hands first. Adapting once lowered a corpus's held-out hands
     (0.580 -> 0.557) and those of its clips it never saw more (0.326 -> 0.264; docs/training.md,
     thirty-fourth session): a fine-tune that loses held-out hands is not used."""
-    key = "hand_iou" if "hand_iou" in before and "hand_iou" in after else "iou"
+    key = deciding_figure(before, after)[0]
     return "init" if after[key] < before[key] else "adapted"  # NaN (nothing held out): adapted
 
 
