@@ -33,14 +33,9 @@ SHARES = ("precision", "recall", "false_face", "false_person", "false_background
           "missed_as_nothing")
 
 
-def hand(m: np.ndarray) -> np.ndarray:
-    """Where labels or parts ``m`` say either hand."""
-    return (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)
-
-
 def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known: np.ndarray) -> dict[str, float]:
     """One clip's shares (:data:`SHARES`) from its written parts, the teacher's labels and person mask."""
-    pred, true, face = hand(parts) & known, hand(truth) & known, (truth == L.FACE) & known
+    pred, true, face = L.is_hand(parts) & known, L.is_hand(truth) & known, (truth == L.FACE) & known
     false = pred & ~true
     n_pred, n_true = max(1, int(pred.sum())), max(1, int(true.sum()))
     return {"precision": int((pred & true).sum()) / n_pred, "recall": int((pred & true).sum()) / n_true,
@@ -68,7 +63,7 @@ def main() -> int:
             for vid in sorted(set(f["videos"]) & set(setting)):
                 g = f[f"videos/{vid}"]
                 truth = g["labels"][()]
-                if not hand(truth).any():
+                if not L.is_hand(truth).any():
                     continue  # no teacher hand: nothing to miss, and precision says little
                 known = known_pixels(g, truth, np.arange(len(truth)))
                 known = np.ones(truth.shape, bool) if known is None else known

@@ -42,7 +42,7 @@ def over_face(t: np.ndarray) -> bool:
         return False
     box = np.zeros(t.shape, bool)
     box[ys.min():ys.max() + 1, xs.min():xs.max() + 1] = True
-    return int((box & (t >= L.LEFT_HAND) & (t <= L.RIGHT_HAND)).sum()) >= 50
+    return int((box & L.is_hand(t)).sum()) >= 50
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float | None:

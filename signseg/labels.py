@@ -3,6 +3,8 @@
 0 is background and anything above 0 is hand or face, so ``mask > 0`` is the binary mask.
 A model without part separation marks all foreground :data:`UNASSIGNED`.
 """
+import numpy as np
+
 BACKGROUND = 0
 FACE = 1
 LEFT_HAND = 2   # the signer's own left hand
@@ -19,3 +21,8 @@ PARTS = (FACE, LEFT_HAND, RIGHT_HAND)
 PART_NAMES = tuple(NAMES[p] for p in PARTS)
 #: Each part's pixel value by its name (the names network channels and score tables use).
 PART_VALUES = {NAMES[p]: p for p in PARTS}
+
+
+def is_hand(mask: np.ndarray) -> np.ndarray:
+    """Where ``mask`` names either hand (left or right): the "hands" that scores and losses count."""
+    return (mask == LEFT_HAND) | (mask == RIGHT_HAND)

@@ -173,7 +173,7 @@ def test_segment_parts_with_the_arm_network_says_so_in_the_file(arms_card, tmp_p
         assert b["SOUP"].attrs["parts_from"] == "network face, hands named by their arms, hands refined on crops"
         assert b["SOUP"].attrs["arm_sides_sha256"] == entry["sha256"]
         x, y = a["SOUP"].masks[()], b["SOUP"].masks[()]
-    hands = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
+    hands = L.is_hand
     np.testing.assert_array_equal(x == L.FACE, y == L.FACE)  # only the hands' names may differ
     np.testing.assert_array_equal(hands(x), hands(y))
 

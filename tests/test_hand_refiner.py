@@ -247,7 +247,7 @@ def test_segment_parts_with_refined_hands_says_so_in_the_file(tmp_path):
         assert b["SOUP"].attrs["hand_refiner_sha256"] == card["hand_refiner"]["sha256"]
         x, y = a["SOUP"].masks[()], b["SOUP"].masks[()]
         np.testing.assert_array_equal(x == L.FACE, y == L.FACE)  # the face is the first network's
-        hands = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
+        hands = L.is_hand
         assert hands(y).sum() > 0.5 * hands(x).sum() and (hands(x) != hands(y)).any()
 
 

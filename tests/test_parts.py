@@ -192,7 +192,7 @@ def test_the_networks_face_stays_face_and_a_hand_over_it_stays_a_hand():
     truth = np.stack(frames)
     proba = np.zeros((*truth.shape, 2), np.float32)  # face, hand
     proba[..., 0] = truth == L.FACE
-    proba[..., 1] = (truth == L.LEFT_HAND) | (truth == L.RIGHT_HAND)
+    proba[..., 1] = L.is_hand(truth)
     parts, boxes = network_parts(truth > 0, proba, ("face", "hand"))
     assert (parts != truth).sum() <= 2  # a face pixel the hand cut off from the face may go to the hand
     assert not np.isnan(boxes).any()
@@ -225,12 +225,12 @@ def test_touching_hands_are_cut_along_the_face_and_one_hand_across_it_stays_whol
     """Both hands in one blob below the face are cut along the face's line, the signer's left on
     the image's right; a single hand lying a little across the line stays one hand."""
     clasped = scene(left=(172, 140), right=(148, 140))
-    assert cv2.connectedComponents((clasped >= L.LEFT_HAND).astype(np.uint8))[0] == 2  # one blob
+    assert cv2.connectedComponents(L.is_hand(clasped).astype(np.uint8))[0] == 2  # one blob
     across = scene(left=(168, 140))  # three quarters of it right of the face's centre
     truth = np.stack([clasped, across])
-    proba = np.stack([truth == L.FACE, truth >= L.LEFT_HAND], -1).astype(np.float32)
+    proba = np.stack([truth == L.FACE, L.is_hand(truth)], -1).astype(np.float32)
     parts, boxes = network_parts(truth > 0, proba, ("face", "hand"))
-    hand = clasped >= L.LEFT_HAND
+    hand = L.is_hand(clasped)
     assert ((parts[0] == truth[0])[hand]).mean() > 0.85
     assert (parts[1][truth[1] == L.LEFT_HAND] == L.LEFT_HAND).all()
     assert np.isnan(boxes[1, 2]).all()  # no right hand in the second frame
@@ -244,7 +244,7 @@ def test_a_large_frame_is_split_at_a_smaller_size_and_brought_back():
     truth = scene(left=(220, 130), right=(100, 130))
     big = cv2.resize(truth, (W * 4, H * 4), interpolation=cv2.INTER_NEAREST)
     assert big.size > WORK_PIXELS >= truth.size
-    proba = np.stack([big == L.FACE, big >= L.LEFT_HAND], -1).astype(np.float32)[None]
+    proba = np.stack([big == L.FACE, L.is_hand(big)], -1).astype(np.float32)[None]
     parts, boxes = network_parts((big > 0)[None], proba, ("face", "hand"))
     assert (parts[0] == big).mean() > 0.998 and set(np.unique(parts[0])) == {0, 1, 2, 3}
     for k, v in enumerate(L.PARTS):
@@ -327,6 +327,6 @@ def test_the_side_rule_on_the_teachers_own_hands_swaps_only_a_hand_across_the_fa
     np.testing.assert_array_equal(named[1] == L.FACE, truth[1] == L.FACE)
     score = Score()
     score.add(truth, truth, named, sides=True)
-    hand_px = (truth >= L.LEFT_HAND).sum()
+    hand_px = L.is_hand(truth).sum()
     assert score.swapped == pytest.approx((truth[1] == L.RIGHT_HAND).sum() / hand_px)
     assert score.hand_iou == 1.0

@@ -122,7 +122,7 @@ def test_labels_file_from_cached_landmarks(tmp_path, soup, damaged):
                             progress=False, hands="hull")
     with h5py.File(hull, "r") as f, h5py.File(out, "r") as g:
         assert f.attrs["hands"] == "hull"
-        hands_hull, hands_skin = f["videos/SOUP/labels"][:] >= L.LEFT_HAND, g["videos/SOUP/labels"][:] >= L.LEFT_HAND
+        hands_hull, hands_skin = L.is_hand(f["videos/SOUP/labels"][:]), L.is_hand(g["videos/SOUP/labels"][:])
         assert 0.6 < (hands_hull & hands_skin).sum() / (hands_hull | hands_skin).sum() < 0.99
 
 
@@ -227,7 +227,7 @@ def test_labels_file_keeps_ignore_regions_and_training_reads_them(tmp_path, soup
     assert len(data) == int(flags[:, 0].sum())  # frames with a missed hand are kept now ...
     merged, kept = np.stack(data.masks), flags[:, 0] > 0
     assert (merged == L.IGNORE).sum() == ((ignore[kept] > 0) & (labels[kept] <= L.FACE)).sum()  # ... their hands ignored
-    hands = lambda m: ((m == L.LEFT_HAND) | (m == L.RIGHT_HAND)).sum()  # noqa: E731
+    hands = lambda m: L.is_hand(m).sum()  # noqa: E731
     assert hands(merged) == hands(labels[kept])  # never over a hand the teacher did draw
     np.testing.assert_array_equal(with_ignore(labels, np.zeros_like(ignore)), labels)
 

@@ -85,7 +85,7 @@ class HandSides:
         side = np.where(stats[:, cv2.CC_STAT_AREA] < min_area, 0, side).astype(np.uint8)
         side[0] = 0
         named = side[comp]
-        one = (named == L.LEFT_HAND) | (named == L.RIGHT_HAND)
+        one = L.is_hand(named)
         parts[one] = named[one]
         across = named == _ACROSS
         if across.any():  # two hands touching: each pixel by its own leaning

@@ -183,7 +183,7 @@ def recolour_clothes(image: np.ndarray, mask: np.ndarray, person: np.ndarray, rn
     if body.sum() < 50:
         return image
     out = _paint(image, body, clothes_colour(rng), rng, keep=mask > 0)
-    hands = np.isin(mask, (L.LEFT_HAND, L.RIGHT_HAND))
+    hands = L.is_hand(mask)
     if hands.sum() >= 20 and rng.random() < 0.5:
         # short sleeves: a forearm's length of the body round each hand in that hand's colour
         reach = max(3, round(0.12 * max(image.shape[:2])))

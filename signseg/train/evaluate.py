@@ -69,8 +69,7 @@ class Score:
             self.part_hit[name] += int((part & p).sum())
         if parts is None:
             return
-        hand = lambda m: (m == L.LEFT_HAND) | (m == L.RIGHT_HAND)  # noqa: E731
-        pairs = [(self.face, parts == L.FACE, truth == L.FACE), (self.hands, hand(parts), hand(truth))]
+        pairs = [(self.face, parts == L.FACE, truth == L.FACE), (self.hands, L.is_hand(parts), L.is_hand(truth))]
         if sides:
             pairs += [(acc, parts == v, truth == v) for acc, v in ((self.left, L.LEFT_HAND), (self.right, L.RIGHT_HAND))]
         for acc, pv, tv in pairs:
@@ -80,7 +79,7 @@ class Score:
             acc[2] += int(tv.sum())
         if sides:
             other = {L.LEFT_HAND: L.RIGHT_HAND, L.RIGHT_HAND: L.LEFT_HAND}
-            as_hand = hand(truth) & k & hand(parts)
+            as_hand = L.is_hand(truth) & k & L.is_hand(parts)
             self.swaps[0] = max(self.swaps[0], 0) + int(sum(((truth == a) & (parts == b) & k).sum()
                                                              for a, b in other.items()))
             self.swaps[1] += int(as_hand.sum())
@@ -183,7 +182,7 @@ def sides_of_teacher(truth: np.ndarray, arms: np.ndarray | None = None) -> np.nd
     out = np.array(truth, np.uint8, copy=True)
     sides = HandSides()
     for i, frame in enumerate(out):
-        hands = (frame == L.LEFT_HAND) | (frame == L.RIGHT_HAND)
+        hands = L.is_hand(frame)
         face_x = np.nonzero(frame == L.FACE)[1]
         x = sides.line(float(face_x.mean()) if face_x.size else None, frame.shape[1])
         frame[hands] = L.UNASSIGNED

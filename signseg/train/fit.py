@@ -148,7 +148,7 @@ def best_threshold(model: keras.Model, val: FrameBatches, mirror: bool = False) 
     known = lab != L.IGNORE
     parts = p.shape[-1] >= 3
     if parts:
-        truth = ((lab == L.LEFT_HAND) | (lab == L.RIGHT_HAND))[known]
+        truth = L.is_hand(lab)[known]
         handish = (p[..., 2:].sum(-1) > p[..., 1])[known]
     else:
         truth = ((lab > 0) & (lab <= L.UNASSIGNED))[known]

@@ -53,7 +53,7 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 frames, truth = g["frames"][()], g["labels"][()]
                 if "ignore" in g:  # as training reads them: a hand the teacher found keeps its label
                     truth = with_ignore(truth, g["ignore"][()])
-                target = np.isin(truth, (L.LEFT_HAND, L.RIGHT_HAND)).astype(np.uint8)
+                target = L.is_hand(truth).astype(np.uint8)
                 target[truth == L.IGNORE] = L.IGNORE
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
