@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import HD, REPO, SHARED, SIGN, SOUP, make_autsl, signseg_command
-from signseg.train.adapt import adapt, model_to_use, pick_holdout, spread
+from signseg.train.adapt import adapt, keep_better_refiner, model_to_use, pick_holdout, spread
 from signseg.run.corpus import scan
 from signseg.run.jobs import VideoJob
 from signseg.errors import SignsegError
@@ -91,11 +91,18 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     shipped_training = json.loads((REPO / "signseg" / "weights" / "snet-lite.json").read_text())["training"]
     assert trained["hand_weight"] == shipped_training["hand_weight"] == 2.0
     assert trained["face_weight"] == shipped_training["face_weight"]
-    # the hand refiner was refitted behind the adapted network: new weights, their own int8 graph
+    # the hand refiner was refitted behind the adapted network (new weights, their own int8
+    # graph) and is used only where the held-out hands did not fall with it
     shipped = Segmenter.from_pretrained("snet-lite").hand_refiner
     refiner, entry = seg.hand_refiner, json.loads((out / "model.json").read_text())["hand_refiner"]
-    assert refiner.sha256 != shipped.sha256 and entry["training"]["videos"] == r.train_videos
-    assert entry["int8"]["weights_sha256"] == refiner.sha256 and refiner.int8 is not None
+    refit = report["refiner_refit"]
+    assert (out / "hand-refiner.refit.weights.h5").is_file() and (out / "hand-refiner.refit.int8.onnx").is_file()
+    assert refit["kept"] == (refit["heldout"]["hand_iou"] >= report["heldout_init_refiner"]["hand_iou"])
+    if refit["kept"]:
+        assert refiner.sha256 != shipped.sha256 and entry["training"]["videos"] == r.train_videos
+        assert entry["int8"]["weights_sha256"] == refiner.sha256 and refiner.int8 is not None
+    else:
+        assert refiner.sha256 == shipped.sha256 and entry["file"] == "hand-refiner.weights.h5"
     assert (entry["neighbours"], entry["min_peak"]) == (shipped.neighbours, shipped.min_peak)  # runs as shipped
     # the arm network was refitted on the training videos' people, and runs by default only
     # where the held-out clip swapped fewer hand pixels with it
@@ -107,6 +114,8 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     assert r.sides == sides and sides["arms_on"] == arms["default"]
     assert sides["arms_on"] == (sides["by_arms"]["swapped"] < sides["by_face_line"]["swapped"])
     assert r.after == (sides["by_arms"] if sides["arms_on"] else sides["by_face_line"])
+    # the face's-side scores are those of the refiner chosen (scored once, not again for the arms)
+    assert sides["by_face_line"] == (refit["heldout"] if refit["kept"] else report["heldout_init_refiner"])
     assert (seg.arm_sides is not None) == sides["arms_on"]
     with h5py.File(out / "labels.h5", "r") as f:
         assert sorted(f["videos"]) == sorted(j.video_id for j in jobs)
@@ -146,10 +155,13 @@ def test_adapt_cli_then_segment_with_the_adapted_weights(tmp_path, corpus, teach
     from signseg.infer.segmenter import Segmenter
     adapted = Segmenter.from_file(tmp_path / "m" / "model.weights.h5", refine_hands=True)
     shipped = Segmenter.from_pretrained("snet-lite", refine_hands=True)
-    assert adapted.hand_refiner is not None and adapted.hand_refiner.sha256 != shipped.hand_refiner.sha256
     card = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert card["hand_refiner"]["training"]["init"] == shipped.hand_refiner.sha256
-    assert adapted.hand_refiner.int8 is not None and adapted.hand_refiner.int8[0].parent == tmp_path / "m"
+    assert adapted.hand_refiner is not None and adapted.hand_refiner.int8[0].parent == tmp_path / "m"
+    if json.loads((tmp_path / "m" / "adapt.json").read_text())["refiner_refit"]["kept"]:
+        assert adapted.hand_refiner.sha256 != shipped.hand_refiner.sha256
+        assert card["hand_refiner"]["training"]["init"] == shipped.hand_refiner.sha256
+    else:  # the refit lost held-out hands: the shipped refiner, its copy beside the weights
+        assert adapted.hand_refiner.sha256 == shipped.hand_refiner.sha256
     empty = tmp_path / "empty"
     empty.mkdir()
     r = subprocess.run(signseg_command("adapt", empty, "-o", tmp_path / "m2", "-q"), capture_output=True, text=True,
@@ -207,6 +219,28 @@ def test_a_fine_tune_that_loses_held_out_hands_is_not_used():
     assert model_to_use({"iou": 0.61}, {"iou": 0.58}) == "init"
     assert model_to_use({"iou": 0.61}, {"iou": 0.66}) == "adapted"
     assert model_to_use({"iou": float("nan")}, {"iou": float("nan")}) == "adapted"
+
+
+def test_a_refitted_refiner_that_loses_held_out_hands_is_put_back(tmp_path):
+    """The Andrea12004 corpus (thirty-seventh session): behind the adapted network the refiner it
+    carried scored 0.559 held-out hands, the refit 0.540; the card names the carried one again."""
+    import shutil
+    for f in (REPO / "signseg" / "weights").glob("*-*.*"):  # snet-lite's card, weights and second networks
+        shutil.copy(f, tmp_path / f.name)
+    model, card_file = tmp_path / "snet-lite.weights.h5", tmp_path / "snet-lite.json"
+    carried = json.loads(card_file.read_text())["hand_refiner"]
+    shutil.copy(tmp_path / "hand-refiner.weights.h5", tmp_path / "hand-refiner.refit.weights.h5")
+    refit = {**carried, "file": "hand-refiner.refit.weights.h5", "training": {"videos": ["a"]}}
+    refit.pop("int8")
+    card = json.loads(card_file.read_text())
+    card_file.write_text(json.dumps({**card, "hand_refiner": refit}))  # as a refit leaves it
+    before = {"iou": 0.728, "face_iou": 0.923, "hand_iou": 0.5594}
+    assert keep_better_refiner(model, carried, before, {**before, "hand_iou": 0.6}) is True
+    assert json.loads(card_file.read_text())["hand_refiner"] == refit
+    assert keep_better_refiner(model, carried, before, {**before, "hand_iou": 0.5398}) is False
+    assert json.loads(card_file.read_text())["hand_refiner"] == carried
+    seg = Segmenter.from_file(model)  # the card still loads, with the carried refiner
+    assert seg.hand_refiner.sha256 == Segmenter.from_pretrained("snet-lite").hand_refiner.sha256
 
 
 @pytest.fixture(scope="module")

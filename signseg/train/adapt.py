@@ -183,10 +183,11 @@ def adapt(jobs: Sequence[VideoJob], model_dir: str | os.PathLike, *, frames: int
         scores = evaluate(seg, labels_file, held)
         return heldout_means({v: scores[v] for v in held if v in scores})
 
-    def refine(weights: Path) -> None:  # the refiner learns the corpus's hands behind the adapted network
+    def refine(weights: Path) -> dict | None:  # the refiner learns the corpus's hands behind the adapted network
         from signseg.train.hand_refiner import refit_hand_refiner
-        refit_hand_refiner(weights, labels_file, train_ids,
-                           log=(lambda line: print(f"hand refiner: {line}", file=sys.stderr)) if progress else None)
+        return refit_hand_refiner(weights, labels_file, train_ids,
+                                  log=(lambda line: print(f"hand refiner: {line}", file=sys.stderr)) if progress
+                                  else None)
 
     def arms(weights: Path, budget: float) -> dict | None:  # the arm network learns the corpus's people
         from signseg.train.arm_sides import refit_arm_sides
@@ -243,11 +244,11 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     result, and write ``adapt.json`` with what was measured (``score``: a model -> its
     :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already.
     ``refine``: called with the new weights to fine-tune the hand refiner their card carries
-    (then the first network gets :data:`NETWORK_SHARE` of ``minutes``, and its score without
-    the refit is kept too). ``arms``: called with the new weights and a budget in minutes
+    (then the first network gets :data:`NETWORK_SHARE` of ``minutes``, its score without the
+    refit is kept too, and the refit is used only where it holds: :func:`keep_better_refiner`). ``arms``: called with the new weights and a budget in minutes
     (:data:`ARMS_SHARE` of ``minutes``) to refit the arm network the card names; it then runs
     by default only where the held-out clips swap fewer hand pixels with it (:func:`_choose_arms`)."""
-    from signseg.infer.presets import PRESETS
+    from signseg.infer.presets import PRESETS, ModelCard, card_path_for
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import auto_views, init_card, train
 
@@ -267,13 +268,25 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
                  views=views)
     weights = model_dir / card.weights_file
     kept = lambda means: {k: round(v, 4) for k, v in means.items()}  # noqa: E731
-    network_only = {}
+    network_only, line = {}, None
     if refine is not None:
-        network_only = {"heldout_init_refiner": kept(score(Segmenter.from_file(weights)))}
-        refine(weights)
+        carried = score(Segmenter.from_file(weights, arm_sides=False))
+        network_only = {"heldout_init_refiner": kept(carried)}
+        old = ModelCard.load(card_path_for(weights)).extra["hand_refiner"]
+        if refine(weights) is not None:
+            line = score(Segmenter.from_file(weights, arm_sides=False))
+            kept_refit = keep_better_refiner(weights, old, carried, line)
+            network_only["refiner_refit"] = {"heldout": kept(line), "kept": kept_refit}
+            if not kept_refit:
+                line = carried
+                if progress:
+                    key, what = deciding_figure(carried, line)
+                    print(f"signseg: hand refiner: the refit scored lower on the held-out {what} "
+                          f"({network_only['refiner_refit']['heldout'][key]} < {kept(carried)[key]}): "
+                          f"the one {init} carried is kept", file=sys.stderr)
     sides, after = {}, None
     if arms is not None and arms(weights, minutes * ARMS_SHARE) is not None:
-        sides, after = _choose_arms(weights, score, kept)
+        sides, after = _choose_arms(weights, score, kept, line)
     if after is None:
         after = score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "trained_on": trained_on, "frames": labelled,
@@ -309,6 +322,20 @@ def model_to_use(before: dict, after: dict) -> str:
     return "init" if after[key] < before[key] else "adapted"  # NaN (nothing held out): adapted
 
 
+def keep_better_refiner(weights: Path, carried_entry: dict, carried: dict, refitted: dict) -> bool:
+    """Keep the hand refiner just refitted into the card beside ``weights`` unless its held-out
+    means ``refitted`` fall below ``carried``'s (the refiner the card carried, ``carried_entry``,
+    behind the same adapted network), by :func:`model_to_use`'s rule; where they fall, the
+    card names ``carried_entry`` again. The refit gained on six corpora and lost one person's
+    held-out hands (0.559 -> 0.540; docs/training.md, thirty-seventh session). True: kept."""
+    from signseg.train.refit import restore_entry
+
+    if model_to_use(carried, refitted) == "adapted":
+        return True
+    restore_entry(weights, "hand_refiner", carried_entry)
+    return False
+
+
 def loss_weights(card: ModelCard) -> dict[str, float]:
     """The face and hand weights ``card``'s network was trained with (1.0 where its card does
     not say): fine-tuned with weights of 1, the shipped network (trained with hands at 2) lost
@@ -317,15 +344,16 @@ def loss_weights(card: ModelCard) -> dict[str, float]:
     return {k: 1.0 if trained.get(k) is None else float(trained[k]) for k in ("face_weight", "hand_weight")}
 
 
-def _choose_arms(weights: Path, score, kept) -> tuple[dict, dict]:
+def _choose_arms(weights: Path, score, kept, line: dict | None = None) -> tuple[dict, dict]:
     """Run the card's (refitted) arm network by default where the held-out clips swap fewer hand
     pixels with it than with the side of the face: a name learnt from a corpus's own people is
     kept only where it holds on clips it did not learn from. Returns what was measured (for
-    ``adapt.json``) and the held-out means of the choice."""
+    ``adapt.json``) and the held-out means of the choice. ``line``: the held-out means with
+    the hands named by the face's side, where already scored (the hand refiner's choice)."""
     from signseg.infer.presets import ModelCard, card_path_for
     from signseg.infer.segmenter import Segmenter
 
-    line = score(Segmenter.from_file(weights, arm_sides=False))
+    line = line if line is not None else score(Segmenter.from_file(weights, arm_sides=False))
     by_arms = score(Segmenter.from_file(weights, arm_sides=True))
     on = by_arms.get("swapped", 1.0) < line.get("swapped", 0.0)
     card_file = card_path_for(weights)

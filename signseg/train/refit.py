@@ -44,3 +44,15 @@ def refit_entry(weights: str | os.PathLike, key: str, load: Callable[[], Any],
     card.extra[key] = new
     card.save(card_file)
     return new
+
+
+def restore_entry(weights: str | os.PathLike, key: str, entry: dict) -> None:
+    """Put ``entry`` back as the card's ``key`` (the card beside ``weights``): a refit that
+    scored lower on held-out clips than the network the card carried is not used. The refit's
+    files stay beside it, unnamed."""
+    from signseg.infer.presets import ModelCard, card_path_for
+
+    card_file = card_path_for(weights)
+    card = ModelCard.load(card_file)
+    card.extra[key] = entry
+    card.save(card_file)
