@@ -105,9 +105,10 @@ def test_limits_move_the_flags():
     assert set(fig.flags) == {"no_face", "no_hands"}
     flag_video(fig, Limits(face=0.3, hands=0.1))
     assert fig.flags == {}
-    fig.hand_box = 8.0  # one 'hand' eight times the face: clothing or background marked
+    fig.hand_box = 8.0  # one 'hand' eight times the face: clothing or background marked, or the face as a hand
     flag_video(fig, Limits(face=0.3, hands=0.1))
-    assert set(fig.flags) == {"background"}
+    assert set(fig.flags) == {"background"} and "8x the face's box" in fig.flags["background"]
+    assert "the face itself called a hand" in fig.flags["background"]
     flag_video(fig, Limits(face=0.3, hands=0.1, hand_box=10.0))
     assert fig.flags == {}
 

@@ -28,7 +28,8 @@ FLAGS = {
     "empty": "no mask in most frames",
     "no_face": "the face missing in most frames",
     "no_hands": "no hand in most frames",
-    "background": "far more of the frame marked than a signer's hands and face (or a 'hand' far larger than the face)",
+    "background": "far more of the frame marked than a signer's hands and face (or a 'hand' far larger than the "
+                  "face: clothing or background marked, or the face itself called a hand)",
     "flicker": "the mask jumps from frame to frame",
 }
 
@@ -193,7 +194,8 @@ def flag_video(fig: VideoFigures, limits: Limits) -> None:
             score += 1 + min(1.0, (fig.area - limits.area) / limits.area)
         elif fig.hand_box is not None and fig.hand_box > limits.hand_box:
             flags["background"] = (f"a 'hand' {fig.hand_box:.0f}x the face's box (a hand is about the face's size): "
-                                   "clothing or background marked as hand")
+                                   "clothing or background marked as hand, or the face itself called a hand "
+                                   "and a speck the face")
             score += 1 + min(1.0, (fig.hand_box - limits.hand_box) / limits.hand_box)
         if fig.flicker > limits.flicker:
             flags["flicker"] = f"the marked area jumps by half or more between {pct(fig.flicker)} of frame pairs"

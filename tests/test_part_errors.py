@@ -1,0 +1,36 @@
+"""`pipelines/part_errors.py`: one clip's shares on a frame drawn by hand, each pixel counted once."""
+import importlib.util
+
+import numpy as np
+
+from conftest import REPO
+from signseg import labels as L
+
+spec = importlib.util.spec_from_file_location("part_errors", REPO / "pipelines" / "part_errors.py")
+part_errors = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(part_errors)
+
+
+def test_shares_of_a_drawn_frame():
+    F, H, R = L.FACE, L.LEFT_HAND, L.RIGHT_HAND
+    truth = np.array([[F, F, 0, 0],
+                      [F, F, 0, H],
+                      [0, 0, 0, H],
+                      [0, 0, R, R]], np.uint8)[None]
+    parts = np.array([[F, H, 0, 0],    # a face pixel called hand
+                      [0, F, H, H],    # one face pixel called nothing; a false hand on the person
+                      [0, 0, 0, 0],    # a hand pixel called nothing
+                      [H, 0, R, F]], np.uint8)[None]  # a false hand on the background, a hand called face
+    person = np.zeros_like(truth, bool)
+    person[0, 1, 2] = True
+    e = part_errors.clip_errors(parts, truth, person, np.ones_like(truth, bool))
+    # predicted hand: (0,1) (1,2) (1,3) (3,0) (3,2); right: (1,3) (3,2) of the teacher's 4 hand pixels
+    assert (e["precision"], e["recall"]) == (2 / 5, 2 / 4)
+    assert (e["false_face"], e["false_person"], e["false_background"]) == (1 / 5, 1 / 5, 1 / 5)
+    assert (e["missed_as_face"], e["missed_as_nothing"]) == (1 / 4, 1 / 4)
+    assert (e["face_iou"], e["face_as_hand"], e["face_as_nothing"]) == (2 / 3, 1 / 4, 1 / 4)
+    # a frame without the teacher's hands has no hand shares, one without a face no face shares
+    assert set(part_errors.clip_errors(parts, np.where(L.is_hand(truth), 0, truth).astype(np.uint8), person,
+                                       np.ones_like(truth, bool))) == set(part_errors.FACE_SHARES)
+    assert set(part_errors.clip_errors(parts, np.where(truth == F, 0, truth).astype(np.uint8), person,
+                                       np.ones_like(truth, bool))) == set(part_errors.HAND_SHARES)
