@@ -34,7 +34,7 @@ from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.teacher.env import find_teacher
 from signseg.teacher.masks import hull_hand_mask
-from signseg.train.evaluate import FASSEG_CLASSES, FASSEG_FACE, human_mask_set
+from signseg.train.evaluate import FASSEG_CLASSES, FASSEG_FACE, fasseg_classes, human_mask_set
 
 REPO = Path(__file__).resolve().parents[1]
 HUMAN = REPO.parent / "shared" / "data" / "human-masks"
@@ -122,14 +122,13 @@ def hgr1_errors(seg: Segmenter, folder: Path, landmarks: dict[str, np.ndarray]) 
 def fasseg_errors(seg: Segmenter, folder: Path) -> tuple[dict[str, float], list]:
     """The model's false face pixels split into hair inside the face's hull, hair outside it and
     background, and the tiles of the images with the lowest precision."""
-    palette = np.array(FASSEG_CLASSES, np.int32)
     n = dict(face=0, marked=0, hit=0, brows=0, hair=0, background=0)
     worst: list = []
     files = sorted((folder / "images").iterdir())
     for img_file in files:
         rgb = cv2.cvtColor(cv2.imread(str(img_file)), cv2.COLOR_BGR2RGB)
-        colours = cv2.cvtColor(cv2.imread(str(folder / "masks" / f"{img_file.stem}.png")), cv2.COLOR_BGR2RGB)
-        cls = ((colours.astype(np.int32)[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
+        cls = fasseg_classes(cv2.cvtColor(cv2.imread(str(folder / "masks" / f"{img_file.stem}.png")),
+                                          cv2.COLOR_BGR2RGB))
         face = cls < len(FASSEG_FACE)
         hull = np.zeros(face.shape, np.uint8)
         count, comp, stats, _ = cv2.connectedComponentsWithStats(face.view(np.uint8))
@@ -158,7 +157,8 @@ def main() -> int:
     p.add_argument("--human-masks", type=Path, default=HUMAN)
     p.add_argument("--teacher-python", default=None, help="python with mediapipe (default: the teacher's)")
     p.add_argument("--json", type=Path, default=None)
-    p.add_argument("--figure", type=Path, default=None, help="image file (.png, .jpg) of each set's three hardest images")
+    p.add_argument("--figure", type=Path, default=None,
+                   help="image file (.png, .jpg) of each set's three hardest images")
     args = p.parse_args()
     teacher = find_teacher(args.teacher_python)
     if teacher is None:

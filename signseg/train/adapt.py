@@ -245,9 +245,10 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     :func:`heldout_means`). ``data``: the frames of ``sources``, where they are loaded already.
     ``refine``: called with the new weights to fine-tune the hand refiner their card carries
     (then the first network gets :data:`NETWORK_SHARE` of ``minutes``, its score without the
-    refit is kept too, and the refit is used only where it holds: :func:`keep_better_refiner`). ``arms``: called with the new weights and a budget in minutes
-    (:data:`ARMS_SHARE` of ``minutes``) to refit the arm network the card names; it then runs
-    by default only where the held-out clips swap fewer hand pixels with it (:func:`_choose_arms`)."""
+    refit is kept too, and the refit is used only where it holds: :func:`keep_better_refiner`).
+    ``arms``: called with the new weights and a budget in minutes (:data:`ARMS_SHARE` of
+    ``minutes``) to refit the arm network the card names; it then runs by default only where the
+    held-out clips swap fewer hand pixels with it (:func:`_choose_arms`)."""
     from signseg.infer.presets import PRESETS, ModelCard, card_path_for
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import auto_views, init_card, train
@@ -272,18 +273,17 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     if refine is not None:
         carried = score(Segmenter.from_file(weights, arm_sides=False))
         network_only = {"heldout_init_refiner": kept(carried)}
-        old = ModelCard.load(card_path_for(weights)).extra["hand_refiner"]
+        old = ModelCard.load(card_path_for(weights)).extra.get("hand_refiner")
         if refine(weights) is not None:
-            line = score(Segmenter.from_file(weights, arm_sides=False))
-            kept_refit = keep_better_refiner(weights, old, carried, line)
-            network_only["refiner_refit"] = {"heldout": kept(line), "kept": kept_refit}
-            if not kept_refit:
-                line = carried
-                if progress:
-                    key, what = deciding_figure(carried, line)
-                    print(f"signseg: hand refiner: the refit scored lower on the held-out {what} "
-                          f"({network_only['refiner_refit']['heldout'][key]} < {kept(carried)[key]}): "
-                          f"the one {init} carried is kept", file=sys.stderr)
+            refitted = score(Segmenter.from_file(weights, arm_sides=False))
+            kept_refit = keep_better_refiner(weights, old, carried, refitted)
+            network_only["refiner_refit"] = {"heldout": kept(refitted), "kept": kept_refit}
+            line = refitted if kept_refit else carried
+            if not kept_refit and progress:
+                key, what = deciding_figure(carried, refitted)
+                print(f"signseg: hand refiner: the refit scored lower on the held-out {what} "
+                      f"({kept(refitted)[key]} < {kept(carried)[key]}): the one {init} carried is kept",
+                      file=sys.stderr)
     sides, after = {}, None
     if arms is not None and arms(weights, minutes * ARMS_SHARE) is not None:
         sides, after = _choose_arms(weights, score, kept, line)

@@ -345,6 +345,13 @@ FASSEG_CLASSES = FASSEG_FACE + ((127, 0, 0), (255, 0, 0))
 HUMAN_SETS = {"hgr1": "skin (hands, forearms, any other skin)", "fasseg": "face (skin, neck, nose, mouth, eyes)"}
 
 
+def fasseg_classes(rgb: np.ndarray) -> np.ndarray:
+    """Each pixel of a FASSEG mask (H, W, 3 RGB) as the index of its nearest class colour in
+    :data:`FASSEG_CLASSES` (the masks' edges carry blended colours)."""
+    palette = np.array(FASSEG_CLASSES, np.int32)
+    return ((rgb.astype(np.int32)[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
+
+
 def human_mask_set(folder: str | os.PathLike) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
     """A human-drawn mask set (``shared/data/human-masks/hgr1`` or ``.../fasseg``) as (name,
     RGB images, binary truth masks): HGR1's 255 is skin; FASSEG's colour classes are snapped
@@ -365,10 +372,8 @@ def human_mask_set(folder: str | os.PathLike) -> tuple[str, list[np.ndarray], li
         if name == "hgr1":
             truth = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE) > 127
         else:
-            rgb = cv2.cvtColor(cv2.imread(str(mask_file), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.int32)
-            palette = np.array(FASSEG_CLASSES, np.int32)
-            nearest = ((rgb[..., None, :] - palette) ** 2).sum(-1).argmin(-1)
-            truth = nearest < len(FASSEG_FACE)
+            truth = fasseg_classes(cv2.cvtColor(cv2.imread(str(mask_file), cv2.IMREAD_COLOR),
+                                                cv2.COLOR_BGR2RGB)) < len(FASSEG_FACE)
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         truths.append(truth.astype(np.uint8))
     return name, images, truths
