@@ -12,6 +12,12 @@ predicted hand pixels, and the teacher's hand pixels the model called face or no
 share of the teacher's. For each clip with a teacher face: the face's IoU and the shares of
 the teacher's face pixels the model called hand or nothing. Means over clips per setting of
 ``pipelines/signers.tsv``; pixels the labels ignore are left out.
+
+Where the model has a hand refiner, the hand pixels called nothing are split by where they
+were lost (:data:`REFINER_MISSES`): in a blob too large to crop (the first network's call
+stood), inside a crop the refiner said no to, in a blob not boxed (its peak under the card's
+``min_peak``, or too small), or never proposed (the first network's hand probability under
+the card's ``propose``).
 """
 from __future__ import annotations
 
@@ -22,10 +28,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 
 from signseg import labels as L
+from signseg.infer.hand_refiner import hand_and_face
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.train.evaluate import known_pixels, written_parts
@@ -33,8 +41,9 @@ from signseg.train.evaluate import known_pixels, written_parts
 REPO = Path(__file__).resolve().parents[1]
 HAND_SHARES = ("precision", "recall", "false_face", "false_person", "false_background", "missed_as_face",
                "missed_as_nothing")
+REFINER_MISSES = ("missed_too_big", "missed_refiner_said_no", "missed_not_boxed", "missed_never_proposed")
 FACE_SHARES = ("face_iou", "face_as_hand", "face_as_nothing")
-SHARES = HAND_SHARES + FACE_SHARES
+SHARES = HAND_SHARES + REFINER_MISSES + FACE_SHARES
 
 
 def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known: np.ndarray) -> dict[str, float]:
@@ -60,6 +69,30 @@ def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known:
     return out
 
 
+def refiner_misses(seg: Segmenter, frames: np.ndarray, parts: np.ndarray, truth: np.ndarray,
+                   known: np.ndarray) -> dict[str, float]:
+    """The teacher's hand pixels that the written ``parts`` call nothing, by where the refiner
+    pipeline lost them (:data:`REFINER_MISSES`), as shares of the teacher's hand pixels; one
+    more network pass over ``frames``."""
+    n, H, W = truth.shape
+    true = L.is_hand(truth) & known
+    rest = true & (parts == L.BACKGROUND)
+    refiner = seg.hand_refiner
+    hand_p, face_p = hand_and_face(seg.predict_parts_proba(frames), seg.parts)
+    x, where, too_big = refiner.crops(frames, hand_p, face_p)
+    covered = np.zeros((n, H, W), bool)
+    for i, box in where:
+        y0, y1, x0, x1 = box.window((H, W))
+        covered[i, y0:y1, x0:x1] = True
+    big = np.stack([np.zeros((H, W), bool) if b is None else b for b in too_big])
+    proposed = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p]) > refiner.propose
+    out, n_true = {}, max(1, int(true.sum()))
+    for key, lost in zip(REFINER_MISSES, (big, covered, proposed, np.ones_like(rest))):
+        out[key] = int((rest & lost).sum()) / n_true
+        rest &= ~lost
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=("val", "test", "train"), default="test")
@@ -79,8 +112,11 @@ def main() -> int:
                 truth = g["labels"][()]
                 known = known_pixels(g, truth, np.arange(len(truth)))
                 known = np.ones(truth.shape, bool) if known is None else known
-                _, parts = written_parts(seg, g["frames"][()])
+                frames = g["frames"][()]
+                _, parts = written_parts(seg, frames)
                 clips[vid] = clip_errors(parts, truth, g["person"][()] > 0, known)
+                if seg.hand_refiner is not None and "recall" in clips[vid]:
+                    clips[vid].update(refiner_misses(seg, frames, parts, truth, known))
     rows = defaultdict(list)
     for vid, c in clips.items():
         rows[setting[vid]].append(c)

@@ -35,3 +35,21 @@ def test_shares_of_a_drawn_frame():
                                        np.ones_like(truth, bool))) == set(part_errors.FACE_SHARES)
     assert set(part_errors.clip_errors(parts, np.where(truth == F, 0, truth).astype(np.uint8), person,
                                        np.ones_like(truth, bool))) == set(part_errors.HAND_SHARES)
+
+
+def test_the_missed_hand_pixels_are_split_whole(soup_labels):
+    """On SOUP's teacher labels, the shipped default's hand pixels called nothing are each in one
+    place of the refiner's pipeline: the four shares add up to clip_errors' missed_as_nothing."""
+    import h5py
+    from signseg.infer.segmenter import Segmenter
+    from signseg.train.evaluate import written_parts
+    seg = Segmenter.from_pretrained("snet-lite")
+    with h5py.File(soup_labels, "r") as f:
+        frames, truth = f["videos/SOUP/frames"][()], f["videos/SOUP/labels"][()]
+    known = np.ones(truth.shape, bool)
+    _, parts = written_parts(seg, frames)
+    errors = part_errors.clip_errors(parts, truth, np.zeros(truth.shape, bool), known)
+    misses = part_errors.refiner_misses(seg, frames, parts, truth, known)
+    assert set(misses) == set(part_errors.REFINER_MISSES)
+    assert np.isclose(sum(misses.values()), errors["missed_as_nothing"])
+    assert 0 < errors["missed_as_nothing"] < 0.5 and errors["recall"] > 0.5  # SOUP's hands are mostly found
