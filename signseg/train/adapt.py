@@ -287,8 +287,9 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     sides, after = {}, None
     if arms is not None and arms(weights, minutes * ARMS_SHARE) is not None:
         sides, after = _choose_arms(weights, score, kept, line)
-    if after is None:
-        after = score(Segmenter.from_file(weights))
+    if after is None:  # the card's own choice of naming; where that is the face's side, scored already
+        arms_on = (ModelCard.load(card_path_for(weights)).extra.get("arm_sides") or {}).get("default", False)
+        after = line if line is not None and not arms_on else score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "trained_on": trained_on, "frames": labelled,
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
               "heldout_before": kept(before), **network_only, **sides, "heldout_after": kept(after),
