@@ -79,7 +79,7 @@ def refiner_misses(seg: Segmenter, frames: np.ndarray, parts: np.ndarray, truth:
     rest = true & (parts == L.BACKGROUND)
     refiner = seg.hand_refiner
     hand_p, face_p = hand_and_face(seg.predict_parts_proba(frames), seg.parts)
-    x, where, too_big = refiner.crops(frames, hand_p, face_p)
+    _, where, too_big = refiner.crops(frames, hand_p, face_p)
     covered = np.zeros((n, H, W), bool)
     for i, box in where:
         y0, y1, x0, x1 = box.window((H, W))

@@ -97,7 +97,9 @@ def test_adapt_labels_fine_tunes_and_measures_then_resumes(tmp_path, corpus, tea
     refiner, entry = seg.hand_refiner, json.loads((out / "model.json").read_text())["hand_refiner"]
     refit = report["refiner_refit"]
     assert (out / "hand-refiner.refit.weights.h5").is_file() and (out / "hand-refiner.refit.int8.onnx").is_file()
-    assert refit["kept"] == (refit["heldout"]["hand_iou"] >= report["heldout_init_refiner"]["hand_iou"])
+    refit_hands, carried_hands = refit["heldout"]["hand_iou"], report["heldout_init_refiner"]["hand_iou"]
+    if refit_hands != carried_hands:  # (the file rounds to 4 places; the rule reads the unrounded means)
+        assert refit["kept"] == (refit_hands > carried_hands)
     if refit["kept"]:
         assert refiner.sha256 != shipped.sha256 and entry["training"]["videos"] == r.train_videos
         assert entry["int8"]["weights_sha256"] == refiner.sha256 and refiner.int8 is not None
