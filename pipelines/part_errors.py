@@ -2,7 +2,7 @@
 teacher calls them, the missed ones by what the model gave them, and the teacher's face
 pixels by what the model gave them.
 
-    python pipelines/part_errors.py --split test --labels TEST.h5 [--model snet-lite] [--json OUT]
+    python pipelines/part_errors.py --split test --labels TEST.h5 [--max-clips N] [--model snet-lite] [--json OUT]
 
 The parts are what ``signseg segment --parts`` writes (``signseg.train.evaluate.written_parts``).
 For each clip with teacher hands: hand precision and recall against the teacher's hands (either
@@ -98,11 +98,16 @@ def main() -> int:
     p.add_argument("--split", choices=("val", "test", "train"), default="test")
     p.add_argument("--labels", type=Path, nargs="+", required=True, help="teacher labels files with person masks")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
+    p.add_argument("--max-clips", type=int, default=None, help="at most N clips, spread over the split's sorted list")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     setting = {r["video"]: r["setting"] for r in csv.DictReader(open(args.groups), delimiter="\t")
                if r["split"] == args.split}
+    if args.max_clips and len(setting) > args.max_clips:  # as compare_part_splits.py spreads them
+        names = sorted(setting)
+        keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
+        setting = {v: s for v, s in setting.items() if v in keep}
     seg = (Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file)(args.model)
     clips = {}
     for path in args.labels:
