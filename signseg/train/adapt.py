@@ -249,9 +249,10 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     ``arms``: called with the new weights and a budget in minutes (:data:`ARMS_SHARE` of
     ``minutes``) to refit the arm network the card names; it then runs by default only where the
     held-out clips swap fewer hand pixels with it (:func:`_choose_arms`)."""
-    from signseg.infer.presets import PRESETS, ModelCard, card_path_for
+    from signseg.infer.presets import PRESETS
     from signseg.infer.segmenter import Segmenter
     from signseg.train.fit import auto_views, init_card, train
+    from signseg.train.refit import card_entry
 
     base = Segmenter.from_pretrained(init) if init in PRESETS else Segmenter.from_file(init)
     before = score(base)
@@ -273,7 +274,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     if refine is not None:
         carried = score(Segmenter.from_file(weights, arm_sides=False))
         network_only = {"heldout_init_refiner": kept(carried)}
-        old = ModelCard.load(card_path_for(weights)).extra.get("hand_refiner")
+        old = card_entry(weights, "hand_refiner")
         if refine(weights) is not None:
             refitted = score(Segmenter.from_file(weights, arm_sides=False))
             kept_refit = keep_better_refiner(weights, old, carried, refitted)
@@ -288,7 +289,7 @@ def _fine_tune(sources, model_dir: Path, trained_on: list[str], held: list[str],
     if arms is not None and arms(weights, minutes * ARMS_SHARE) is not None:
         sides, after = _choose_arms(weights, score, kept, line)
     if after is None:  # the card's own choice of naming; where that is the face's side, scored already
-        arms_on = (ModelCard.load(card_path_for(weights)).extra.get("arm_sides") or {}).get("default", False)
+        arms_on = (card_entry(weights, "arm_sides") or {}).get("default", False)
         after = line if line is not None and not arms_on else score(Segmenter.from_file(weights))
     report = {"init": init, "labels": source, "holdout": held, "trained_on": trained_on, "frames": labelled,
               "iou_before": round(before["iou"], 4), "iou_after": round(after["iou"], 4),
@@ -329,11 +330,11 @@ def keep_better_refiner(weights: Path, carried_entry: dict, carried: dict, refit
     behind the same adapted network), by :func:`model_to_use`'s rule; where they fall, the
     card names ``carried_entry`` again. The refit gained on six corpora and lost one person's
     held-out hands (0.559 -> 0.540; docs/training.md, thirty-seventh session). True: kept."""
-    from signseg.train.refit import restore_entry
+    from signseg.train.refit import write_entry
 
     if model_to_use(carried, refitted) == "adapted":
         return True
-    restore_entry(weights, "hand_refiner", carried_entry)
+    write_entry(weights, "hand_refiner", carried_entry)
     return False
 
 
@@ -351,15 +352,12 @@ def _choose_arms(weights: Path, score, kept, line: dict | None = None) -> tuple[
     kept only where it holds on clips it did not learn from. Returns what was measured (for
     ``adapt.json``) and the held-out means of the choice. ``line``: the held-out means with
     the hands named by the face's side, where already scored (the hand refiner's choice)."""
-    from signseg.infer.presets import ModelCard, card_path_for
     from signseg.infer.segmenter import Segmenter
+    from signseg.train.refit import card_entry, write_entry
 
     line = line if line is not None else score(Segmenter.from_file(weights, arm_sides=False))
     by_arms = score(Segmenter.from_file(weights, arm_sides=True))
     on = by_arms.get("swapped", 1.0) < line.get("swapped", 0.0)
-    card_file = card_path_for(weights)
-    card = ModelCard.load(card_file)
-    card.extra["arm_sides"] = {**card.extra["arm_sides"], "default": bool(on)}
-    card.save(card_file)
+    write_entry(weights, "arm_sides", {**card_entry(weights, "arm_sides"), "default": bool(on)})
     sides = {"by_face_line": kept(line), "by_arms": kept(by_arms), "arms_on": bool(on)}
     return {"sides": sides}, (by_arms if on else line)

@@ -46,10 +46,18 @@ def refit_entry(weights: str | os.PathLike, key: str, load: Callable[[], Any],
     return new
 
 
-def restore_entry(weights: str | os.PathLike, key: str, entry: dict) -> None:
-    """Put ``entry`` back as the card's ``key`` (the card beside ``weights``): a refit that
-    scored lower on held-out clips than the network the card carried is not used. The refit's
-    files stay beside it, unnamed."""
+def card_entry(weights: str | os.PathLike, key: str) -> dict | None:
+    """The entry ``key`` (a second network: ``"hand_refiner"``, ``"arm_sides"``) of the model
+    card beside ``weights``; None where it names none."""
+    from signseg.infer.presets import ModelCard, card_path_for
+
+    return ModelCard.load(card_path_for(weights)).extra.get(key)
+
+
+def write_entry(weights: str | os.PathLike, key: str, entry: dict) -> None:
+    """Set the entry ``key`` of the model card beside ``weights`` and save the card: a refit
+    that did not hold put back, an arm network turned on or off by default. Files the card
+    stops naming stay beside it."""
     from signseg.infer.presets import ModelCard, card_path_for
 
     card_file = card_path_for(weights)
