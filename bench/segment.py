@@ -2,7 +2,7 @@
 
     python bench/segment.py [--model snet-lite] [--clip PATH ...] [--runtime keras xla onnx]
                             [--batch-size 1 8] [--input-size 224x224 ...] [--mirror off on] [--max-blobs 0 3]
-                            [--parts off on refined arms]
+                            [--parts off on refined refined-keep-still arms]
                             [--rounds 5]
                             [--teacher-python PY] [--json]
 
@@ -24,8 +24,10 @@ One row per clip x input size x runtime x batch size:
   counts both passes;
 - ``--max-blobs``: masks cut to each frame's N largest blobs, 0 none (default: the card's);
 - ``--parts``: end to end with parts off / on / on with the hand refiner's hands (``refined``;
-  ``on`` leaves the refiner out) / refined with the hands named by the arm network (``arms``;
-  the others leave it out); default: off; the other columns do not split;
+  ``on`` leaves the refiner out) / refined with still hands kept (``refined-keep-still``,
+  ``--no-still-hands``; the others drop them, :mod:`signseg.postprocess.still_hands`) / refined
+  with the hands named by the arm network (``arms``; the others leave it out); default: off;
+  the other columns do not split;
 - ``mask_iou``: agreement of the runtime's masks with plain Keras' on the clip;
 - Holistic runs in its own environment on the same clip (``--teacher-python``), best of 3
   passes, start-up excluded, and ``e2e/holistic`` compares. Numbers are printed, never asserted.
@@ -103,12 +105,14 @@ def segmenter_gflop(seg) -> float:
     return conv_gflop(seg.model, seg.input_size) * (2 if seg.mirror else 1)
 
 
-def end_to_end(seg, clip: Path, tmp: Path, parts: bool = False):
+def end_to_end(seg, clip: Path, tmp: Path, parts: bool = False, still_hands: bool = True):
     """One pass of the pipeline over ``clip`` into a fresh HDF5 file (with ``parts``, split into
-    face and hands as ``--parts`` does): a function returning frames."""
+    face and hands as ``--parts`` does, still hands dropped unless ``still_hands`` is False): a
+    function returning frames."""
     from signseg.run.pipeline import segment_videos
     runs = itertools.count()
-    return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False, parts=parts).frames
+    return lambda: segment_videos([clip], tmp / f"bench{next(runs)}.h5", seg, progress=False, parts=parts,
+                                  still_hands=still_hands).frames
 
 
 def holistic_fps(teacher_python: str, clip: Path) -> float | None:
@@ -142,9 +146,10 @@ def main() -> int:
                    help="test-time flip settings to try (default: the model card's)")
     p.add_argument("--max-blobs", type=int, nargs="*", default=[],
                    help="largest-blob cuts to try, 0 none (default: the model card's)")
-    p.add_argument("--parts", nargs="*", choices=["off", "on", "refined", "arms"], default=["off"],
+    p.add_argument("--parts", nargs="*", choices=["off", "on", "refined", "refined-keep-still", "arms"], default=["off"],
                    help="end to end with parts off / on (--parts: face, left and right hand, boxes) / refined "
-                        "(on, with the hand refiner) / arms (refined, the hands named by the arm network)")
+                        "(on, with the hand refiner) / refined-keep-still (refined, --no-still-hands) / arms "
+                        "(refined, the hands named by the arm network)")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds; each column keeps its best")
     p.add_argument("--teacher-python", default=None,
                    help="the MediaPipe teacher's python (default: the one signseg finds; none: no Holistic column)")
@@ -178,13 +183,14 @@ def main() -> int:
                     print(f"skipped runtime {runtime}: not available with this backend", file=sys.stderr)
                     continue
                 for batch in args.batch_size:
-                    seg = load(size, runtime, batch, mirror, cut, parts in ("refined", "arms"), parts == "arms")
+                    seg = load(size, runtime, batch, mirror, cut, parts.startswith("refined") or parts == "arms",
+                               parts == "arms")
                     masks = seg.predict(frames) > 0  # also compiles / loads the runtime
                     iou = (masks & reference).sum() / max((masks | reference).sum(), 1)
                     gflop = segmenter_gflop(seg)
                     x = seg.to_input(frames)
                     with tempfile.TemporaryDirectory() as tmp:
-                        e2e = end_to_end(seg, clip, Path(tmp), parts != "off")
+                        e2e = end_to_end(seg, clip, Path(tmp), parts != "off", parts != "refined-keep-still")
                         n = e2e()
                         t = in_turns({"net": lambda: seg.infer(x), "model": lambda: seg.predict(frames),
                                       "e2e": e2e, "peak": matmul}, args.rounds)

@@ -31,7 +31,7 @@ from signseg.cli.args import size
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
-from signseg.train.evaluate import Score, by_setting, known_pixels, sides_of_teacher, written_parts
+from signseg.train.evaluate import Score, by_setting, known_pixels, sides_of_teacher, stored_fps, written_parts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,6 +49,9 @@ def main() -> int:
                    help="the hand refiner (default: as the model's card)")
     p.add_argument("--arm-sides", default=None, action=argparse.BooleanOptionalAction,
                    help="the arm network naming the hands (default: as the model's card)")
+    p.add_argument("--still-hands", default=True, action=argparse.BooleanOptionalAction,
+                   help="drop still hand blobs as --parts does (default; --no-still-hands: as before the "
+                        "thirty-eighth session)")
     p.add_argument("--input-size", type=size, default=None, help="HxW (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
@@ -78,7 +81,7 @@ def main() -> int:
                 g = f[f"videos/{vid}"]
                 frames, truth = g["frames"][()], g["labels"][()]
                 known = known_pixels(g, truth, np.arange(len(truth)))
-                masks, written = written_parts(seg, frames)
+                masks, written = written_parts(seg, frames, stored_fps(g) if args.still_hands else None)
                 for name, parts in (("network", written), ("tracker", split_parts(masks)[0])):
                     scores[name][vid] = s = Score()
                     s.add(masks, truth, parts, known, sides=True)

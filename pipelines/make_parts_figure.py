@@ -22,7 +22,7 @@ import numpy as np
 from signseg import labels as L
 from signseg.infer.segmenter import Segmenter
 from signseg.overlay import grid, overlay, write_png
-from signseg.train.evaluate import written_parts
+from signseg.train.evaluate import stored_fps, written_parts
 from signseg.train.frames import read_splits
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,12 +103,12 @@ def main() -> int:
         for vid in rng.choice(sorted(by_clip), size=min(args.per_kind, len(by_clip)), replace=False):
             with h5py.File(where[vid], "r") as f:
                 g = f[f"videos/{vid}"]
-                frames_, truth = g["frames"][()], g["labels"][()]
+                frames_, truth, fps = g["frames"][()], g["labels"][()], stored_fps(g)
             i = int(rng.choice(by_clip[vid]))
             rows += [_caption(_fit(frames_[i], 240, 320), f"{kind}: {vid}"[:48]),
                      _caption(_fit(overlay(frames_[i], truth[i], 0.55), 240, 320), "teacher")]
             for name, model in models:
-                parts = written_parts(model, frames_)[1]  # the whole clip: the hands' sides follow the face
+                parts = written_parts(model, frames_, fps)[1]  # the whole clip: the hands' sides follow the face
                 scores = [_iou(parts[i] == v, truth[i] == v) for v in (L.LEFT_HAND, L.RIGHT_HAND)]
                 text = " ".join(f"{n} {s:.2f}" for n, s in zip(("left", "right"), scores) if s is not None)
                 rows.append(_caption(_fit(overlay(frames_[i], parts[i], 0.55), 240, 320), f"{name}: {text}"))

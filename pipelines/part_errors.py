@@ -36,7 +36,7 @@ from signseg import labels as L
 from signseg.infer.hand_refiner import hand_and_face
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
-from signseg.train.evaluate import known_pixels, written_parts
+from signseg.train.evaluate import known_pixels, stored_fps, written_parts
 
 REPO = Path(__file__).resolve().parents[1]
 HAND_SHARES = ("precision", "recall", "false_face", "false_person", "false_background", "missed_as_face",
@@ -118,7 +118,7 @@ def main() -> int:
                 known = known_pixels(g, truth, np.arange(len(truth)))
                 known = np.ones(truth.shape, bool) if known is None else known
                 frames = g["frames"][()]
-                _, parts = written_parts(seg, frames)
+                _, parts = written_parts(seg, frames, stored_fps(g))
                 clips[vid] = clip_errors(parts, truth, g["person"][()] > 0, known)
                 if seg.hand_refiner is not None and "recall" in clips[vid]:
                     clips[vid].update(refiner_misses(seg, frames, parts, truth, known))

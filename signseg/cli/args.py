@@ -79,6 +79,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                         "store per-frame boxes")
     p.add_argument("--crops", type=positive_int, default=None, metavar="SIZE",
                    help="also store SIZExSIZE RGB crops of face and hands (implies --parts)")
+    p.add_argument("--still-hands", default=True, action=argparse.BooleanOptionalAction,
+                   help="with --parts, drop hand blobs that have not moved over the last second "
+                        "(skin-coloured things in the room; on by default, --no-still-hands keeps them)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_model_args(p)
 

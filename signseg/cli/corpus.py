@@ -45,7 +45,8 @@ def run(args) -> int:
     adapted = _adapt_first(args, corpus.jobs) if args.adapt else None
     summary = process(corpus.jobs, args.output, model_spec(args), n_jobs=args.n_jobs, backend=args.backend,
                       scheduler=args.scheduler, stride=args.stride, resume=args.resume, overwrite=args.overwrite,
-                      progress=not args.quiet, infer=args.infer, parts=args.parts, crops=args.crops)
+                      progress=not args.quiet, infer=args.infer, parts=args.parts, crops=args.crops,
+                      still_hands=args.still_hands)
     if adapted:
         import h5py
         with h5py.File(args.output, "a") as f:  # the whole file's masks came from the adapted model

@@ -22,5 +22,6 @@ def run(args) -> int:
     segmenter = model_spec(args).load()
     print(f"signseg: {segmenter}", file=sys.stderr)
     summary = process(jobs, args.output, segmenter, stride=args.stride, resume=args.resume,
-                      overwrite=args.overwrite, progress=not args.quiet, parts=args.parts, crops=args.crops)
+                      overwrite=args.overwrite, progress=not args.quiet, parts=args.parts, crops=args.crops,
+                      still_hands=args.still_hands)
     return report(summary, args.output)

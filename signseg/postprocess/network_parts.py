@@ -123,8 +123,8 @@ def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, 
     return grown == k, int(gstats[k, cv2.CC_STAT_AREA]), float(centres[k, 0])
 
 
-def _boxes(parts: np.ndarray) -> np.ndarray:
-    """(3, 4) boxes of face, left and right hand; NaN where absent."""
+def part_boxes(parts: np.ndarray) -> np.ndarray:
+    """(3, 4) boxes (x0, y0, x1, y1) of face, left and right hand in one frame's parts (H, W); NaN where absent."""
     out = np.full((len(L.PARTS), 4), np.nan, np.float32)
     for k, part in enumerate(L.PARTS):
         x, y, w, h = cv2.boundingRect((parts == part).view(np.uint8))
@@ -210,5 +210,5 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
             _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides, arm)
             if hands is not None:
                 refined_hands(parts[i], hands[i], sides, arm)
-        boxes[i] = _boxes(parts[i])
+        boxes[i] = part_boxes(parts[i])
     return parts, boxes

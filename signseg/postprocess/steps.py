@@ -13,18 +13,21 @@ import numpy as np
 
 from signseg.infer.signals import with_parts
 from signseg.labels import PART_NAMES
-from signseg.postprocess.network_parts import HandSides, network_parts
+from signseg.postprocess.network_parts import HandSides, network_parts, part_boxes
 from signseg.postprocess.parts import PartTracker, crop_parts
+from signseg.postprocess.still_hands import StillHands
 
 
 @dataclass(frozen=True)
 class Postprocess:
     """``parts``: split masks into face / left hand / right hand and store per-frame boxes.
     ``crop_size``: also store square RGB crops of each part, ``crop_size`` pixels a side
-    (implies ``parts``)."""
+    (implies ``parts``). ``still_hands``: with a network's parts, drop hand blobs that have not
+    moved over the last second (:mod:`signseg.postprocess.still_hands`)."""
 
     parts: bool = False
     crop_size: int | None = None
+    still_hands: bool = True
 
     def __post_init__(self) -> None:
         if self.crop_size is not None:
@@ -32,12 +35,13 @@ class Postprocess:
                 raise ValueError(f"crop size must be at least 8 pixels, got {self.crop_size}")
             object.__setattr__(self, "parts", True)
 
-    def start(self, channels: tuple[str, ...] = (), refiner=None, arms=None) -> "VideoPostprocess":
+    def start(self, channels: tuple[str, ...] = (), refiner=None, arms=None,
+              fps: float | None = None) -> "VideoPostprocess":
         """Fresh state for one video; ``channels``: the parts the network's channels after the
         mask give (``Segmenter.parts``), which then split the masks (see :meth:`attrs`);
         ``refiner``: the Segmenter's hand refiner, whose hands the parts then take; ``arms``: its
-        arm network, which then names the hands."""
-        return VideoPostprocess(self, channels, refiner, arms)
+        arm network, which then names the hands; ``fps``: the rate of the frames it will see."""
+        return VideoPostprocess(self, channels, refiner, arms, fps)
 
     def attrs(self, channels: tuple[str, ...] = (), refiner_sha256: str | None = None,
               arms_sha256: str | None = None) -> dict[str, Any]:
@@ -48,6 +52,8 @@ class Postprocess:
         out = {"parts": self.parts, "crop_size": self.crop_size}
         if not self.parts:
             return out
+        if channels:
+            out["still_hands_dropped"] = self.still_hands
         if "left_hand" in channels or not channels:
             out["parts_from"] = "network" if channels else "tracker"
             return out
@@ -64,7 +70,8 @@ class Postprocess:
 class VideoPostprocess:
     """One video's post-processing; call it on (frames, masks) batches in frame order."""
 
-    def __init__(self, spec: Postprocess, channels: tuple[str, ...] = (), refiner=None, arms=None):
+    def __init__(self, spec: Postprocess, channels: tuple[str, ...] = (), refiner=None, arms=None,
+                 fps: float | None = None):
         self.spec, self.channels = spec, tuple(channels)
         self.refiner = refiner if self.channels else None
         self.arms = arms if self.channels and "left_hand" not in self.channels else None
@@ -73,6 +80,7 @@ class VideoPostprocess:
         self.sides = HandSides() if spec.parts and self.channels else None
         self.tracker = PartTracker() if spec.parts and not self.channels else None
         self.recent_boxes: list = []  # the hand refiner's boxes of the last frames, for the next batch
+        self.still = StillHands(fps) if spec.parts and self.channels and spec.still_hands else None
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
                  proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -92,6 +100,9 @@ class VideoPostprocess:
                                                                         self.recent_boxes)
             arms = None if self.arms is None else self.arms.arms(frames)
             parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides, hands, arms)
+            if self.still is not None:
+                for i in self.still(frames, parts):
+                    boxes[i] = part_boxes(parts[i])
             per_part = proba[..., [1 + self.channels.index(c if c in self.channels else "hand") for c in PART_NAMES]]
         else:
             parts, boxes = self.tracker(masks)

@@ -104,7 +104,7 @@ class _Open:
     def __init__(self, job: VideoJob, shard: Path, attrs: dict, post: Postprocess, deflate: Executor,
                  channels: tuple[str, ...], refiner=None, arms=None):
         self.job, self.shard, self.attrs = job, shard, attrs
-        self.post = post.start(channels, refiner, arms)
+        self.post = post.start(channels, refiner, arms, fps=attrs["fps"] / max(1, attrs["stride"]))
         self.store = MaskFile(shard, "w")
         self.writer = self.store.video_writer(job.video_id, deflate=deflate)
 

@@ -150,7 +150,7 @@ def _gpu_here() -> bool:
 def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: int = 1,
             backend: str = "loky", scheduler: str | None = None, stride: int = 1, resume: bool = False,
             overwrite: bool = False, progress: bool = True, infer: str = "auto", parts: bool = False,
-            crops: int | None = None) -> Summary:
+            crops: int | None = None, still_hands: bool = True) -> Summary:
     """Segment ``jobs`` into the mask file ``out`` and return a :class:`Summary`.
 
     ``model``: a :class:`ModelSpec` or a ready ``Segmenter`` (in-process and driver runs).
@@ -165,9 +165,11 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
 
     Either way this process copies each finished shard into ``out``, the only writer of it.
     ``parts`` splits masks into face / left hand / right hand and stores boxes; ``crops``
-    (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.postprocess.parts`).
+    (a size in pixels) adds square RGB crops of each part (see :mod:`signseg.postprocess.parts`);
+    ``still_hands=False`` keeps hand blobs that have not moved for a second
+    (:mod:`signseg.postprocess.still_hands`).
     """
-    post = Postprocess(parts=parts, crop_size=crops)
+    post = Postprocess(parts=parts, crop_size=crops, still_hands=still_hands)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     if infer not in INFER_MODES:
@@ -205,7 +207,8 @@ def process(jobs: Sequence[VideoJob], out: str | os.PathLike, model, *, n_jobs: 
 
 def segment_videos(videos: Sequence[str | os.PathLike], out: str | os.PathLike, segmenter, *,
                    stride: int = 1, resume: bool = False, overwrite: bool = False,
-                   progress: bool = True, parts: bool = False, crops: int | None = None) -> Summary:
+                   progress: bool = True, parts: bool = False, crops: int | None = None,
+                   still_hands: bool = True) -> Summary:
     """Segment video files (ids = file stems) into ``out`` in this process."""
     return process(jobs_for_files(videos), out, segmenter, stride=stride, resume=resume,
-                   overwrite=overwrite, progress=progress, parts=parts, crops=crops)
+                   overwrite=overwrite, progress=progress, parts=parts, crops=crops, still_hands=still_hands)

@@ -24,6 +24,7 @@ from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.network_parts import HandSides, network_parts
 from signseg.postprocess.parts import split_parts
+from signseg.postprocess.still_hands import StillHands
 from signseg.teacher.labelset import usable_frames
 from signseg.train.frames import with_ignore
 
@@ -158,19 +159,24 @@ class Score:
 
 
 def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
-                    proba_parts: np.ndarray | None = None) -> np.ndarray:
+                    proba_parts: np.ndarray | None = None, fps: float | None = None) -> np.ndarray:
     """Part labels (1 face, 2 left hand, 3 right hand, 0 background) of a clip's masks, frames
     in order, as ``--parts`` writes them: from the model's part channels where it has them
     (``proba_parts``, else computed; :func:`signseg.postprocess.network_parts.network_parts`: a
     ``face_hand`` model's face, its hands named by their side of the face or by the
-    Segmenter's arm network), else the part tracker's split."""
+    Segmenter's arm network), else the part tracker's split. ``fps``: the frames' rate, where
+    they are a clip's (:func:`stored_fps`): still hands are then dropped as ``--parts`` drops
+    them (:mod:`signseg.postprocess.still_hands`); None leaves them (single images)."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
     refiner = segmenter.hand_refiner
     hands = None if refiner is None else refiner.hands(frames, pp, segmenter.parts)
     arms = None if segmenter.arm_sides is None else segmenter.arm_sides.arms(frames)
-    return network_parts(masks, pp, segmenter.parts, hands=hands, arms=arms)[0]
+    parts = network_parts(masks, pp, segmenter.parts, hands=hands, arms=arms)[0]
+    if fps is not None:
+        StillHands(fps)(frames, parts)
+    return parts
 
 
 def sides_of_teacher(truth: np.ndarray, arms: np.ndarray | None = None) -> np.ndarray:
@@ -190,18 +196,30 @@ def sides_of_teacher(truth: np.ndarray, arms: np.ndarray | None = None) -> np.nd
     return out
 
 
-def written_parts(segmenter: Segmenter, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def written_parts(segmenter: Segmenter, frames: np.ndarray, fps: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """A clip's masks and parts (frames in order) from one network pass, as ``signseg segment
-    --parts`` writes them: the segmenter's threshold and blob cut, then :func:`predicted_parts`."""
+    --parts`` writes them: the segmenter's threshold and blob cut, then :func:`predicted_parts`
+    (``fps`` as it takes it)."""
     if not segmenter.parts:
         masks = segmenter.predict(frames)
         return masks, predicted_parts(segmenter, frames, masks)
     channels = segmenter.predict_channels(frames)  # the mask's channel and the parts' at once
     masks = apply_threshold(channels[..., 0], segmenter.threshold, segmenter.max_blobs)
-    parts = predicted_parts(segmenter, frames, masks, channels[..., 1:])
+    parts = predicted_parts(segmenter, frames, masks, channels[..., 1:], fps)
     if segmenter.hand_refiner is not None:  # the refiner's hands are in the file's mask too
         masks = np.where(parts > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
     return masks, parts
+
+
+def stored_fps(group: h5py.Group) -> float | None:
+    """The rate of a labels file clip's stored frames: the video's ``fps`` over the step between
+    its stored frames (``frame_index``); None where the file does not say."""
+    fps, index = group.attrs.get("fps"), group.attrs.get("frame_index")
+    if fps is None or not np.isfinite(fps) or fps <= 0:
+        return None
+    step = float(np.median(np.diff(index))) if index is not None and len(index) > 1 else 1.0
+    return float(fps) / max(step, 1.0)
 
 
 def known_pixels(group: h5py.Group, labels: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
@@ -248,7 +266,7 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 proba, pp = segmenter.predict_proba(frames), None
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
-                parts = predicted_parts(segmenter, frames, pred, pp)
+                parts = predicted_parts(segmenter, frames, pred, pp, stored_fps(g))
                 scores[vid] = Score()
                 scores[vid].add(pred, truth, parts, known, sides=True)
                 scores["all"].add(pred, truth, parts, known, sides=True)
