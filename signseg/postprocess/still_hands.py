@@ -1,5 +1,5 @@
-"""Hands that do not move are dropped from the parts: a bookshelf, a table top, a face called
-hand by a network that has never seen that person.
+"""Hands that do not move are dropped from the parts: a bookshelf or a table top that the
+network calls a hand in a room it has never seen.
 
 Signing hands move; the skin-coloured things of a room do not. Over the last :data:`SECONDS`
 of a video, a pixel's grey range (its brightest minus its darkest value, a 5x5 mean, on a copy
