@@ -118,3 +118,18 @@ def test_segment_parts_drops_a_real_still_hand_and_keeps_the_signers(soup_with_a
     signer_kept, signer_dropped = L.is_hand(kept)[:, rest], L.is_hand(dropped)[:, rest]
     assert signer_dropped.sum() >= 0.95 * signer_kept.sum() > 0
     np.testing.assert_array_equal(dropped == L.FACE, kept == L.FACE)
+
+
+def test_the_command_line_keeps_still_hands_when_asked(soup_with_a_still_hand, tmp_path):
+    """`signseg segment --parts --no-still-hands` keeps them and says so; `--parts` alone drops them."""
+    from conftest import run
+    clip, (y, x, h, w) = soup_with_a_still_hand
+    for flag, expected in (((), True), (("--no-still-hands",), False)):
+        out = tmp_path / f"{expected}.h5"
+        r = run("segment", clip, "-o", out, "--parts", "-q", *flag)
+        assert r.returncode == 0, r.stderr
+        with h5py.File(out) as f:
+            g = f["videos/soup_still"]
+            assert bool(g.attrs["still_hands_dropped"]) is expected
+            late = L.is_hand(g["masks"][20:, y:y + h, x:x + w]).mean()
+        assert (late < 0.01) if expected else (late > 0.05)
