@@ -31,7 +31,8 @@ from signseg.cli.args import size
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
-from signseg.train.evaluate import Score, by_setting, known_pixels, sides_of_teacher, stored_fps, written_parts
+from signseg.train.evaluate import (Score, by_setting, known_pixels, sides_of_teacher, spread_clips, stored_fps,
+                                   written_parts)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,10 +64,7 @@ def main() -> int:
     trained = {person(r) for r in table if r["split"] == "train"}
     seen = {r["video"]: "people also in training" if person(r) in trained else "people never trained on"
             for r in table if r["split"] == args.split}
-    if args.max_clips and len(setting) > args.max_clips:
-        names = sorted(setting)
-        keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
-        setting = {v: s for v, s in setting.items() if v in keep}
+    setting = spread_clips(setting, args.max_clips)
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size,
                refine_hands=args.refine_hands, arm_sides=args.arm_sides)

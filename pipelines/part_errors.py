@@ -36,7 +36,7 @@ from signseg import labels as L
 from signseg.infer.hand_refiner import hand_and_face
 from signseg.infer.presets import PRESETS
 from signseg.infer.segmenter import Segmenter
-from signseg.train.evaluate import known_pixels, stored_fps, written_parts
+from signseg.train.evaluate import known_pixels, spread_clips, stored_fps, written_parts
 
 REPO = Path(__file__).resolve().parents[1]
 HAND_SHARES = ("precision", "recall", "false_face", "false_person", "false_background", "missed_as_face",
@@ -104,10 +104,7 @@ def main() -> int:
     args = p.parse_args()
     setting = {r["video"]: r["setting"] for r in csv.DictReader(open(args.groups), delimiter="\t")
                if r["split"] == args.split}
-    if args.max_clips and len(setting) > args.max_clips:  # as compare_part_splits.py spreads them
-        names = sorted(setting)
-        keep = {names[i] for i in np.linspace(0, len(names) - 1, args.max_clips).round().astype(int)}
-        setting = {v: s for v, s in setting.items() if v in keep}
+    setting = spread_clips(setting, args.max_clips)
     seg = (Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file)(args.model)
     clips = {}
     for path in args.labels:

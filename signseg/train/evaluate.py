@@ -259,6 +259,7 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 continue
             frames, truth = g["frames"][:][idx], g["labels"][:][idx]
             known = known_pixels(g, truth, idx)
+            fps = stored_fps(g)
             if segmenter.parts:  # one pass gives the mask's channel and the parts'
                 channels = segmenter.predict_channels(frames)
                 proba, pp = channels[..., 0], channels[..., 1:]
@@ -266,7 +267,7 @@ def evaluate_thresholds(segmenter: Segmenter, labels_file: str | os.PathLike, th
                 proba, pp = segmenter.predict_proba(frames), None
             for t, scores in out.items():
                 pred = apply_threshold(proba, t, segmenter.max_blobs)
-                parts = predicted_parts(segmenter, frames, pred, pp, stored_fps(g))
+                parts = predicted_parts(segmenter, frames, pred, pp, fps)
                 scores[vid] = Score()
                 scores[vid].add(pred, truth, parts, known, sides=True)
                 scores["all"].add(pred, truth, parts, known, sides=True)
@@ -285,6 +286,16 @@ def evaluate_frames(segmenter: Segmenter, images: Sequence[np.ndarray], masks: S
             part = idx[start:start + batch]
             score.add(segmenter.predict(np.stack([images[i] for i in part])), np.stack([masks[i] for i in part]))
     return score
+
+
+def spread_clips(setting_of: dict[str, str], n: int | None) -> dict[str, str]:
+    """At most ``n`` of the clips of ``setting_of`` (clip -> setting), spread evenly over their
+    sorted names: a smaller split that still holds every part of the list (None or 0: all)."""
+    if not n or len(setting_of) <= n:
+        return setting_of
+    names = sorted(setting_of)
+    keep = {names[i] for i in np.linspace(0, len(names) - 1, n).round().astype(int)}
+    return {v: s for v, s in setting_of.items() if v in keep}
 
 
 def by_setting(scores: dict[str, Score], setting_of: dict[str, str]) -> dict[str, dict]:
