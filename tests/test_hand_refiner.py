@@ -288,3 +288,46 @@ def test_a_refit_killed_before_its_card_or_with_no_hand_leaves_a_whole_model(tou
     refiner = Segmenter.from_file(weights).hand_refiner
     assert entry["file"] == f"{REFIT}.weights.h5" and refiner.sha256 == entry["sha256"] != shipped
     assert refiner.int8 is not None and refiner.int8[0].name == f"{REFIT}.int8.onnx"
+
+
+def test_planes_made_only_where_crops_read_give_the_same_crops():
+    """The refiner's probability planes are made only inside its boxes' windows (the rest of a
+    frame is never read): the crops are the same as from planes made over the whole frame,
+    boxes over the frame's edges included."""
+    rng = np.random.default_rng(0)
+    hand_p = cv2.GaussianBlur(rng.random((180, 320)).astype(np.float32), (0, 0), 3)
+    face_p = rng.random((180, 320)).astype(np.float32)
+    frame = rng.integers(0, 256, (180, 320, 3), np.uint8)
+    boxes = [Box(float(cx), float(cy), float(side)) for cx, cy, side in
+             zip(rng.uniform(-20, 340, 12), rng.uniform(-20, 200, 12), rng.uniform(16, 90, 12))]
+    whole = probability_planes(hand_p, face_p)
+    windowed = probability_planes(hand_p, face_p, boxes)
+    assert (windowed == 0).all(-1).mean() > 0.3  # much of the frame was left out
+    for box in boxes:
+        assert np.array_equal(refiner_input(frame, windowed, box), refiner_input(frame, whole, box))
+
+
+def test_refined_parts_of_large_real_frames_skip_naming_the_first_networks_hands_exactly():
+    """With the refiner's hands, the first network's hands are not named (the refiner's replace
+    them): on real frames larger than the size parts are split at, the parts come out the same
+    as when they are named first."""
+    from signseg.decode.video import read_video
+    from signseg.infer.hand_refiner import hand_and_face
+    from signseg.postprocess import network_parts as NP
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    frames = read_video(SHARED / "signs3" / "ryanestanton__thanks.mp4", stride=6)[:8]
+    frames = np.stack([cv2.resize(f, (640, 480)) for f in frames])
+    assert frames[0, ..., 0].size > NP.WORK_PIXELS
+    proba = seg.predict_parts_proba(frames)
+    masks = seg.predict(frames)
+    hands = seg.hand_refiner.hands(frames, proba, seg.parts)
+    got = NP.network_parts(masks, proba, seg.parts, NP.HandSides(), hands)
+    sides = NP.HandSides()
+    want = np.multiply(masks > 0, L.UNASSIGNED, dtype=np.uint8)
+    hand_p, face_p = hand_and_face(proba, seg.parts)
+    for i in range(len(frames)):
+        share = cv2.resize(hand_p[i] / np.maximum(face_p[i] + hand_p[i], 1e-6), (640, 480))
+        NP._face_and_hands(want[i], masks[i] > 0, share, sides, name_hands=True)
+        NP.refined_hands(want[i], hands[i], sides)
+    assert L.is_hand(got[0]).any() and (got[0] == L.FACE).any()
+    assert np.array_equal(got[0], want)

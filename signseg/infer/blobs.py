@@ -22,6 +22,14 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=ltype)
 
 
+def bounding_window(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns of the box round ``mask``'s (H, W) nonzero pixels, None where there
+    are none: labelling only that window (:func:`components`) finds the same blobs, and hands
+    and faces fill a small part of a frame."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8, copy=False))
+    return (slice(y, y + h), slice(x, x + w)) if w else None
+
+
 def keep_largest(mask: np.ndarray, n: int | None) -> np.ndarray:
     """``mask`` (H, W) uint8, foreground > 0, with only its ``n`` largest 8-connected blobs
     left; the rest set to 0. Changed in place and returned; ``n`` None or 0 keeps all."""

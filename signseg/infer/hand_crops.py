@@ -16,7 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from signseg.infer.blobs import components
+from signseg.infer.blobs import bounding_window, components
 
 #: The side of a crop, in pixels.
 CROP = 64
@@ -75,20 +75,29 @@ def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | 
     probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
     ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
     none): those are not cropped."""
-    n, comp, stats, _ = components((hand_p > propose).view(np.uint8))
+    on = hand_p > propose
+    window = bounding_window(on)
+    if window is None:
+        return [], None
+    n, comp, stats, _ = components(on[window].view(np.uint8))
+    sub, oy, ox = hand_p[window], window[0].start, window[1].start
     largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
     boxes, too_big = [], []
     for j, (x, y, w, h, area) in enumerate(stats[1:], start=1):
         if area < MIN_AREA:
             continue
-        if min_peak > 0 and hand_p[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
+        if min_peak > 0 and sub[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
             continue
         side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
         if side <= largest:
-            boxes.append(Box(x + w / 2, y + h / 2, side))
+            boxes.append(Box(ox + x + w / 2, oy + y + h / 2, side))
         else:
             too_big.append(j)
-    return boxes, (np.isin(comp, too_big) if too_big else None)
+    if not too_big:
+        return boxes, None
+    big = np.zeros(hand_p.shape, bool)
+    big[window] = np.isin(comp, too_big)
+    return boxes, big
 
 
 def with_neighbours(own: Sequence[list[Box]], k: int, before: Sequence[list[Box]] = (),
@@ -129,10 +138,19 @@ def paste_max(out: np.ndarray, crop_p: np.ndarray, box: Box) -> None:
     np.maximum(out[y0:y1, x0:x1], back, out=out[y0:y1, x0:x1])
 
 
-def probability_planes(hand_p: np.ndarray, face_p: np.ndarray) -> np.ndarray:
-    """(H, W, 2) uint8: the network's hand and face probabilities times 255, made once a frame
-    for :func:`refiner_input`."""
-    return np.clip(np.stack([hand_p, face_p], axis=-1) * 255 + 0.5, 0, 255).astype(np.uint8)
+def probability_planes(hand_p: np.ndarray, face_p: np.ndarray, boxes: Sequence[Box] | None = None) -> np.ndarray:
+    """(H, W, 2) uint8: the network's hand and face probabilities (H, W) times 255, made once a
+    frame for :func:`refiner_input`. With ``boxes``, only the pixels their crops read are made
+    (each box's :meth:`Box.window`), the rest left 0: crops cut from them are the same."""
+    out = np.zeros((*hand_p.shape, 2), np.uint8)
+    for y0, y1, x0, x1 in [(0, hand_p.shape[0], 0, hand_p.shape[1])] if boxes is None else \
+            [box.window(hand_p.shape) for box in boxes]:
+        both = np.stack([hand_p[y0:y1, x0:x1], face_p[y0:y1, x0:x1]], axis=-1)
+        both *= 255
+        both += 0.5
+        np.clip(both, 0, 255, out=both)
+        out[y0:y1, x0:x1] = both
+    return out
 
 
 def refiner_input(frame: np.ndarray, planes: np.ndarray, box: Box, size: int = CROP) -> np.ndarray:

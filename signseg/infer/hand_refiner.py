@@ -44,6 +44,16 @@ def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.n
     return p[..., names.index("hand")], p[..., names.index("face")]
 
 
+def _at_size(p: np.ndarray, H: int, W: int) -> np.ndarray:
+    """(n, h, w) probabilities brought to (n, H, W) float32 (bilinear), written in place of a stack."""
+    if p.shape[1:] == (H, W):
+        return p
+    out = np.empty((len(p), H, W), np.float32)
+    for i, plane in enumerate(p):
+        cv2.resize(plane, (W, H), dst=out[i], interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 @dataclass
 class HandRefiner:
     """A refiner: its network (``weights``: a Keras model, crops in [0, 1] -> hand
@@ -111,9 +121,7 @@ class HandRefiner:
         list kept by the caller between one video's batches, in which the last frames' own
         boxes wait to be borrowed by the next batch's first (:attr:`neighbours`)."""
         H, W = frames.shape[1:3]
-        if hand_p.shape[1:] != (H, W):
-            hand_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in hand_p])
-            face_p = np.stack([cv2.resize(p, (W, H), interpolation=cv2.INTER_LINEAR) for p in face_p])
+        hand_p, face_p = _at_size(hand_p, H, W), _at_size(face_p, H, W)
         found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
         own = [boxes for boxes, _ in found]
         if self.neighbours:
@@ -124,7 +132,7 @@ class HandRefiner:
         else:
             boxes = own
         where = [(i, box) for i, frame_boxes in enumerate(boxes) for box in frame_boxes]
-        planes = {i: probability_planes(hand_p[i], face_p[i]) for i in {i for i, _ in where}}
+        planes = {i: probability_planes(hand_p[i], face_p[i], boxes[i]) for i in {i for i, _ in where}}
         x = np.stack([refiner_input(frames[i], planes[i], box) for i, box in where]) if where else \
             np.zeros((0, CROP, CROP, 5), np.uint8)
         return x, where, [too_big for _, too_big in found]
@@ -154,4 +162,6 @@ class HandRefiner:
         looked (the first network's call stands there), from the first network's part channels
         (:func:`hand_and_face`); ``carry`` as :meth:`crops` takes it, for a video's batches."""
         p = self.hand_proba(frames, *hand_and_face(parts_proba, names), carry)
-        return np.where(p < 0, -1, p > self.threshold).astype(np.int8)
+        out = (p > self.threshold).view(np.int8)
+        out[p < 0] = -1
+        return out

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
-from signseg.infer.blobs import components
+from signseg.infer.blobs import bounding_window, components
 
 #: A marked pixel joins the face grown from the network's surest face where its hand share
 #: is under this (chosen on the validation signers: 0.6-0.7 the same, 0.8 and 0.9 worse).
@@ -75,52 +75,66 @@ class HandSides:
         left as they are. In place. Each pixel leans to the signer's left or right
         (:func:`leaning_left`: by the line ``x``, and by the arm network's ``arms`` where given);
         a blob with :data:`ONE_SIDE` of its pixels leaning one way is that hand, one less
-        one-sided (two hands touching) is cut pixel by pixel."""
-        n, comp, stats, _ = components(hands.astype(np.uint8))
+        one-sided (two hands touching) is cut pixel by pixel. Only the hands' bounding box is
+        worked on (hands are a small part of a frame)."""
+        window = bounding_window(hands)
+        if window is None:
+            return
+        n, comp, stats, _ = components(hands[window].astype(np.uint8, copy=False))
         if n <= 1:
             return
-        left = leaning_left(parts.shape, x, arms)
+        left = leaning_left(parts.shape, x, arms, window)
         share = np.bincount(comp[left], minlength=n) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
         side = np.where(share >= ONE_SIDE, L.LEFT_HAND, np.where(share <= 1 - ONE_SIDE, L.RIGHT_HAND, _ACROSS))
         side = np.where(stats[:, cv2.CC_STAT_AREA] < min_area, 0, side).astype(np.uint8)
         side[0] = 0
         named = side[comp]
+        out = parts[window]
         one = L.is_hand(named)
-        parts[one] = named[one]
+        out[one] = named[one]
         across = named == _ACROSS
         if across.any():  # two hands touching: each pixel by its own leaning
-            parts[across] = np.where(left[across], L.LEFT_HAND, L.RIGHT_HAND)
+            out[across] = np.where(left[across], L.LEFT_HAND, L.RIGHT_HAND)
 
 
-def leaning_left(shape: tuple[int, int], x: float, arms: np.ndarray | None = None) -> np.ndarray:
+def leaning_left(shape: tuple[int, int], x: float, arms: np.ndarray | None = None,
+                 window: tuple[slice, slice] | None = None) -> np.ndarray:
     """(H, W) bool: the pixels that lean to the signer's left hand. By the line alone, those on
     the image's right of ``x``. With ``arms``, the arm network's (h, w, 2) probabilities of the
     signer's left and right arm (:mod:`signseg.infer.arm_sides`, any size), where their
     difference plus the line's :data:`LINE_WEIGHT` (+ right of the line, - left of it) is
-    positive: the arms decide where they are sure, the line where they are not."""
-    right_of_line = np.arange(shape[1]) >= x
+    positive: the arms decide where they are sure, the line where they are not. ``window``
+    (rows, columns): only that part of the frame."""
+    rows, cols = window or (slice(0, shape[0]), slice(0, shape[1]))
+    rows, cols = slice(*rows.indices(shape[0])[:2]), slice(*cols.indices(shape[1])[:2])
+    right_of_line = np.arange(cols.start, cols.stop) >= x
     if arms is None:
-        return np.broadcast_to(right_of_line, shape)
+        return np.broadcast_to(right_of_line, (rows.stop - rows.start, cols.stop - cols.start))
     d = np.asarray(arms[..., 0], np.float32) - np.asarray(arms[..., 1], np.float32)
     if d.shape != tuple(shape):
         d = cv2.resize(d, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return d + np.where(right_of_line, LINE_WEIGHT, -LINE_WEIGHT).astype(np.float32) > 0
+    return d[rows, cols] + np.where(right_of_line, LINE_WEIGHT, -LINE_WEIGHT).astype(np.float32) > 0
 
 
 def grown_face(marked: np.ndarray, hand_share: np.ndarray) -> tuple[np.ndarray, int, float | None]:
     """The face of one frame, (H, W) bool, its pixel count and its centre's x (None where there
     is no face): the largest component of ``marked`` pixels with ``hand_share`` under 0.5, with
     the connected marked pixels whose share is under :data:`FACE_GROW`."""
-    core = (marked & (hand_share < 0.5)).astype(np.uint8)
-    n, comp, stats, _ = components(core)
+    face = np.zeros(marked.shape, bool)
+    window = bounding_window(marked)  # the face and what it grows over lie in the marked pixels' box
+    if window is None:
+        return face, 0, None
+    marked, hand_share = marked[window], hand_share[window]
+    n, comp, stats, _ = components((marked & (hand_share < 0.5)).view(np.uint8))
     if n <= 1:
-        return np.zeros(marked.shape, bool), 0, None
+        return face, 0, None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     top = stats[biggest, cv2.CC_STAT_TOP]
     seed = (top, int(np.argmax(comp[top] == biggest)))  # a pixel of it: its top row's first
-    _, grown, gstats, centres = components((marked & (hand_share < FACE_GROW)).astype(np.uint8))
+    _, grown, gstats, centres = components((marked & (hand_share < FACE_GROW)).view(np.uint8))
     k = grown[seed]
-    return grown == k, int(gstats[k, cv2.CC_STAT_AREA]), float(centres[k, 0])
+    face[window] = grown == k
+    return face, int(gstats[k, cv2.CC_STAT_AREA]), float(centres[k, 0]) + window[1].start
 
 
 def part_boxes(parts: np.ndarray) -> np.ndarray:
@@ -134,11 +148,14 @@ def part_boxes(parts: np.ndarray) -> np.ndarray:
 
 
 def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, sides: HandSides,
-                    arms: np.ndarray | None = None) -> None:
+                    arms: np.ndarray | None = None, name_hands: bool = True) -> None:
     """One frame of a face/hand model: the face and the named hands written into ``parts``
     (H, W), which holds UNASSIGNED where ``marked``; ``share`` the hand share at any size;
     ``arms`` the arm network's (h, w, 2), which then names the hands with the line (:func:`leaning_left`).
-    A frame over :data:`WORK_PIXELS` is split smaller and its parts brought back."""
+    A frame over :data:`WORK_PIXELS` is split smaller and its parts brought back.
+    ``name_hands`` False: the hands are left unnamed (the hand refiner's replace them,
+    :func:`refined_hands`, which needs only the face and the line): each blob large enough to
+    be named is marked LEFT_HAND, so that the face's edges come back as they would."""
     H, W = marked.shape
     scale = min(1.0, float(np.sqrt(WORK_PIXELS / (H * W))))
     h, w = max(1, round(H * scale)), max(1, round(W * scale))
@@ -149,16 +166,32 @@ def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, si
     face, area, face_x = grown_face(small, share)
     work[face] = L.FACE
     # the hands: the rest of the mask, less blobs under a tenth of the face
-    sides.name(work, small & ~face, sides.line(face_x if face_x is None else face_x / scale, W) * scale,
-               MIN_HAND_OF_FACE * area, arms)
+    x = sides.line(face_x if face_x is None else face_x / scale, W) * scale
+    if name_hands:
+        sides.name(work, small & ~face, x, MIN_HAND_OF_FACE * area, arms)
+    elif work is not parts:
+        _mark_blobs(work, small & ~face, MIN_HAND_OF_FACE * area)
     if work is parts:
         return
     back = cv2.resize(work, (W, H), interpolation=cv2.INTER_NEAREST)
     # marked pixels the smaller mask had as background (its edges) take a neighbour's part
     named = np.where(work == L.UNASSIGNED, L.BACKGROUND, work).astype(np.uint8)
     near = cv2.resize(cv2.dilate(named, np.ones((3, 3), np.uint8)), (W, H), interpolation=cv2.INTER_NEAREST)
-    back = np.where(back > 0, back, np.where(near > 0, near, L.UNASSIGNED))
-    parts[marked] = back[marked]
+    back, near = back[marked], near[marked]
+    parts[marked] = np.where(back > 0, back, np.where(near > 0, near, L.UNASSIGNED))
+
+
+def _mark_blobs(parts: np.ndarray, hands: np.ndarray, min_area: float) -> None:
+    """LEFT_HAND written into ``parts`` (H, W) on each blob of ``hands`` (H, W) bool of at least
+    ``min_area`` pixels, as :meth:`HandSides.name` would mark it hand, without naming its side."""
+    window = bounding_window(hands)
+    if window is None:
+        return
+    n, comp, stats, _ = components(hands[window].view(np.uint8))
+    big = stats[:, cv2.CC_STAT_AREA] >= min_area
+    big[0] = False
+    if big[1:].any():
+        parts[window][big[comp]] = L.LEFT_HAND
 
 
 def refined_hands(parts: np.ndarray, hands: np.ndarray, sides: HandSides, arms: np.ndarray | None = None) -> None:
@@ -191,7 +224,7 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
     face's line.
     """
     n, H, W = masks.shape
-    parts = np.where(masks > 0, L.UNASSIGNED, L.BACKGROUND).astype(np.uint8)
+    parts = np.multiply(masks > 0, L.UNASSIGNED, dtype=np.uint8)  # BACKGROUND is 0
     boxes = np.full((n, len(L.PARTS), 4), np.nan, np.float32)
     sided = "left_hand" in names
     values = np.array([L.PART_VALUES.get(name, L.UNASSIGNED) for name in names], np.uint8)
@@ -207,7 +240,8 @@ def network_parts(masks: np.ndarray, proba: np.ndarray, names: tuple[str, ...],
         else:
             face_p, hand_p = p[..., names.index("face")], p[..., names.index("hand")]
             arm = None if arms is None else arms[i]
-            _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides, arm)
+            _face_and_hands(parts[i], marked, hand_p / np.maximum(face_p + hand_p, 1e-6), sides, arm,
+                            name_hands=hands is None)
             if hands is not None:
                 refined_hands(parts[i], hands[i], sides, arm)
         boxes[i] = part_boxes(parts[i])
