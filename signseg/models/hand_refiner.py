@@ -22,9 +22,10 @@ def _block(x, filters: int, name: str):
     return x
 
 
-def hand_refiner(width: int = 16, name: str = "hand_refiner") -> keras.Model:
-    """The refiner with ``width`` filters at the top level (16: 0.48 M parameters)."""
-    inp = keras.Input((None, None, 5), name="crop")
+def hand_refiner(width: int = 16, name: str = "hand_refiner", channels: int = 5) -> keras.Model:
+    """The refiner with ``width`` filters at the top level (16: 0.48 M parameters) over crops
+    of ``channels`` planes (the shipped one's 5)."""
+    inp = keras.Input((None, None, channels), name="crop")
     skips, x = [], inp
     for level, k in enumerate(LEVELS):
         x = _block(x, k * width, f"down{level}")
