@@ -201,7 +201,12 @@ def main() -> int:
     for clip in args.clip:
         frames = read_video(clip)
         teacher = None if args.teacher_python == "none" else find_teacher(args.teacher_python)
-        holistic = Holistic(teacher, clip) if teacher else None
+        holistic = None
+        if teacher:
+            try:
+                holistic = Holistic(teacher, clip)
+            except RuntimeError as exc:  # no mediapipe there: the other columns still run
+                print(f"no Holistic column for {clip.name}: {exc}", file=sys.stderr)
         for size in sizes:
             reference = load(size, "keras", args.batch_size[0]).predict(frames) > 0
             for runtime, mirror, cut, parts in itertools.product(args.runtime, mirrors, cuts, args.parts):
