@@ -28,16 +28,20 @@ import numpy as np
 from signseg.infer import presets
 from signseg.infer.preprocess import to_input
 from signseg.infer.hand_refiner import hand_and_face
+from signseg.infer.motion import Motion
 from signseg.infer.quantize import quantize_int8, quantize_refiner
 from signseg.infer.segmenter import Segmenter
+from signseg.train.evaluate import stored_fps
 from signseg.train.frames import read_splits
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int,
-                       per_clip: int) -> tuple[list[np.ndarray], int]:
-    """``per_clip`` frames of each of ``clips`` training clips spread over ``labels``' files."""
+                       per_clip: int) -> tuple[list[np.ndarray], int, list[np.ndarray]]:
+    """``per_clip`` frames of each of ``clips`` training clips spread over ``labels``' files,
+    the number of clips, and each frame's motion plane (:mod:`signseg.infer.motion`, from the
+    clip's stored frames before it)."""
     where = []
     for path in labels:
         with h5py.File(path, "r") as f:
@@ -45,13 +49,16 @@ def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int,
     if not where:
         sys.exit("no training clip in the labels files")
     pick = [where[i] for i in np.unique(np.linspace(0, len(where) - 1, min(clips, len(where))).round().astype(int))]
-    frames = []
+    frames, motion = [], []
     for path, video in pick:
         with h5py.File(path, "r") as f:
-            stored = f[f"videos/{video}/frames"]
+            g = f[f"videos/{video}"]
+            stored = g["frames"]
             idx = np.unique(np.linspace(0, len(stored) - 1, per_clip).round().astype(int))
             frames += [np.asarray(stored[i]) for i in idx]
-    return frames, len(pick)
+            moved = Motion(stored_fps(g))(stored[: idx[-1] + 1])
+            motion += [moved[i] for i in idx]
+    return frames, len(pick), motion
 
 
 def main() -> int:
@@ -70,12 +77,12 @@ def main() -> int:
     card = presets.ModelCard.load(card_file)
     seg = Segmenter.from_file(weights, runtime="keras", refine_hands=args.refiner or None,
                               arm_sides=args.arm_sides or None)
-    frames, clips = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
+    frames, clips, motion = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
     source = (f"{len(frames)} frames of {clips} training-signer clips "
               f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
               "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)")
     if args.refiner:
-        return int8_refiner(seg, card, card_file, weights.parent, frames, source)
+        return int8_refiner(seg, card, card_file, weights.parent, frames, source, motion)
     if args.arm_sides:
         return int8_arm_sides(seg, card, card_file, weights.parent, frames, source)
     # clips of several sizes: each frame resized to the input size, as inference resizes it
@@ -92,12 +99,13 @@ def main() -> int:
 
 
 def int8_refiner(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
-                 frames: list[np.ndarray], source: str) -> int:
-    """The card's hand refiner quantized on the crops it cuts from ``frames``, named in its entry."""
+                 frames: list[np.ndarray], source: str, motion: list[np.ndarray]) -> int:
+    """The card's hand refiner quantized on the crops it cuts from ``frames`` (with their
+    ``motion`` planes where it reads them), named in its entry."""
     def quantize(out: Path) -> str:
         refiner = seg.hand_refiner
-        crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts))[0]
-                 for f in frames]
+        crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts),
+                               motion=m[None])[0] for f, m in zip(frames, motion)]
         x = np.concatenate(crops)
         quantize_refiner(refiner.model, x, out)
         return f"{len(x)} crops of " + source

@@ -142,3 +142,13 @@ def soup_labels(tmp_path_factory) -> Path:
     assert not label_videos([SOUP], out, teacher_python=None, landmarks_dir=folder, max_side=160, every=4,
                             progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def touching_labels(tmp_path_factory):
+    """Teacher labels of a real clip (a validation signer, hands touching), from committed landmarks."""
+    from signseg.teacher.labelset import label_videos
+    out = tmp_path_factory.mktemp("refiner") / "touching.h5"
+    assert not label_videos([SHARED / "signs3" / "ryanestanton__thanks.mp4"], out, teacher_python=None,
+                            landmarks_dir=Path(__file__).parent / "data" / "touching", progress=False)
+    return out

@@ -19,7 +19,6 @@ from signseg.infer.hand_crops import (CROP, MIN_AREA, Box, crop, hand_boxes, pas
                                       with_neighbours)
 from signseg.postprocess.network_parts import HandSides, refined_hands
 
-TOUCHING = Path(__file__).parent / "data" / "touching"
 
 
 def test_a_crop_pasted_back_is_the_frame_inside_its_box_and_minus_one_outside():
@@ -180,16 +179,6 @@ def test_a_blob_too_large_to_crop_is_left_to_the_network_and_a_neighbours_box_is
     assert (p[0, : H // 4, 100:] == 0).all() and (p[0, 3 * H // 4:] == 0).all()  # nothing else is hand
     assert (p[0, 40:60, 40:60] >= 0).all()  # the refiner looks where frame 1's hand is (a borrowed box)
     assert (p[1] >= 0).all()  # frame 1 borrows nothing of the band: no box was made for it
-
-
-@pytest.fixture(scope="module")
-def touching_labels(tmp_path_factory):
-    """Teacher labels of a real clip (a validation signer, hands touching), from committed landmarks."""
-    from signseg.teacher.labelset import label_videos
-    out = tmp_path_factory.mktemp("refiner") / "touching.h5"
-    assert not label_videos([SHARED / "signs3" / "ryanestanton__thanks.mp4"], out, teacher_python=None,
-                            landmarks_dir=TOUCHING, progress=False)
-    return out
 
 
 def test_training_crops_hold_the_teachers_hands_and_a_trained_refiner_round_trips(touching_labels, tmp_path):

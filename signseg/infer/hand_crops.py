@@ -138,22 +138,26 @@ def paste_max(out: np.ndarray, crop_p: np.ndarray, box: Box) -> None:
     np.maximum(out[y0:y1, x0:x1], back, out=out[y0:y1, x0:x1])
 
 
-def probability_planes(hand_p: np.ndarray, face_p: np.ndarray, boxes: Sequence[Box] | None = None) -> np.ndarray:
+def probability_planes(hand_p: np.ndarray, face_p: np.ndarray, boxes: Sequence[Box] | None = None,
+                       motion: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 2) uint8: the network's hand and face probabilities (H, W) times 255, made once a
-    frame for :func:`refiner_input`. With ``boxes``, only the pixels their crops read are made
+    frame for :func:`refiner_input`; (H, W, 3) with ``motion`` (H, W) uint8 after them
+    (:mod:`signseg.infer.motion`). With ``boxes``, only the pixels their crops read are made
     (each box's :meth:`Box.window`), the rest left 0: crops cut from them are the same."""
-    out = np.zeros((*hand_p.shape, 2), np.uint8)
+    out = np.zeros((*hand_p.shape, 2 if motion is None else 3), np.uint8)
     for y0, y1, x0, x1 in [(0, hand_p.shape[0], 0, hand_p.shape[1])] if boxes is None else \
             [box.window(hand_p.shape) for box in boxes]:
         both = np.stack([hand_p[y0:y1, x0:x1], face_p[y0:y1, x0:x1]], axis=-1)
         both *= 255
         both += 0.5
         np.clip(both, 0, 255, out=both)
-        out[y0:y1, x0:x1] = both
+        out[y0:y1, x0:x1, :2] = both
+        if motion is not None:
+            out[y0:y1, x0:x1, 2] = motion[y0:y1, x0:x1]
     return out
 
 
 def refiner_input(frame: np.ndarray, planes: np.ndarray, box: Box, size: int = CROP) -> np.ndarray:
-    """(size, size, 5) uint8: the frame's RGB, then the network's hand and face probabilities
-    (:func:`probability_planes`, at the frame's size), cut to ``box``."""
+    """(size, size, 3 + k) uint8: the frame's RGB, then the ``k`` planes of
+    :func:`probability_planes` (at the frame's size), cut to ``box``."""
     return np.concatenate([crop(frame, box, size), crop(planes, box, size)], axis=-1)

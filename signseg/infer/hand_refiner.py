@@ -78,6 +78,8 @@ class HandRefiner:
     #: filters at the top level, for building the network from a ``weights`` path
     width: int = 16
     neighbours: int = 0
+    #: whether it reads a motion plane after the probabilities (:mod:`signseg.infer.motion`)
+    motion: bool = False
     _model: Any = field(default=None, init=False, repr=False)
     _runner: Any = field(default=None, init=False, repr=False)
 
@@ -86,8 +88,14 @@ class HandRefiner:
         """The Keras network, built and loaded from ``weights`` when first asked for."""
         if self._model is None:
             from signseg.models.hand_refiner import hand_refiner
-            self._model = built(self.weights, lambda: hand_refiner(self.width), "hand refiner")
+            self._model = built(self.weights, lambda: hand_refiner(self.width, channels=self.channels),
+                                "hand refiner")
         return self._model
+
+    @property
+    def channels(self) -> int:
+        """The planes of its crops: RGB, hand, face, and motion where it reads it."""
+        return 6 if self.motion else 5
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """The network on (b, CROP, CROP, 5) uint8 crops (:meth:`crops`) -> (b, CROP, CROP) hand
@@ -103,7 +111,7 @@ class HandRefiner:
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``int8``: its int8
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``motion``, ``int8``: its int8
         graph's ``file`` and ``sha256``, used only where made from these weights; ``default``:
         whether it runs unless asked), its files in ``folder``; the weights' sha256 is checked
         here (:func:`~signseg.infer.second_network.card_files`), the network is built when first
@@ -111,15 +119,17 @@ class HandRefiner:
         path, sha, int8 = card_files(entry, folder, "hand refiner")
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
-                   int8=int8, width=int(entry.get("width", 16)))
+                   int8=int8, width=int(entry.get("width", 16)), motion=bool(entry.get("motion", False)))
 
-    def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None
-              ) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
+    def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None,
+              motion: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
         """The refiner's inputs for ``frames`` (n, H, W, 3) uint8 and the first network's
-        probabilities (n, h, w) at any size: (b, CROP, CROP, 5) uint8 crops, the (frame, box)
-        each was cut from, and each frame's blobs too large to crop (or None). ``carry``: a
-        list kept by the caller between one video's batches, in which the last frames' own
-        boxes wait to be borrowed by the next batch's first (:attr:`neighbours`)."""
+        probabilities (n, h, w) at any size: (b, CROP, CROP, :attr:`channels`) uint8 crops, the
+        (frame, box) each was cut from, and each frame's blobs too large to crop (or None).
+        ``carry``: a list kept by the caller between one video's batches, in which the last
+        frames' own boxes wait to be borrowed by the next batch's first (:attr:`neighbours`).
+        ``motion``: the frames' motion planes (n, H, W) uint8 (:class:`~signseg.infer.motion.Motion`),
+        read where the refiner reads motion; None there gives a plane of 0 (single images)."""
         H, W = frames.shape[1:3]
         hand_p, face_p = _at_size(hand_p, H, W), _at_size(face_p, H, W)
         found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
@@ -132,21 +142,24 @@ class HandRefiner:
         else:
             boxes = own
         where = [(i, box) for i, frame_boxes in enumerate(boxes) for box in frame_boxes]
-        planes = {i: probability_planes(hand_p[i], face_p[i], boxes[i]) for i in {i for i, _ in where}}
+        if self.motion and motion is None:
+            motion = np.zeros((len(frames), H, W), np.uint8)
+        planes = {i: probability_planes(hand_p[i], face_p[i], boxes[i], motion[i] if self.motion else None)
+                  for i in {i for i, _ in where}}
         x = np.stack([refiner_input(frames[i], planes[i], box) for i, box in where]) if where else \
-            np.zeros((0, CROP, CROP, 5), np.uint8)
+            np.zeros((0, CROP, CROP, self.channels), np.uint8)
         return x, where, [too_big for _, too_big in found]
 
     def hand_proba(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray,
-                   carry: list | None = None) -> np.ndarray:
+                   carry: list | None = None, motion: np.ndarray | None = None) -> np.ndarray:
         """(n, H, W) float32: each pixel's hand probability where a crop covers it (the highest
         of overlapping crops), 0 where none does, -1 on blobs too large to crop
         (:func:`~signseg.infer.hand_crops.hand_boxes`), where the first network's call stands
         unless an overlapping box (another blob's, a neighbour's) calls the pixel hand.
         ``frames`` (n, H, W, 3) uint8; ``hand_p`` and ``face_p`` the first network's
-        probabilities, (n, h, w) at any size; ``carry`` as :meth:`crops` takes it."""
+        probabilities, (n, h, w) at any size; ``carry`` and ``motion`` as :meth:`crops` takes them."""
         n, H, W = frames.shape[:3]
-        x, where, too_big = self.crops(frames, hand_p, face_p, carry)
+        x, where, too_big = self.crops(frames, hand_p, face_p, carry, motion)
         out = np.zeros((n, H, W), np.float32)  # a pixel no crop covers is not hand ...
         if where:
             for (i, box), p in zip(where, self.run(x)):
@@ -157,11 +170,12 @@ class HandRefiner:
         return out
 
     def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...],
-              carry: list | None = None) -> np.ndarray:
+              carry: list | None = None, motion: np.ndarray | None = None) -> np.ndarray:
         """(n, H, W) int8: 1 where the refiner says hand, 0 where it says not, -1 where no crop
         looked (the first network's call stands there), from the first network's part channels
-        (:func:`hand_and_face`); ``carry`` as :meth:`crops` takes it, for a video's batches."""
-        p = self.hand_proba(frames, *hand_and_face(parts_proba, names), carry)
+        (:func:`hand_and_face`); ``carry`` and ``motion`` as :meth:`crops` takes them, for a
+        video's batches."""
+        p = self.hand_proba(frames, *hand_and_face(parts_proba, names), carry, motion)
         out = (p > self.threshold).view(np.int8)
         out[p < 0] = -1
         return out

@@ -33,7 +33,7 @@ def quantize_int8(model: keras.Model, input_size: tuple[int, int], frames: np.nd
 
 def quantize_refiner(model: keras.Model, crops: np.ndarray, out: str | os.PathLike, batch: int = 16) -> Path:
     """Write a hand refiner's (:mod:`signseg.infer.hand_refiner`) int8 graph to ``out``, its
-    activation ranges taken on ``crops`` (b, CROP, CROP, 5) uint8, cut as it cuts them
+    activation ranges taken on ``crops`` (b, CROP, CROP, its planes) uint8, cut as it cuts them
     (:meth:`~signseg.infer.hand_refiner.HandRefiner.crops`) from frames like those it will see."""
     from signseg.infer.hand_crops import CROP
 

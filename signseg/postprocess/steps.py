@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from signseg.infer.signals import with_parts
+from signseg.infer.motion import Motion
 from signseg.labels import PART_NAMES
 from signseg.postprocess.network_parts import HandSides, network_parts, part_boxes
 from signseg.postprocess.parts import PartTracker, crop_parts
@@ -81,6 +82,7 @@ class VideoPostprocess:
         self.tracker = PartTracker() if spec.parts and not self.channels else None
         self.recent_boxes: list = []  # the hand refiner's boxes of the last frames, for the next batch
         self.still = StillHands(fps) if spec.parts and self.channels and spec.still_hands else None
+        self.motion = Motion(fps) if spec.parts and self.refiner is not None and self.refiner.motion else None
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, signals: np.ndarray | None = None,
                  proba: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -96,8 +98,9 @@ class VideoPostprocess:
             if proba is None or proba.ndim != 4:
                 raise ValueError(f"the network's parts {self.channels} need every channel's probabilities, "
                                  f"got {None if proba is None else proba.shape}")
-            hands = None if self.refiner is None else self.refiner.hands(frames, proba[..., 1:], self.channels,
-                                                                        self.recent_boxes)
+            hands = None if self.refiner is None else self.refiner.hands(
+                frames, proba[..., 1:], self.channels, self.recent_boxes,
+                None if self.motion is None else self.motion(frames))
             arms = None if self.arms is None else self.arms.arms(frames)
             parts, boxes = network_parts(masks, proba[..., 1:], self.channels, self.sides, hands, arms)
             if self.still is not None:

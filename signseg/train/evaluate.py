@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from signseg import labels as L
+from signseg.infer.motion import Motion
 from signseg.infer.preprocess import threshold as apply_threshold
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.network_parts import HandSides, network_parts
@@ -166,12 +167,14 @@ def predicted_parts(segmenter: Segmenter, frames: np.ndarray, masks: np.ndarray,
     ``face_hand`` model's face, its hands named by their side of the face or by the
     Segmenter's arm network), else the part tracker's split. ``fps``: the frames' rate, where
     they are a clip's (:func:`stored_fps`): still hands are then dropped as ``--parts`` drops
-    them (:mod:`signseg.postprocess.still_hands`); None leaves them (single images)."""
+    them (:mod:`signseg.postprocess.still_hands`), and a refiner that reads motion gets it
+    (:mod:`signseg.infer.motion`); None leaves both (single images)."""
     if not segmenter.parts:
         return split_parts(masks)[0]
     pp = segmenter.predict_parts_proba(frames) if proba_parts is None else proba_parts
     refiner = segmenter.hand_refiner
-    hands = None if refiner is None else refiner.hands(frames, pp, segmenter.parts)
+    motion = Motion(fps)(frames) if refiner is not None and refiner.motion and fps is not None else None
+    hands = None if refiner is None else refiner.hands(frames, pp, segmenter.parts, motion=motion)
     arms = None if segmenter.arm_sides is None else segmenter.arm_sides.arms(frames)
     parts = network_parts(masks, pp, segmenter.parts, hands=hands, arms=arms)[0]
     if fps is not None:

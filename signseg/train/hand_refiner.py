@@ -21,24 +21,29 @@ from signseg import labels as L
 from signseg.infer.blobs import components
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
+from signseg.infer.motion import Motion
 from signseg.infer.second_network import built, save_with_entry
 from signseg.models.hand_refiner import hand_refiner
+from signseg.train.evaluate import stored_fps
 from signseg.train.frames import with_ignore
 
 #: A teacher hand's box: its longer side times a factor drawn from this range, plus 12 pixels,
 #: its centre moved by up to this share of the side.
 TEACHER_GROW, TEACHER_SHIFT = (1.3, 2.2), 0.15
+#: The share of training crops whose motion plane is blanked (:func:`augmented`).
+NO_MOTION = 0.2
 #: The files a refitted refiner is written to, beside its model's weights (:func:`refit_hand_refiner`).
 REFIT = "hand-refiner.refit"
 
 
 def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                       log: Callable[[str], None] | None = None,
-                      videos: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      videos: Sequence[str] | None = None, motion: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Training crops of labels files: x (N, CROP, CROP, 5) uint8 (:func:`refiner_input`) and
     y (N, CROP, CROP) uint8 (1 hand, 0 not, IGNORE unknown). ``segmenter``: the first network
     (a ``face_hand`` model), run once over each clip's stored frames; ``videos``: only these
-    video ids (default: every one)."""
+    video ids (default: every one); ``motion``: a sixth plane, each stored frame's motion
+    (:mod:`signseg.infer.motion`, at the rate of the clip's stored frames)."""
     if "hand" not in segmenter.parts or "face" not in segmenter.parts:
         raise ValueError(f"{segmenter.name}: the hand refiner is trained behind a face/hand model, "
                          f"this one gives {segmenter.parts or 'one channel'}")
@@ -57,9 +62,10 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 target[truth == L.IGNORE] = L.IGNORE
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
+                moved = Motion(stored_fps(g))(frames) if motion else None
                 for i in range(len(frames)):
                     boxes = hand_boxes(hand_p[i])[0] + _teacher_boxes(target[i] == 1, rng)
-                    planes = probability_planes(hand_p[i], face_p[i])
+                    planes = probability_planes(hand_p[i], face_p[i], motion=None if moved is None else moved[i])
                     for box in boxes:
                         xs.append(refiner_input(frames[i], planes, box))
                         ys.append(crop(target[i], box, nearest=True))
@@ -84,7 +90,9 @@ def _teacher_boxes(hands: np.ndarray, rng: np.random.Generator) -> list[Box]:
 def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A batch as the refiner trains on it: float32 in [0, 1], colours jittered (gain per
     channel, brightness, saturation), the first network's channels blanked for some crops
-    (it must also see hands by itself), mirrored at random; y float32 (IGNORE kept)."""
+    (it must also see hands by itself), a motion plane blanked for :data:`NO_MOTION` of them
+    (single images and a video's first frames have none), mirrored at random; y float32
+    (IGNORE kept)."""
     x = x.astype(np.float32) / 255.0
     b = len(x)
     rgb, probs = x[..., :3], x[..., 3:]
@@ -93,6 +101,8 @@ def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
     rgb = np.clip((grey + sat * (rgb - grey)) * rng.uniform(0.75, 1.25, (b, 1, 1, 3))
                   + rng.uniform(-0.15, 0.15, (b, 1, 1, 1)), 0, 1)
     probs = probs * (rng.random((b, 1, 1, 1)) > 0.15)
+    if probs.shape[-1] > 2:
+        probs[..., 2] *= rng.random((b, 1, 1)) > NO_MOTION
     x, y = np.concatenate([rgb, probs], -1).astype(np.float32), y.astype(np.float32)
     flip = rng.random(b) < 0.5
     x[flip], y[flip] = x[flip, :, ::-1], y[flip, :, ::-1]
@@ -132,11 +142,27 @@ def train_hand_refiner(x: np.ndarray, y: np.ndarray, *, epochs: int = 6, width: 
     return model
 
 
+def with_motion_plane(model: keras.Model) -> keras.Model:
+    """A refiner over crops with a motion plane (6 planes) that answers as ``model`` (5 planes)
+    does: its weights, the new plane's weighing nothing until it is trained."""
+    width = int(model.get_layer("down0_conv1").filters)
+    out = hand_refiner(width, channels=6)
+    for new, old in zip(out.layers, model.layers):
+        w = old.get_weights()
+        if new.name == "down0_conv1":
+            k = w[0]
+            w = [np.concatenate([k, np.zeros((*k.shape[:2], 1, k.shape[3]), k.dtype)], axis=2), *w[1:]]
+        new.set_weights(w)
+    return out
+
+
 def save_hand_refiner(model: keras.Model, path: str | Path, *, width: int, threshold: float = THRESHOLD,
                       training: dict | None = None) -> dict:
-    """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``); the
-    entry (what a model card's ``"hand_refiner"`` holds, :meth:`HandRefiner.from_card`) is returned."""
-    return save_with_entry(model, path, "refiner", width=int(width), threshold=float(threshold),
+    """Write ``path`` (``*.weights.h5``) and, beside it, its card entry (``*.json``, ``motion``
+    true where it reads a motion plane); the entry (what a model card's ``"hand_refiner"``
+    holds, :meth:`HandRefiner.from_card`) is returned."""
+    motion = {"motion": True} if model.input_shape[-1] == 6 else {}
+    return save_with_entry(model, path, "refiner", width=int(width), threshold=float(threshold), **motion,
                            training=training or {})
 
 
@@ -164,16 +190,18 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     """
     from signseg.infer.quantize import quantize_refiner
     from signseg.infer.segmenter import Segmenter
-    from signseg.train.refit import Fitted, refit_entry
+    from signseg.train.refit import Fitted, card_entry, refit_entry
+
+    entry = card_entry(weights, "hand_refiner") or {}
 
     def load():  # no hand in any frame (a ValueError): the refiner it has stays
         return crops_from_labels(Segmenter.from_file(weights, refine_hands=False), [labels_file], seed=seed,
-                                 videos=videos)
+                                 videos=videos, motion=bool(entry.get("motion")))
 
     def fit(entry: dict, folder: Path, data) -> Fitted:
         x, y = data
         width = int(entry.get("width", 16))
-        model = built(folder / entry["file"], lambda: hand_refiner(width), "hand refiner")
+        model = built(folder / entry["file"], lambda: hand_refiner(width, channels=x.shape[-1]), "hand refiner")
         t0 = time.time()
         model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
         new = takes_place_of(save_hand_refiner(
