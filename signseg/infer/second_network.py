@@ -69,10 +69,8 @@ def save_with_entry(model: keras.Model, path: str | os.PathLike, what: str, **fi
     path = Path(path)
     check_weights_name(path, what)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if getattr(model, "optimizer", None) is not None:  # Keras 3 would also write a trained model's optimizer
-        bare = keras.models.clone_model(model)
-        bare.set_weights(model.get_weights())
-        model = bare
+    if getattr(model, "optimizer", None) is not None:  # Keras 3 would also write a trained model's optimizer:
+        model = keras.Model(model.inputs, model.outputs, name=model.name)  # the same layers, not compiled
     model.save_weights(str(path))
     entry = {"file": path.name, "sha256": sha256_of(path), **fields}
     path.with_name(path.name[: -len(".weights.h5")] + ".json").write_text(json.dumps(entry, indent=2) + "\n")
