@@ -98,7 +98,7 @@ class HandRefiner:
         return 6 if self.motion else 5
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """The network on (b, CROP, CROP, 5) uint8 crops (:meth:`crops`) -> (b, CROP, CROP) hand
+        """The network on (b, CROP, CROP, :attr:`channels`) uint8 crops (:meth:`crops`) -> (b, CROP, CROP) hand
         probabilities, on its runtime (made on first use: an ONNX export is cached under the
         weights' sha256); batches are padded to a multiple of :data:`BUCKET` crops."""
         if self._runner is None:

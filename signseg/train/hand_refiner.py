@@ -39,7 +39,7 @@ REFIT = "hand-refiner.refit"
 def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                       log: Callable[[str], None] | None = None,
                       videos: Sequence[str] | None = None, motion: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Training crops of labels files: x (N, CROP, CROP, 5) uint8 (:func:`refiner_input`) and
+    """Training crops of labels files: x (N, CROP, CROP, 5 or 6) uint8 (:func:`refiner_input`) and
     y (N, CROP, CROP) uint8 (1 hand, 0 not, IGNORE unknown). ``segmenter``: the first network
     (a ``face_hand`` model), run once over each clip's stored frames; ``videos``: only these
     video ids (default: every one); ``motion``: a sixth plane, each stored frame's motion
