@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from signseg.infer.hand_crops import (CROP, PROPOSE, Box, hand_boxes, paste_max, probability_planes, refiner_input,
                                       with_neighbours)
+from signseg.infer.preprocess import to_source
 from signseg.infer.second_network import built, card_files, runner
 
 #: Crops are run in batches padded to a multiple of this (few compiled shapes).
@@ -42,16 +42,6 @@ def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.n
     p = np.asarray(parts_proba)
     p = p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p.astype(np.float32, copy=False)
     return p[..., names.index("hand")], p[..., names.index("face")]
-
-
-def _at_size(p: np.ndarray, H: int, W: int) -> np.ndarray:
-    """(n, h, w) probabilities brought to (n, H, W) float32 (bilinear), written in place of a stack."""
-    if p.shape[1:] == (H, W):
-        return p
-    out = np.empty((len(p), H, W), np.float32)
-    for i, plane in enumerate(p):
-        cv2.resize(plane, (W, H), dst=out[i], interpolation=cv2.INTER_LINEAR)
-    return out
 
 
 @dataclass
@@ -131,7 +121,7 @@ class HandRefiner:
         ``motion``: the frames' motion planes (n, H, W) uint8 (:class:`~signseg.infer.motion.Motion`),
         read where the refiner reads motion; None there gives a plane of 0 (single images)."""
         H, W = frames.shape[1:3]
-        hand_p, face_p = _at_size(hand_p, H, W), _at_size(face_p, H, W)
+        hand_p, face_p = to_source(hand_p, H, W), to_source(face_p, H, W)
         found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
         own = [boxes for boxes, _ in found]
         if self.neighbours:
