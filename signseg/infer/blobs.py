@@ -30,6 +30,18 @@ def bounding_window(mask: np.ndarray) -> tuple[slice, slice] | None:
     return (slice(y, y + h), slice(x, x + w)) if w else None
 
 
+def window_components(mask: np.ndarray) -> tuple[tuple[slice, slice], int, np.ndarray, np.ndarray] | None:
+    """``mask``'s (H, W) 8-connected blobs labelled inside its :func:`bounding_window` only: the
+    window, the count (label 0 included), the window's labels and the stats (x, y in the
+    window's coordinates), as :func:`components` gives them; None where ``mask`` is empty."""
+    window = bounding_window(mask)
+    if window is None:
+        return None
+    sub = mask[window]
+    n, comp, stats, _ = components(sub.view(np.uint8) if sub.dtype == bool else sub.astype(np.uint8, copy=False))
+    return window, n, comp, stats
+
+
 def keep_largest(mask: np.ndarray, n: int | None) -> np.ndarray:
     """``mask`` (H, W) uint8, foreground > 0, with only its ``n`` largest 8-connected blobs
     left; the rest set to 0. Changed in place and returned; ``n`` None or 0 keeps all."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from signseg.infer.blobs import bounding_window, components
+from signseg.infer.blobs import window_components
 
 #: The side of a crop, in pixels.
 CROP = 64
@@ -75,11 +75,10 @@ def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | 
     probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
     ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
     none): those are not cropped."""
-    on = hand_p > propose
-    window = bounding_window(on)
-    if window is None:
+    found = window_components(hand_p > propose)
+    if found is None:
         return [], None
-    n, comp, stats, _ = components(on[window].view(np.uint8))
+    window, _, comp, stats = found
     sub, oy, ox = hand_p[window], window[0].start, window[1].start
     largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
     boxes, too_big = [], []

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from signseg import labels as L
-from signseg.infer.blobs import bounding_window, components
+from signseg.infer.blobs import bounding_window, components, window_components
 
 #: A marked pixel joins the face grown from the network's surest face where its hand share
 #: is under this (chosen on the validation signers: 0.6-0.7 the same, 0.8 and 0.9 worse).
@@ -77,12 +77,10 @@ class HandSides:
         a blob with :data:`ONE_SIDE` of its pixels leaning one way is that hand, one less
         one-sided (two hands touching) is cut pixel by pixel. Only the hands' bounding box is
         worked on (hands are a small part of a frame)."""
-        window = bounding_window(hands)
-        if window is None:
+        found = window_components(hands)
+        if found is None or found[1] <= 1:
             return
-        n, comp, stats, _ = components(hands[window].astype(np.uint8, copy=False))
-        if n <= 1:
-            return
+        window, n, comp, stats = found
         left = leaning_left(parts.shape, x, arms, window)
         share = np.bincount(comp[left], minlength=n) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
         side = np.where(share >= ONE_SIDE, L.LEFT_HAND, np.where(share <= 1 - ONE_SIDE, L.RIGHT_HAND, _ACROSS))
@@ -184,10 +182,10 @@ def _face_and_hands(parts: np.ndarray, marked: np.ndarray, share: np.ndarray, si
 def _mark_blobs(parts: np.ndarray, hands: np.ndarray, min_area: float) -> None:
     """LEFT_HAND written into ``parts`` (H, W) on each blob of ``hands`` (H, W) bool of at least
     ``min_area`` pixels, as :meth:`HandSides.name` would mark it hand, without naming its side."""
-    window = bounding_window(hands)
-    if window is None:
+    found = window_components(hands)
+    if found is None:
         return
-    n, comp, stats, _ = components(hands[window].view(np.uint8))
+    window, _, comp, stats = found
     big = stats[:, cv2.CC_STAT_AREA] >= min_area
     big[0] = False
     if big[1:].any():
