@@ -37,11 +37,11 @@ from signseg.train.frames import read_splits
 REPO = Path(__file__).resolve().parents[1]
 
 
-def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int,
-                       per_clip: int) -> tuple[list[np.ndarray], int, list[np.ndarray]]:
+def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int, per_clip: int,
+                       motion: bool = False) -> tuple[list[np.ndarray], int, list[np.ndarray]]:
     """``per_clip`` frames of each of ``clips`` training clips spread over ``labels``' files,
-    the number of clips, and each frame's motion plane (:mod:`signseg.infer.motion`, from the
-    clip's stored frames before it)."""
+    the number of clips, and with ``motion`` each frame's motion plane (:mod:`signseg.infer.motion`,
+    from the clip's stored frames before it; else none)."""
     where = []
     for path in labels:
         with h5py.File(path, "r") as f:
@@ -49,16 +49,17 @@ def calibration_frames(labels: list[Path], splits: dict[str, str], clips: int,
     if not where:
         sys.exit("no training clip in the labels files")
     pick = [where[i] for i in np.unique(np.linspace(0, len(where) - 1, min(clips, len(where))).round().astype(int))]
-    frames, motion = [], []
+    frames, planes = [], []
     for path, video in pick:
         with h5py.File(path, "r") as f:
             g = f[f"videos/{video}"]
             stored = g["frames"]
             idx = np.unique(np.linspace(0, len(stored) - 1, per_clip).round().astype(int))
             frames += [np.asarray(stored[i]) for i in idx]
-            moved = Motion(stored_fps(g))(stored[: idx[-1] + 1])
-            motion += [moved[i] for i in idx]
-    return frames, len(pick), motion
+            if motion:
+                moved = Motion(stored_fps(g))(stored[: idx[-1] + 1])
+                planes += [moved[i] for i in idx]
+    return frames, len(pick), planes
 
 
 def main() -> int:
@@ -77,7 +78,9 @@ def main() -> int:
     card = presets.ModelCard.load(card_file)
     seg = Segmenter.from_file(weights, runtime="keras", refine_hands=args.refiner or None,
                               arm_sides=args.arm_sides or None)
-    frames, clips, motion = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip)
+    moving = args.refiner and seg.hand_refiner is not None and seg.hand_refiner.motion
+    frames, clips, motion = calibration_frames(args.labels, read_splits(args.groups), args.clips, args.per_clip,
+                                               motion=moving)
     source = (f"{len(frames)} frames of {clips} training-signer clips "
               f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
               "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)")
@@ -101,11 +104,11 @@ def main() -> int:
 def int8_refiner(seg: Segmenter, card: presets.ModelCard, card_file: Path, folder: Path,
                  frames: list[np.ndarray], source: str, motion: list[np.ndarray]) -> int:
     """The card's hand refiner quantized on the crops it cuts from ``frames`` (with their
-    ``motion`` planes where it reads them), named in its entry."""
+    ``motion`` planes where it reads them, else an empty list), named in its entry."""
     def quantize(out: Path) -> str:
         refiner = seg.hand_refiner
         crops = [refiner.crops(f[None], *hand_and_face(seg.predict_parts_proba(f[None]), seg.parts),
-                               motion=m[None])[0] for f, m in zip(frames, motion)]
+                               motion=motion[k][None] if motion else None)[0] for k, f in enumerate(frames)]
         x = np.concatenate(crops)
         quantize_refiner(refiner.model, x, out)
         return f"{len(x)} crops of " + source
