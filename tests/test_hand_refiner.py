@@ -182,13 +182,14 @@ def test_a_blob_too_large_to_crop_is_left_to_the_network_and_a_neighbours_box_is
 
 
 def test_training_crops_hold_the_teachers_hands_and_a_trained_refiner_round_trips(touching_labels, tmp_path):
-    from signseg.train.hand_refiner import crops_from_labels, save_hand_refiner, train_hand_refiner
+    from signseg.train.hand_refiner import ARM, crops_from_labels, save_hand_refiner, train_hand_refiner
     first = Segmenter.from_pretrained("snet-lite", refine_hands=False)
     x, y = crops_from_labels(first, [touching_labels])
     with h5py.File(touching_labels) as f:
         frames = f["videos/ryanestanton__thanks/frames"][()]
     assert x.shape[1:] == (CROP, CROP, 5) and y.shape == x.shape[:3] and len(x) >= len(frames)
-    assert set(np.unique(y)) <= {0, 1, L.IGNORE} and (y == 1).any(axis=(1, 2)).mean() > 0.3
+    assert set(np.unique(y)) <= {0, 1, ARM, L.IGNORE} and (y == 1).any(axis=(1, 2)).mean() > 0.3
+    assert (y == ARM).any(axis=(1, 2)).mean() > 0.3  # the person mask's arms and clothes round the hands
     lines = []
     model = train_hand_refiner(x[:256], y[:256], epochs=2, batch_size=32, width=4, log=lines.append)
     assert len(lines) == 2 and "crops/s" in lines[-1]
@@ -207,11 +208,11 @@ def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labe
     for name in ("snet-lite.json", "snet-lite.weights.h5", "snet-lite.int8.onnx"):
         shutil.copy(weights_dir() / name, folder / name)
     r = run("refiner", touching_labels, "-o", folder / "mine.weights.h5", "--epochs", "1", "--width", "4",
-            "--attach", folder / "snet-lite.json", "-q")
+            "--arm-weight", "2", "--attach", folder / "snet-lite.json", "-q")
     assert r.returncode == 0, r.stderr
     card = json.loads((folder / "snet-lite.json").read_text())
     assert card["hand_refiner"]["file"] == "mine.weights.h5" and card["hand_refiner"]["width"] == 4
-    assert card["hand_refiner"]["training"]["crops"] > 0
+    assert card["hand_refiner"]["training"]["crops"] > 0 and card["hand_refiner"]["training"]["arm_weight"] == 2.0
     shipped = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
     for key in ("default", "min_peak", "neighbours"):  # how the card runs its refiner stays ...
         assert card["hand_refiner"][key] == shipped[key]
@@ -277,6 +278,8 @@ def test_a_refit_killed_before_its_card_or_with_no_hand_leaves_a_whole_model(tou
     refiner = Segmenter.from_file(weights).hand_refiner
     assert entry["file"] == f"{REFIT}.weights.h5" and refiner.sha256 == entry["sha256"] != shipped
     assert refiner.int8 is not None and refiner.int8[0].name == f"{REFIT}.int8.onnx"
+    # the arm pixels weigh what they weighed when the shipped refiner was trained
+    assert entry["training"]["arm_weight"] == json.loads(card)["hand_refiner"]["training"].get("arm_weight", 1.0)
 
 
 def test_planes_made_only_where_crops_read_give_the_same_crops():
@@ -320,3 +323,20 @@ def test_refined_parts_of_large_real_frames_skip_naming_the_first_networks_hands
         NP.refined_hands(want[i], hands[i], sides)
     assert L.is_hand(got[0]).any() and (got[0] == L.FACE).any()
     assert np.array_equal(got[0], want)
+
+
+def test_the_refiners_loss_weighs_arm_pixels_as_asked_and_ignores_what_the_labels_ignore():
+    from signseg.train.hand_refiner import ARM, refiner_loss
+    y = np.zeros((1, 8, 8, 1), np.float32)
+    y[0, :4] = 1.0  # hand
+    y[0, 4:6] = ARM  # the signer's arm
+    y[0, 6:] = L.IGNORE
+    p = np.where(y == 1.0, 0.9, 0.1).astype(np.float32)
+    p[0, 4:6] = 0.8  # the arm called hand
+    as_background = np.where(y == ARM, 0.0, y)
+    loss = lambda t, q, w=1.0: float(refiner_loss(t, q, w))  # noqa: E731
+    assert loss(y, p) == pytest.approx(loss(as_background, p))  # weight 1: an arm pixel is background
+    assert loss(y, p, 3.0) > loss(y, p) + 0.1  # the arm's error weighs three times
+    q = p.copy()
+    q[0, 6:] = 0.99  # what the labels ignore costs nothing
+    assert loss(y, q, 3.0) == pytest.approx(loss(y, p, 3.0))

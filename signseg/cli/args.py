@@ -21,6 +21,13 @@ def non_negative_int(s: str) -> int:
     return v
 
 
+def positive_float(s: str) -> float:
+    v = float(s)
+    if not v > 0.0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
 def threshold(s: str) -> float:
     v = float(s)
     if not 0.0 < v < 1.0:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from signseg.cli.args import attach, positive_int, second_network_paths
+from signseg.cli.args import attach, positive_float, positive_int, second_network_paths
 
 
 def add_parser(sub, parents) -> argparse.ArgumentParser:
@@ -23,6 +23,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=positive_int, default=6)
     r.add_argument("--batch-size", type=positive_int, default=64)
     r.add_argument("--lr", type=float, default=2e-3)
+    r.add_argument("--arm-weight", type=positive_float, default=1.0,
+                   help="what a pixel of the signer's arms and clothes (the labels' person mask, not hand or "
+                        "face) weighs in the loss against 1 for the background (default 1)")
     r.add_argument("--threshold", type=float, default=None,
                    help="the hand probability written into its card (default 0.4; the shipped refiner's is 0.5)")
     r.add_argument("--attach", type=Path, default=None,
@@ -60,12 +63,13 @@ def run(args) -> int:
         log(f"signseg: {len(x)} crops from {len(args.labels)} labels file(s)")
     init = None if args.init is None else initial(args.init, args.width, args.motion)
     model = train_hand_refiner(x, y, epochs=args.epochs, width=args.width, batch_size=args.batch_size,
-                               lr=args.lr, init=init, log=log)
+                               lr=args.lr, init=init, arm_weight=args.arm_weight, log=log)
     threshold = THRESHOLD if args.threshold is None else args.threshold
     entry = save_hand_refiner(model, args.output, width=args.width, threshold=threshold, training={
         "labels": [str(p) for p in args.labels], "crops": int(len(x)), "first_network": first.name,
         "first_network_sha256": first.weights_sha256, "epochs": args.epochs, "batch_size": args.batch_size,
-        "lr": args.lr, "init": None if args.init is None else str(args.init), "motion": args.motion})
+        "lr": args.lr, "init": None if args.init is None else str(args.init), "motion": args.motion,
+        "arm_weight": args.arm_weight})
     if args.attach is not None:
         attach(args.attach, "hand_refiner", lambda old: takes_place_of(entry, old))
     print(f"signseg: hand refiner ({len(x)} crops) -> {args.output}", file=sys.stderr)

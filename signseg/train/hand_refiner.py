@@ -4,7 +4,9 @@ Its crops are those it will see at work, round each blob of the first network's 
 probability (most hold no hand: it learns to drop them), plus crops round each of the
 teacher's hands, moved and scaled at random, so it learns to finish a hand the first network
 half found. Targets are the teacher's hand pixels; ignore regions (a hand the teacher may have
-missed, :data:`signseg.labels.IGNORE`) weigh nothing.
+missed, :data:`signseg.labels.IGNORE`) weigh nothing, and the signer's arms, clothes and neck
+(:data:`ARM`, from the labels' person mask) may weigh more than the background, since a
+forearm of skin is where the refiner's false hands lie (docs/model_card.md).
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ from signseg.train.frames import with_ignore
 TEACHER_GROW, TEACHER_SHIFT = (1.3, 2.2), 0.15
 #: The share of training crops whose motion plane is blanked (:func:`augmented`).
 NO_MOTION = 0.2
+#: A crop pixel the labels' person mask puts on the signer but not on a hand or the face (arms,
+#: clothes, neck): not hand, weighing ``arm_weight`` in :func:`refiner_loss`.
+ARM = 2
 #: The files a refitted refiner is written to, beside its model's weights (:func:`refit_hand_refiner`).
 REFIT = "hand-refiner.refit"
 
@@ -40,7 +45,8 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                       log: Callable[[str], None] | None = None,
                       videos: Sequence[str] | None = None, motion: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Training crops of labels files: x (N, CROP, CROP, 5 or 6) uint8 (:func:`refiner_input`) and
-    y (N, CROP, CROP) uint8 (1 hand, 0 not, IGNORE unknown). ``segmenter``: the first network
+    y (N, CROP, CROP) uint8 (1 hand, 0 not, :data:`ARM` not hand but on the signer, IGNORE
+    unknown). ``segmenter``: the first network
     (a ``face_hand`` model), run once over each clip's stored frames; ``videos``: only these
     video ids (default: every one); ``motion``: a sixth plane, each stored frame's motion
     (:mod:`signseg.infer.motion`, at the rate of the clip's stored frames)."""
@@ -59,6 +65,8 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 if "ignore" in g:  # as training reads them: a hand the teacher found keeps its label
                     truth = with_ignore(truth, g["ignore"][()])
                 target = L.is_hand(truth).astype(np.uint8)
+                if "person" in g:
+                    target[(g["person"][()] > 0) & (truth == L.BACKGROUND)] = ARM
                 target[truth == L.IGNORE] = L.IGNORE
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
@@ -109,28 +117,32 @@ def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
     return x, y[..., None]
 
 
-def refiner_loss(y_true, y_pred):
-    """Binary cross-entropy plus soft Dice over the known pixels (IGNORE weighs nothing)."""
-    known = ops.cast(y_true < 2, "float32")
-    t = ops.where(y_true < 2, y_true, 0.0)
+def refiner_loss(y_true, y_pred, arm_weight: float = 1.0):
+    """Binary cross-entropy plus soft Dice over the known pixels (IGNORE weighs nothing); in the
+    cross-entropy an :data:`ARM` pixel weighs ``arm_weight``, any other known pixel 1."""
+    known = ops.cast(y_true <= ARM, "float32")
+    t = ops.cast(ops.equal(y_true, 1.0), "float32")
+    weight = known * ops.where(ops.equal(y_true, float(ARM)), float(arm_weight), 1.0)
     p = ops.clip(y_pred, 1e-6, 1 - 1e-6)
     bce = -(t * ops.log(p) + (1 - t) * ops.log(1 - p))
-    bce = ops.sum(bce * known) / (ops.sum(known) + 1.0)
+    bce = ops.sum(bce * weight) / (ops.sum(weight) + 1.0)
     dice = 1 - (2 * ops.sum(p * t * known) + 1) / (ops.sum((p + t) * known) + 1)
     return bce + dice
 
 
 def train_hand_refiner(x: np.ndarray, y: np.ndarray, *, epochs: int = 6, width: int = 16, batch_size: int = 64,
-                       lr: float = 2e-3, seed: int = 0, init: keras.Model | None = None,
+                       lr: float = 2e-3, seed: int = 0, init: keras.Model | None = None, arm_weight: float = 1.0,
                        log: Callable[[str], None] | None = print) -> keras.Model:
     """A refiner trained on crops ``x``, ``y`` (:func:`crops_from_labels`) with Adam at ``lr``
-    decayed along a cosine; ``init`` (a refiner) to fine-tune instead of starting afresh."""
+    decayed along a cosine; ``init`` (a refiner) to fine-tune instead of starting afresh;
+    ``arm_weight``: what a pixel of the signer's arms and clothes weighs (:func:`refiner_loss`)."""
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     model = init if init is not None else hand_refiner(width)
     steps = epochs * max(1, len(x) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=refiner_loss)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=lambda y_true, y_pred: refiner_loss(y_true, y_pred, arm_weight))
     for epoch in range(epochs):
         t0, order, losses = time.time(), rng.permutation(len(x)), []
         for start in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
@@ -186,7 +198,9 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
     hand to learn from (the refiner is then left as it was).
 
     Adapting the first network to a corpus moves the probabilities the refiner reads; this
-    teaches the refiner the corpus's hands behind them (docs/training.md: measured).
+    teaches the refiner the corpus's hands behind them (docs/training.md: measured). The arm
+    pixels weigh what they weighed when the card's refiner was trained (its ``training``'s
+    ``arm_weight``, 1 where it does not say).
     """
     from signseg.infer.quantize import quantize_refiner
     from signseg.infer.segmenter import Segmenter
@@ -203,11 +217,13 @@ def refit_hand_refiner(weights: str | Path, labels_file: str | Path, videos: Seq
         width = int(entry.get("width", 16))
         model = built(folder / entry["file"], lambda: hand_refiner(width, channels=x.shape[-1]), "hand refiner")
         t0 = time.time()
-        model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model, log=log)
+        arm_weight = float((entry.get("training") or {}).get("arm_weight", 1.0))
+        model = train_hand_refiner(x, y, epochs=epochs, width=width, lr=lr, seed=seed, init=model,
+                                   arm_weight=arm_weight, log=log)
         new = takes_place_of(save_hand_refiner(
             model, folder / f"{REFIT}.weights.h5", width=width, threshold=float(entry.get("threshold", THRESHOLD)),
             training={"init": entry.get("sha256"), "labels": str(labels_file), "videos": list(videos),
-                      "crops": int(len(x)), "epochs": epochs, "lr": lr,
+                      "crops": int(len(x)), "epochs": epochs, "lr": lr, "arm_weight": arm_weight,
                       "minutes": round((time.time() - t0) / 60, 2)}), entry)
         if not entry.get("int8"):
             return new, None, ""
