@@ -29,6 +29,7 @@ import numpy as np
 
 from signseg.cli.args import size
 from signseg.infer.presets import PRESETS
+from signseg.infer.runtimes import RUNTIMES
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
 from signseg.train.evaluate import (Score, by_setting, known_pixels, sides_of_teacher, spread_clips, stored_fps,
@@ -56,6 +57,8 @@ def main() -> int:
     p.add_argument("--input-size", type=size, default=None, help="HxW (default: the card's)")
     p.add_argument("--groups", type=Path, default=REPO / "pipelines" / "signers.tsv")
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                   help="the first network's runtime (default auto: its int8 graph on a CPU)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
@@ -67,7 +70,7 @@ def main() -> int:
     setting = spread_clips(setting, args.max_clips)
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     seg = load(args.model, mirror=args.mirror, threshold=args.threshold, input_size=args.input_size,
-               refine_hands=args.refine_hands, arm_sides=args.arm_sides)
+               refine_hands=args.refine_hands, arm_sides=args.arm_sides, runtime=args.runtime)
     if not seg.parts:
         raise SystemExit(f"{args.model}: no part channels to compare with the tracker")
     scores: dict[str, dict[str, Score]] = {"network": {}, "tracker": {}, "teacher": {}}

@@ -83,7 +83,7 @@ def main() -> int:
                                                motion=moving)
     source = (f"{len(frames)} frames of {clips} training-signer clips "
               f"({', '.join(p.name for p in args.labels)}; {args.groups.name} split train), "
-              "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations (MinMax)")
+              "onnxruntime quantize_static QDQ, per-channel int8 weights in 7 bits (reduce_range), uint8 activations (MinMax)")
     if args.refiner:
         return int8_refiner(seg, card, card_file, weights.parent, frames, source, motion)
     if args.arm_sides:

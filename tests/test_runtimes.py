@@ -81,6 +81,34 @@ def test_quantize_int8_makes_a_graph_the_segmenter_runs(tmp_path, soup, tiny_mod
         quantize_int8(seg.model, seg.input_size, frames[:0], tmp_path / "none.onnx")
 
 
+def test_int8_weights_keep_to_seven_bits_and_older_graphs_run_exactly(tmp_path, frames):
+    """x86 CPUs without VNNI (AVX2 only) add int8 products in pairs into 16 bits, which weights
+    past [-64, 64] overflow: there the graphs shipped before lost validation hands 0.548 -> 0.531
+    (forty-first session, a 2-core AVX2 EPYC; docs/performance.md). The shipped graphs and those
+    signseg makes keep to 7 bits; a graph with full 8-bit weights (made before) runs on ONNX
+    Runtime's exact path and gives what its own maths gives evaluated plainly, node by node."""
+    import onnxruntime as ort
+    from signseg.infer import presets
+    from signseg.infer.preprocess import to_input
+    from signseg.infer.quantize import quantize_inputs, quantize_int8
+    for name in ("snet-lite.int8.onnx", "hand-refiner.int8.onnx", "arm-sides.int8.onnx"):
+        assert not runtimes._wide_int8_weights(presets.weights_dir() / name), name
+    model = Segmenter.from_pretrained("snet-lite", runtime="keras").model
+    assert not runtimes._wide_int8_weights(quantize_int8(model, (224, 224), frames[::4], tmp_path / "narrow.onnx"))
+    x = to_input(frames, (224, 224)).astype(np.float32) / 255
+    wide = quantize_inputs(model, (224, 224), x[::4], tmp_path / "wide.onnx", reduce_range=False)
+    assert runtimes._wide_int8_weights(wide)
+    plain = runtimes.onnx_options(2)
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(wide), plain, providers=["CPUExecutionProvider"])
+    reference = session.run(None, {session.get_inputs()[0].name: x})[0]
+    got = runtimes.make_runner(None, "onnx-int8", (224, 224), 2, int8=(wide, None))(x)
+    # measured on these frames on the AVX2 EPYC, mean absolute difference: 5e-6 on the exact
+    # path, 2.8e-4 on the fused kernels without it (an orange studio's frames overflow more: the
+    # hand channel 0.0101 from Keras' float32 there, against 0.0023 evaluated plainly)
+    assert np.abs(got - reference).mean() < 5e-5, np.abs(got - reference).mean((0, 1, 2))
+
+
 def test_a_damaged_or_missing_int8_graph_is_named(tmp_path, monkeypatch, frames):
     import shutil
     from signseg.errors import WeightsError

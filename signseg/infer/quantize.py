@@ -3,7 +3,10 @@
 Static quantization with ONNX Runtime's own tool (QDQ format, weights per output channel,
 activations with ranges measured on calibration frames): the same network runs about 2x the
 frames/s of the float32 graph on the 2-core CPU (its VNNI/AMX integer units), and on the 52
-validation clips its parts score as the float32 graph's (docs/performance.md). The graph is
+validation clips its parts score as the float32 graph's (docs/performance.md). Weights take
+7 bits (``reduce_range``): x86 CPUs without VNNI (AVX2 only) add u8 x s8 products in pairs
+into 16 bits, which full 8-bit weights overflow; there the first graphs lost validation hands
+0.546 -> 0.531 against float32 (forty-first session, a 2-core AVX2 EPYC). The graph is
 made once, for one input size, and ships beside the weights; the card names it with its
 sha256 (:func:`signseg.infer.presets.int8_graph`), and ``runtime="auto"`` then runs it.
 """
@@ -43,9 +46,10 @@ def quantize_refiner(model: keras.Model, crops: np.ndarray, out: str | os.PathLi
 
 
 def quantize_inputs(model: keras.Model, input_size: tuple[int, int], x: np.ndarray, out: str | os.PathLike,
-                    batch: int = 8) -> Path:
+                    batch: int = 8, reduce_range: bool = True) -> Path:
     """Write ``model``'s int8 graph at ``input_size`` to ``out``, its activation ranges taken on
-    ``x``, inputs as the network takes them ((n, h, w, c) float32)."""
+    ``x``, inputs as the network takes them ((n, h, w, c) float32); ``reduce_range``: weights in
+    [-64, 64], which no x86 CPU's fast int8 kernel overflows (the module says why)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     import onnxruntime as ort
@@ -67,6 +71,6 @@ def quantize_inputs(model: keras.Model, input_size: tuple[int, int], x: np.ndarr
         out.parent.mkdir(parents=True, exist_ok=True)
         part = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # written whole, then renamed
         quantize_static(str(prepared), str(part), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range)
         os.replace(part, out)
     return out

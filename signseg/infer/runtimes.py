@@ -141,8 +141,21 @@ def make_runner(model: keras.Model | None, name: str, input_size: tuple[int, int
             raise WeightsError(path, "the model card names this int8 graph but the file is missing")
         if sha is not None and sha256_of(path) != sha:
             raise WeightsError(path, "int8 graph does not match the sha256 in its model card")
-        return _session_runner(path, threads)
+        return _session_runner(path, threads, exact_int8=_wide_int8_weights(path))
     raise ValueError(f"not a concrete runtime: {name!r}")
+
+
+def _wide_int8_weights(path: Path) -> bool:
+    """Whether an int8 graph has weights outside [-64, 64]: those made before signseg quantized
+    with ``reduce_range`` (:mod:`signseg.infer.quantize`). On x86 CPUs without VNNI, ONNX
+    Runtime's fast u8 x s8 kernels add products in pairs into 16 bits, which such weights can
+    overflow (the hands of a 2-core AVX2 EPYC lost 0.015 on validation, docs/performance.md)."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(path)).graph
+    weights = {t.name: t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2}
+    return any(np.abs(numpy_helper.to_array(weights[node.input[0]]).astype(np.int16)).max() > 64
+               for node in graph.node if node.op_type == "DequantizeLinear" and node.input[0] in weights)
 
 
 def onnx_options(threads: int | None = None):
@@ -159,9 +172,12 @@ def onnx_options(threads: int | None = None):
     return options
 
 
-def _session_runner(path: Path, threads: int | None) -> Runner:
+def _session_runner(path: Path, threads: int | None, exact_int8: bool = False) -> Runner:
     import onnxruntime as ort
-    session = ort.InferenceSession(str(path), onnx_options(threads), providers=["CPUExecutionProvider"])
+    options = onnx_options(threads)
+    if exact_int8:  # ONNX Runtime then multiplies such weights as u8 x u8 where the CPU lacks VNNI (slower, exact)
+        options.add_session_config_entry("session.x64quantprecision", "1")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
 
