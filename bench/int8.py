@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CLIPS = [REPO.parent / "shared/data/signs/tid-asl_hocam.mp4", REPO / "examples/data/SOUP.mp4"]
+from segment import DEFAULT_CLIPS
 
 
 def cpu_units() -> str:
