@@ -18,24 +18,12 @@ shipped before: ``git show 3549048:signseg/weights/snet-lite.int8.onnx > old.int
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 from segment import DEFAULT_CLIPS
-
-
-def cpu_units() -> str:
-    """The CPU's model and its vector/integer units that matter to int8 kernels (Linux only)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    units = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    return f"{model}: {' '.join(units) or 'none of avx2/avx512/vnni/amx'}"
+from signseg.cpu import int8_units
 
 
 def session(path: Path, how: str):
@@ -79,7 +67,7 @@ def main() -> int:
 
     seg = Segmenter.from_pretrained("snet-lite", runtime="keras")
     graph, size = args.graph or seg.int8[0], seg.input_size
-    print(f"cpu: {cpu_units()}; onnxruntime {ort.__version__}; graph {graph.name}")
+    print(f"cpu: {int8_units()}; onnxruntime {ort.__version__}; graph {graph.name}")
     print(f"{'clip':20s} {'run':6s} {'diff (channels)':>28s} {'agree':>7s} {'net_fps':>8s}")
     for clip in args.clip:
         video = read_video(clip)

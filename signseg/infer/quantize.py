@@ -48,8 +48,9 @@ def quantize_refiner(model: keras.Model, crops: np.ndarray, out: str | os.PathLi
 def quantize_inputs(model: keras.Model, input_size: tuple[int, int], x: np.ndarray, out: str | os.PathLike,
                     batch: int = 8, reduce_range: bool = True) -> Path:
     """Write ``model``'s int8 graph at ``input_size`` to ``out``, its activation ranges taken on
-    ``x``, inputs as the network takes them ((n, h, w, c) float32); ``reduce_range``: weights in
-    [-64, 64], which no x86 CPU's fast int8 kernel overflows (the module says why)."""
+    ``x``, inputs as the network takes them ((n, h, w, c) float32); ``reduce_range``: weights within
+    :data:`~signseg.infer.runtimes.INT8_WEIGHT_BOUND` (7 bits), which no x86 CPU's fast int8
+    kernel overflows (the module says why)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     import onnxruntime as ort

@@ -36,6 +36,9 @@ RUNTIMES = ("auto", "keras", "xla", "onnx", "onnx-int8")
 ONNX_RUNTIMES = ("onnx", "onnx-int8")
 #: Bumped whenever the exported ONNX graph changes, so that cached exports are redone.
 _GRAPH_REVISION = 2
+#: The largest int8 weight magnitude that no x86 CPU's fused u8 x s8 kernel overflows (7 bits:
+#: ``reduce_range`` in :mod:`signseg.infer.quantize`); a graph past it runs on the exact path.
+INT8_WEIGHT_BOUND = 64
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
@@ -146,7 +149,7 @@ def make_runner(model: keras.Model | None, name: str, input_size: tuple[int, int
 
 
 def _wide_int8_weights(path: Path) -> bool:
-    """Whether an int8 graph has weights outside [-64, 64]: those made before signseg quantized
+    """Whether an int8 graph has weights past :data:`INT8_WEIGHT_BOUND`: those made before signseg quantized
     with ``reduce_range`` (:mod:`signseg.infer.quantize`). On x86 CPUs without VNNI, ONNX
     Runtime's fast u8 x s8 kernels add products in pairs into 16 bits, which such weights can
     overflow (the hands of a 2-core AVX2 EPYC lost 0.015 on validation, docs/performance.md)."""
@@ -154,7 +157,7 @@ def _wide_int8_weights(path: Path) -> bool:
     from onnx import numpy_helper
     graph = onnx.load(str(path)).graph
     weights = {t.name: t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2}
-    return any(np.abs(numpy_helper.to_array(weights[node.input[0]]).astype(np.int16)).max() > 64
+    return any(np.abs(numpy_helper.to_array(weights[node.input[0]]).astype(np.int16)).max() > INT8_WEIGHT_BOUND
                for node in graph.node if node.op_type == "DequantizeLinear" and node.input[0] in weights)
 
 

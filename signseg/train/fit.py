@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from signseg import labels as L
+from signseg.cpu import CPUINFO, cpu_flags
 from signseg.train.augment import CLOTHES, Backgrounds, augment
 from signseg.train.feed import ArrayBatches, FrameArrays, ViewTrainer
 from signseg.infer.presets import ModelCard, sha256_of
@@ -438,18 +439,10 @@ def auto_precision() -> str:
     return "mixed_bfloat16" if cpu_has_bf16() else "float32"
 
 
-def cpu_has_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+def cpu_has_bf16(cpuinfo: str | os.PathLike = CPUINFO) -> bool:
     """True when the CPU's flags (Linux's ``/proc/cpuinfo``) list native bfloat16 arithmetic:
     ``avx512_bf16`` or ``amx_bf16``. False where the file cannot be read (other systems)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.partition(":")[2].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return bool(cpu_flags(cpuinfo) & {"avx512_bf16", "amx_bf16"})
 
 
 def widen_head(narrow: keras.Model, wide: keras.Model) -> None:
