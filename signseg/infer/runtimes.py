@@ -149,10 +149,11 @@ def make_runner(model: keras.Model | None, name: str, input_size: tuple[int, int
 
 
 def _wide_int8_weights(path: Path) -> bool:
-    """Whether an int8 graph has weights past :data:`INT8_WEIGHT_BOUND`: those made before signseg quantized
-    with ``reduce_range`` (:mod:`signseg.infer.quantize`). On x86 CPUs without VNNI, ONNX
-    Runtime's fast u8 x s8 kernels add products in pairs into 16 bits, which such weights can
-    overflow (the hands of a 2-core AVX2 EPYC lost 0.015 on validation, docs/performance.md)."""
+    """Whether an int8 graph has weights past :data:`INT8_WEIGHT_BOUND`: those made before
+    signseg quantized with ``reduce_range`` (:mod:`signseg.infer.quantize`). On x86 CPUs
+    without VNNI, ONNX Runtime's fast u8 x s8 kernels add products in pairs into 16 bits, which
+    such weights can overflow (the hands of a 2-core AVX2 EPYC lost 0.015 on validation,
+    docs/performance.md)."""
     import onnx
     from onnx import numpy_helper
     graph = onnx.load(str(path)).graph
