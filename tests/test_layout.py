@@ -6,9 +6,9 @@ from conftest import REPO
 
 PACKAGE = REPO / "signseg"
 #: The floors, lowest first: a module may import its own floor and those below, never above.
-#: Shared vocabulary (errors, labels, cache, version) sits below them all; tools that use
-#: several floors (the CLI, overlays) sit above.
-FLOORS = ["_version", "errors", "quiet", "labels", "cache", "weights", "decode", "models", "infer", "postprocess", "store", "run",
+#: Shared vocabulary (errors, labels, cache, the CPU's flags, version) sits below them all;
+#: tools that use several floors (the CLI, overlays) sit above.
+FLOORS = ["_version", "errors", "quiet", "labels", "cache", "cpu", "weights", "decode", "models", "infer", "postprocess", "store", "run",
           "teacher", "train", "overlay", "video", "readers", "report", "cli", "__init__", "__main__"]
 
 
