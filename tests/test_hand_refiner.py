@@ -12,7 +12,7 @@ import pytest
 from conftest import SHARED, run
 from signseg import labels as L
 from signseg.errors import WeightsError
-from signseg.infer.hand_refiner import HandRefiner
+from signseg.infer.hand_refiner import SURE_HAND, HandRefiner
 from signseg.infer.presets import weights_dir
 from signseg.infer.segmenter import Segmenter
 from signseg.infer.hand_crops import (CROP, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input,
@@ -58,7 +58,7 @@ def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
     assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
 
 
-def test_refined_hands_replace_the_masks_hands_and_the_face_stays():
+def test_refined_hands_replace_the_masks_hands_and_the_face_stays_unless_the_refiner_is_sure():
     parts = np.zeros((180, 320), np.uint8)
     cv2.ellipse(parts, (160, 45), (22, 28), 0, 0, 360, L.FACE, -1)
     parts[120:180, 60:80] = L.RIGHT_HAND  # a forearm the first network called hand
@@ -66,6 +66,7 @@ def test_refined_hands_replace_the_masks_hands_and_the_face_stays():
     hands = np.zeros(parts.shape, np.int8)
     cv2.circle(hands, (250, 120), 12, 1, -1)  # a hand it missed, on the signer's left
     hands[40:50, 150:170] = 1  # the refiner saying hand on the face: the face stays
+    hands[60:73, 165:180] = SURE_HAND  # sure of a hand in front of the face: it takes the face's pixels
     hands[95:120, 5:35] = -1
     sides = HandSides()
     sides.line(160.0, 320)
@@ -73,7 +74,29 @@ def test_refined_hands_replace_the_masks_hands_and_the_face_stays():
     assert (parts[120:180, 60:80] == L.BACKGROUND).all()
     assert (parts[(hands == 1) & (np.arange(320) > 200)] == L.LEFT_HAND).all()
     assert (parts[40:50, 150:170] == L.FACE).all()
+    assert (parts[60:73, 165:180] == L.LEFT_HAND).all() and (parts[55:60, 150:170] == L.FACE).all()
     assert (parts[100:115, 10:30] == L.RIGHT_HAND).all() and (parts[95:100, 5:35] == L.BACKGROUND).all()
+
+
+def test_the_refiners_sure_hands_are_those_over_its_over_face_probability():
+    """On real frames, ``hands`` marks SURE_HAND exactly where the shipped refiner's probability
+    is over the card's ``over_face`` and 1 where it is over the threshold only; an
+    ``over_face`` under the threshold marks no more hand than the threshold does."""
+    from signseg.decode.video import read_video
+    from signseg.infer.hand_refiner import hand_and_face
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    ref = seg.hand_refiner
+    card = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
+    assert ref.over_face == card["over_face"] > ref.threshold
+    frames = read_video(SHARED / "videos" / "SOUP.mp4", stride=4)[:6]
+    proba = seg.predict_parts_proba(frames)
+    p = ref.hand_proba(frames, *hand_and_face(proba, seg.parts))
+    hands = ref.hands(frames, proba, seg.parts)
+    assert (hands == SURE_HAND).any() and np.array_equal(hands == SURE_HAND, p > ref.over_face)
+    assert np.array_equal(hands == 1, (p > ref.threshold) & (p <= ref.over_face))
+    ref.over_face = 0.1
+    assert np.array_equal(ref.hands(frames, proba, seg.parts) > 0, hands > 0)
+    assert not (ref.hands(frames, proba, seg.parts) == 1).any()
 
 
 def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out(tmp_path):
@@ -200,7 +223,7 @@ def test_training_crops_hold_the_teachers_hands_and_a_trained_refiner_round_trip
     np.testing.assert_allclose(loaded.model.predict_on_batch(probe), model.predict_on_batch(probe), atol=1e-6)
     p = first.predict_parts_proba(frames[:4])
     hands = loaded.hands(frames[:4], p, first.parts)
-    assert hands.shape == (4, *frames.shape[1:3]) and hands.dtype == np.int8 and set(np.unique(hands)) <= {-1, 0, 1}
+    assert hands.shape == (4, *frames.shape[1:3]) and hands.dtype == np.int8 and set(np.unique(hands)) <= {-1, 0, 1, SURE_HAND}
 
 
 def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labels, tmp_path):

@@ -28,9 +28,16 @@ BUCKET = 4
 #: The hand probability above which a pixel is hand, where a card's entry names none (the
 #: shipped card says 0.5, chosen on validation).
 THRESHOLD = 0.4
+#: The hand probability above which the refiner's hand also takes pixels the first network's
+#: face had grown over (a hand in front of the face), where a card's entry names none. Chosen
+#: on the validation signers (forty-third session; 0.85-0.97 alike, lower takes face pixels).
+OVER_FACE = 0.9
+#: The value :meth:`HandRefiner.hands` gives a pixel whose hand probability is over
+#: :attr:`HandRefiner.over_face` (1 is hand, 0 not, -1 not looked at).
+SURE_HAND = 2
 #: The keys of a card's ``"hand_refiner"`` entry that say how it runs, not which weights: a
 #: refiner trained anew into a card keeps them (``signseg refiner --attach``).
-RUN_SETTINGS = ("default", "propose", "min_peak", "neighbours")
+RUN_SETTINGS = ("default", "propose", "min_peak", "neighbours", "over_face")
 
 
 def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +77,8 @@ class HandRefiner:
     neighbours: int = 0
     #: whether it reads a motion plane after the probabilities (:mod:`signseg.infer.motion`)
     motion: bool = False
+    #: the probability above which its hand takes the face's pixels too (:data:`OVER_FACE`)
+    over_face: float = OVER_FACE
     _model: Any = field(default=None, init=False, repr=False)
     _runner: Any = field(default=None, init=False, repr=False)
 
@@ -101,7 +110,7 @@ class HandRefiner:
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``motion``, ``int8``: its int8
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``motion``, ``over_face``, ``int8``: its int8
         graph's ``file`` and ``sha256``, used only where made from these weights; ``default``:
         whether it runs unless asked), its files in ``folder``; the weights' sha256 is checked
         here (:func:`~signseg.infer.second_network.card_files`), the network is built when first
@@ -109,7 +118,8 @@ class HandRefiner:
         path, sha, int8 = card_files(entry, folder, "hand refiner")
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
-                   int8=int8, width=int(entry.get("width", 16)), motion=bool(entry.get("motion", False)))
+                   int8=int8, width=int(entry.get("width", 16)), motion=bool(entry.get("motion", False)),
+                   over_face=float(entry.get("over_face", OVER_FACE)))
 
     def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None,
               motion: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
@@ -161,11 +171,13 @@ class HandRefiner:
 
     def hands(self, frames: np.ndarray, parts_proba: np.ndarray, names: tuple[str, ...],
               carry: list | None = None, motion: np.ndarray | None = None) -> np.ndarray:
-        """(n, H, W) int8: 1 where the refiner says hand, 0 where it says not, -1 where no crop
-        looked (the first network's call stands there), from the first network's part channels
-        (:func:`hand_and_face`); ``carry`` and ``motion`` as :meth:`crops` takes them, for a
-        video's batches."""
+        """(n, H, W) int8: 1 where the refiner says hand, :data:`SURE_HAND` where it says so
+        with a probability over :attr:`over_face` (there it takes the face's pixels too), 0 where
+        it says not, -1 where no crop looked (the first network's call stands there), from the
+        first network's part channels (:func:`hand_and_face`); ``carry`` and ``motion`` as
+        :meth:`crops` takes them, for a video's batches."""
         p = self.hand_proba(frames, *hand_and_face(parts_proba, names), carry, motion)
         out = (p > self.threshold).view(np.int8)
+        out[p > max(self.over_face, self.threshold)] = SURE_HAND
         out[p < 0] = -1
         return out

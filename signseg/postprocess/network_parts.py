@@ -29,6 +29,7 @@ import numpy as np
 
 from signseg import labels as L
 from signseg.infer.blobs import bounding_window, components, window_components
+from signseg.infer.hand_refiner import SURE_HAND
 
 #: A marked pixel joins the face grown from the network's surest face where its hand share
 #: is under this (chosen on the validation signers: 0.6-0.7 the same, 0.8 and 0.9 worse).
@@ -194,12 +195,14 @@ def _mark_blobs(parts: np.ndarray, hands: np.ndarray, min_area: float) -> None:
 
 def refined_hands(parts: np.ndarray, hands: np.ndarray, sides: HandSides, arms: np.ndarray | None = None) -> None:
     """One frame's hands replaced by the hand refiner's ``hands`` (H, W) int8
-    (:meth:`signseg.infer.hand_refiner.HandRefiner.hands`: 1 hand, 0 not, -1 not looked at):
-    the face stays, marked pixels the refiner looked at keep its answer, those it did not keep
+    (:meth:`signseg.infer.hand_refiner.HandRefiner.hands`: 1 hand, 2 (``SURE_HAND``) hand with a
+    probability over its ``over_face``, 0 not, -1 not looked at): the face stays but for the
+    pixels the refiner is sure are hand (a hand in front of the face, which the face had grown
+    over), marked pixels the refiner looked at keep its answer, those it did not keep
     theirs, and the hand pixels off the face are named by their side of the frame's line
     (``sides.last``, set by this frame's face), or by the arms where ``arms`` (h, w, 2) are
     given (:func:`leaning_left`). In place."""
-    face = parts == L.FACE
+    face = (parts == L.FACE) & (hands != SURE_HAND)
     new = ((hands > 0) | ((hands < 0) & (parts != L.BACKGROUND))) & ~face
     parts[~face] = L.BACKGROUND
     parts[new] = L.UNASSIGNED
