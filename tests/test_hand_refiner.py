@@ -238,7 +238,7 @@ def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labe
     assert card["hand_refiner"]["file"] == "mine.weights.h5" and card["hand_refiner"]["width"] == 4
     assert card["hand_refiner"]["training"]["crops"] > 0 and card["hand_refiner"]["training"]["arm_weight"] == 2.0
     shipped = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
-    for key in ("default", "min_peak", "neighbours"):  # how the card runs its refiner stays ...
+    for key in ("default", "min_peak", "neighbours", "over_face"):  # how the card runs its refiner stays ...
         assert card["hand_refiner"][key] == shipped[key]
     assert "int8" not in card["hand_refiner"]  # ... the int8 graph of the other weights goes
     seg = Segmenter.from_file(folder / "snet-lite.weights.h5", refine_hands=True)
