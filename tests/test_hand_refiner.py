@@ -99,6 +99,24 @@ def test_the_refiners_sure_hands_are_those_over_its_over_face_probability():
     assert not (ref.hands(frames, proba, seg.parts) == 1).any()
 
 
+def test_a_hand_held_against_the_face_on_real_footage_is_taken_from_the_face():
+    """klyct__lsm_mentir (a validation signer before a white wall) holds a hand against the
+    forehead in its frames 54-60. The face had grown over that hand; the refiner is sure of it
+    (over the card's ``over_face``), so its pixels are a hand, and the face is still found.
+    With no sure hands (an ``over_face`` above 1) the face keeps them, as before."""
+    from signseg.decode.video import read_video
+    from signseg.train.evaluate import written_parts
+    frames = read_video(SHARED / "signs2" / "klyct__lsm_mentir.mp4")[44:62:2]
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    _, now = written_parts(seg, frames, 15.0)
+    seg.hand_refiner.over_face = 2.0
+    _, before = written_parts(seg, frames, 15.0)
+    taken = ((before == L.FACE) & L.is_hand(now)).sum(axis=(1, 2))
+    assert (taken > 500).sum() >= 3 and taken[:4].max() == 0, taken  # the hand reaches the face late
+    assert (now == L.FACE).any(axis=(1, 2)).all()
+    assert not ((now == L.FACE) & (before != L.FACE)).any()  # only the face gives pixels away
+
+
 def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out(tmp_path):
     seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
     card = json.loads((weights_dir() / "snet-lite.json").read_text())
