@@ -122,7 +122,7 @@ def test_the_shipped_card_names_a_refiner_that_loads_checked_and_can_be_left_out
     card = json.loads((weights_dir() / "snet-lite.json").read_text())
     assert seg.hand_refiner is not None and seg.hand_refiner.sha256 == card["hand_refiner"]["sha256"]
     assert seg.hand_refiner.threshold == card["hand_refiner"]["threshold"]
-    # on unless left out: --parts with it runs 3.5-3.9x Holistic on a 2-core CPU with VNNI, 2.0-2.6x on one
+    # on unless left out: --parts with it runs 3.5-3.9x Holistic on a 2-core CPU with VNNI, 2.0-3.0x on one
     # with AVX2 only (docs/performance.md)
     assert card["hand_refiner"]["default"] is True and Segmenter.from_pretrained("snet-lite").hand_refiner is not None
     assert Segmenter.from_pretrained("snet-lite", refine_hands=False).hand_refiner is None
