@@ -244,17 +244,40 @@ def test_training_crops_hold_the_teachers_hands_and_a_trained_refiner_round_trip
     assert hands.shape == (4, *frames.shape[1:3]) and hands.dtype == np.int8 and set(np.unique(hands)) <= {-1, 0, 1, SURE_HAND}
 
 
+def test_a_restaged_clip_keeps_its_signer_and_takes_one_room_for_every_frame(touching_labels):
+    from signseg.train.augment import Backgrounds
+    from signseg.train.hand_refiner import _rooms, restaged
+    with h5py.File(touching_labels) as f:
+        g = f["videos/ryanestanton__thanks"]
+        frames, truth, person = g["frames"][:6], g["labels"][:6], g["person"][:6]
+    rooms = _rooms([touching_labels], None)
+    assert len(rooms.plates) == 1 and rooms.plates[0].shape == frames.shape[1:]  # its room, signer painted out
+    out = restaged(frames, truth, person, Backgrounds(), np.random.default_rng(3))
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    labelled = truth > 0
+    # the teacher's hands and face are the frame's own (but for a blended rim at their corners)
+    assert (out[labelled] == frames[labelled]).all(-1).mean() > 0.98
+    who = np.stack([cv2.resize(p, frames.shape[2:0:-1]) for p in person])
+    near_labels = np.stack([cv2.dilate(t.astype(np.uint8), np.ones((5, 5), np.uint8)) for t in labelled]) > 0
+    room = (who == 0) & ~near_labels  # nowhere near the signer: the new room
+    assert room.mean() > 0.2
+    assert np.abs(out.astype(int) - frames.astype(int))[room].mean() > 10  # a new room ...
+    still = room.all(axis=0)
+    assert (out[:, still] == out[:1, still]).all()  # ... the same in every frame: nothing moves there
+
+
 def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labels, tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
     for name in ("snet-lite.json", "snet-lite.weights.h5", "snet-lite.int8.onnx"):
         shutil.copy(weights_dir() / name, folder / name)
     r = run("refiner", touching_labels, "-o", folder / "mine.weights.h5", "--epochs", "1", "--width", "4",
-            "--arm-weight", "2", "--attach", folder / "snet-lite.json", "-q")
+            "--arm-weight", "2", "--restage", "1", "--attach", folder / "snet-lite.json", "-q")
     assert r.returncode == 0, r.stderr
     card = json.loads((folder / "snet-lite.json").read_text())
     assert card["hand_refiner"]["file"] == "mine.weights.h5" and card["hand_refiner"]["width"] == 4
     assert card["hand_refiner"]["training"]["crops"] > 0 and card["hand_refiner"]["training"]["arm_weight"] == 2.0
+    assert card["hand_refiner"]["training"]["restage"] == 1.0
     shipped = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
     for key in ("default", "min_peak", "neighbours", "over_face"):  # how the card runs its refiner stays ...
         assert card["hand_refiner"][key] == shipped[key]

@@ -26,6 +26,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     r.add_argument("--arm-weight", type=positive_float, default=1.0,
                    help="what a pixel of the signer's arms and clothes (the labels' person mask, not hand or "
                         "face) weighs in the loss against 1 for the background (default 1)")
+    r.add_argument("--restage", type=float, default=0.0,
+                   help="the share of clips whose signer is moved into another room (another clip's, or a "
+                        "drawn wall) and often other clothes before the crops are cut (default 0)")
     r.add_argument("--threshold", type=float, default=None,
                    help="the hand probability written into its card (default 0.4; the shipped refiner's is 0.5)")
     r.add_argument("--attach", type=Path, default=None,
@@ -58,7 +61,7 @@ def run(args) -> int:
     load = Segmenter.from_pretrained if args.model in PRESETS else Segmenter.from_file
     first = load(args.model, refine_hands=False)
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr))
-    x, y = crops_from_labels(first, args.labels, log=None, motion=args.motion)
+    x, y = crops_from_labels(first, args.labels, log=None, motion=args.motion, restage=args.restage)
     if log:
         log(f"signseg: {len(x)} crops from {len(args.labels)} labels file(s)")
     init = None if args.init is None else initial(args.init, args.width, args.motion)
@@ -69,7 +72,7 @@ def run(args) -> int:
         "labels": [str(p) for p in args.labels], "crops": int(len(x)), "first_network": first.name,
         "first_network_sha256": first.weights_sha256, "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "init": None if args.init is None else str(args.init), "motion": args.motion,
-        "arm_weight": args.arm_weight})
+        "arm_weight": args.arm_weight, "restage": args.restage})
     if args.attach is not None:
         attach(args.attach, "hand_refiner", lambda old: takes_place_of(entry, old))
     print(f"signseg: hand refiner ({len(x)} crops) -> {args.output}", file=sys.stderr)

@@ -26,6 +26,8 @@ from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.motion import Motion
 from signseg.infer.second_network import built, save_with_entry
 from signseg.models.hand_refiner import hand_refiner
+from signseg.decode.image import resize
+from signseg.train.augment import P_CLOTHES, Backgrounds, composite, recolour_clothes
 from signseg.train.evaluate import stored_fps
 from signseg.train.frames import with_ignore
 
@@ -43,17 +45,21 @@ REFIT = "hand-refiner.refit"
 
 def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                       log: Callable[[str], None] | None = None,
-                      videos: Sequence[str] | None = None, motion: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      videos: Sequence[str] | None = None, motion: bool = False,
+                      restage: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Training crops of labels files: x (N, CROP, CROP, 5 or 6) uint8 (:func:`refiner_input`) and
     y (N, CROP, CROP) uint8 (1 hand, 0 not, :data:`ARM` not hand but on the signer, IGNORE
     unknown). ``segmenter``: the first network
     (a ``face_hand`` model), run once over each clip's stored frames; ``videos``: only these
     video ids (default: every one); ``motion``: a sixth plane, each stored frame's motion
-    (:mod:`signseg.infer.motion`, at the rate of the clip's stored frames)."""
+    (:mod:`signseg.infer.motion`, at the rate of the clip's stored frames); ``restage``: the
+    share of clips (with a person mask) whose signer is first moved into another room and
+    often other clothes (:func:`restaged`), before the first network runs on them."""
     if "hand" not in segmenter.parts or "face" not in segmenter.parts:
         raise ValueError(f"{segmenter.name}: the hand refiner is trained behind a face/hand model, "
                          f"this one gives {segmenter.parts or 'one channel'}")
     rng = np.random.default_rng(seed)
+    rooms = _rooms(files, videos) if restage > 0 else None
     xs, ys = [], []
     for path in files:
         with h5py.File(path, "r") as f:
@@ -68,6 +74,8 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 if "person" in g:
                     target[(g["person"][()] > 0) & (truth == L.BACKGROUND)] = ARM
                 target[truth == L.IGNORE] = L.IGNORE
+                if rooms is not None and "person" in g and rng.random() < restage:
+                    frames = restaged(frames, truth, g["person"][()], rooms, rng)
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
                 moved = Motion(stored_fps(g))(frames) if motion else None
@@ -82,6 +90,40 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
     if not xs:
         raise ValueError(f"no crops in {', '.join(map(str, files))}: no hands and no hand blobs")
     return np.stack(xs), np.stack(ys)
+
+
+def _rooms(files: Sequence[str | Path], videos: Sequence[str] | None) -> Backgrounds:
+    """Backgrounds for :func:`restaged`: each clip's room with its signer painted out (its first
+    frame), and the procedural walls of :class:`~signseg.train.augment.Backgrounds`."""
+    frames, persons, groups = [], [], []
+    for path in files:
+        with h5py.File(path, "r") as f:
+            for vid in sorted(f["videos"]):
+                g = f[f"videos/{vid}"]
+                if (videos is None or vid in videos) and "person" in g and len(g["frames"]):
+                    frame = g["frames"][0]
+                    frames.append(frame)
+                    persons.append(resize(g["person"][0], frame.shape[:2]))
+                    groups.append(f"{path}:{vid}")
+    return Backgrounds.from_clips(frames, persons, groups)
+
+
+def restaged(frames: np.ndarray, truth: np.ndarray, person: np.ndarray, rooms: Backgrounds,
+             rng: np.random.Generator) -> np.ndarray:
+    """A clip's frames (n, H, W, 3) with its signer (``person`` (n, h, w) 0-255) pasted into one
+    room drawn from ``rooms`` and, :data:`~signseg.train.augment.P_CLOTHES` of the time, in
+    other clothes: the same room and clothes in every frame, so the motion plane still sees
+    only the signer move. ``truth`` (n, H, W): the labels, whose hands and face are kept."""
+    size = frames.shape[1:3]
+    room = rooms.draw(size, rng)
+    clothes = int(rng.integers(2 ** 31)) if rng.random() < P_CLOTHES else None
+    out = np.empty_like(frames)
+    for i, frame in enumerate(frames):
+        who = resize(person[i], size)
+        out[i] = composite(frame, truth[i], who, room)
+        if clothes is not None:  # one seed: the same colour and sleeves in every frame
+            out[i] = recolour_clothes(out[i], truth[i], who, np.random.default_rng(clothes))
+    return out
 
 
 def _teacher_boxes(hands: np.ndarray, rng: np.random.Generator) -> list[Box]:
