@@ -286,6 +286,8 @@ def test_the_refiner_verb_trains_one_and_names_it_in_a_models_card(touching_labe
     assert seg.hand_refiner is not None and seg.hand_refiner.sha256 == card["hand_refiner"]["sha256"]
     r = run("refiner", touching_labels, "-o", folder / "mine.h5", "-q")
     assert r.returncode == 2 and "must end in .weights.h5" in r.stderr
+    r = run("refiner", touching_labels, "-o", folder / "mine.weights.h5", "--restage", "1.5", "-q")
+    assert r.returncode == 2 and "--restage: must be from 0 to 1" in r.stderr
 
 
 def test_segment_parts_with_refined_hands_says_so_in_the_file(tmp_path):

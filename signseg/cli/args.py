@@ -35,6 +35,14 @@ def threshold(s: str) -> float:
     return v
 
 
+def share(s: str) -> float:
+    """A share from 0 to 1, both included."""
+    v = float(s)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {v}")
+    return v
+
+
 def size(s: str) -> tuple[int, int]:
     try:
         h, w = (int(x) for x in s.lower().split("x"))

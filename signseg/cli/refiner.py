@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from signseg.cli.args import attach, positive_float, positive_int, second_network_paths
+from signseg.cli.args import attach, positive_float, positive_int, second_network_paths, share
 
 
 def add_parser(sub, parents) -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     r.add_argument("--arm-weight", type=positive_float, default=1.0,
                    help="what a pixel of the signer's arms and clothes (the labels' person mask, not hand or "
                         "face) weighs in the loss against 1 for the background (default 1)")
-    r.add_argument("--restage", type=float, default=0.0,
+    r.add_argument("--restage", type=share, default=0.0,
                    help="the share of clips whose signer is moved into another room (another clip's, or a "
                         "drawn wall) and often other clothes before the crops are cut (default 0)")
     r.add_argument("--threshold", type=float, default=None,

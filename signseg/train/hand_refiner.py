@@ -20,13 +20,13 @@ import numpy as np
 from keras import ops
 
 from signseg import labels as L
+from signseg.decode.image import resize
 from signseg.infer.blobs import components
 from signseg.infer.hand_crops import MIN_AREA, MIN_SIDE, Box, crop, hand_boxes, probability_planes, refiner_input
 from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.motion import Motion
 from signseg.infer.second_network import built, save_with_entry
 from signseg.models.hand_refiner import hand_refiner
-from signseg.decode.image import resize
 from signseg.train.augment import P_CLOTHES, Backgrounds, composite, recolour_clothes
 from signseg.train.evaluate import stored_fps
 from signseg.train.frames import with_ignore
