@@ -71,11 +71,12 @@ def crops_from_labels(segmenter, files: Sequence[str | Path], seed: int = 0,
                 if "ignore" in g:  # as training reads them: a hand the teacher found keeps its label
                     truth = with_ignore(truth, g["ignore"][()])
                 target = L.is_hand(truth).astype(np.uint8)
-                if "person" in g:
-                    target[(g["person"][()] > 0) & (truth == L.BACKGROUND)] = ARM
+                person = g["person"][()] if "person" in g else None
+                if person is not None:
+                    target[(person > 0) & (truth == L.BACKGROUND)] = ARM
                 target[truth == L.IGNORE] = L.IGNORE
-                if rooms is not None and "person" in g and rng.random() < restage:
-                    frames = restaged(frames, truth, g["person"][()], rooms, rng)
+                if rooms is not None and person is not None and rng.random() < restage:
+                    frames = restaged(frames, truth, person, rooms, rng)
                 p = segmenter.predict_parts_proba(frames)
                 hand_p, face_p = p[..., segmenter.parts.index("hand")], p[..., segmenter.parts.index("face")]
                 moved = Motion(stored_fps(g))(frames) if motion else None
