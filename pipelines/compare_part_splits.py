@@ -11,6 +11,10 @@ third row, ``teacher``, names the teacher's own hands by the side of the teacher
 with an arm network (``t.arms``), what naming by the arms swaps with perfect masks.
 ``--split train`` scores clips the model was trained on (how well it fits its own signers);
 ``--max-clips`` takes that many clips spread evenly over the split's sorted list.
+``--room shelves`` pastes each clip's signer (the teacher's person mask) onto one drawn
+bookshelf (``signseg.train.augment.shelves``, seeded by the clip's name), the same in every
+frame, and scores only clips that have a person mask: the split's people in a busy room, where
+the network once named faces hands (docs/model_card.md), measured without held-out footage.
 
 Two more rows split a held-out split's clips by ``person`` (the table's fifth column): "people
 never trained on", and "people also in training", the same person found in training clips
@@ -32,10 +36,19 @@ from signseg.infer.presets import PRESETS
 from signseg.infer.runtimes import RUNTIMES
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
+from signseg.decode.image import resize
+from signseg.train.augment import composite, shelves
 from signseg.train.evaluate import (Score, by_setting, known_pixels, sides_of_teacher, spread_clips, stored_fps,
                                    written_parts)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def on_shelves(vid: str, frames: np.ndarray, truth: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The clip's frames with its signer pasted onto one drawn bookshelf (seeded by ``vid``)."""
+    size = frames.shape[1:3]
+    room = shelves(size, np.random.default_rng(list(vid.encode())))
+    return np.stack([composite(f, t, resize(p, size), room) for f, t, p in zip(frames, truth, person)])
 
 
 def main() -> int:
@@ -59,6 +72,9 @@ def main() -> int:
     p.add_argument("--model", default="snet-lite", help="a shipped model's name or a .weights.h5")
     p.add_argument("--runtime", default="auto", choices=RUNTIMES,
                    help="the first network's runtime (default auto: its int8 graph on a CPU)")
+    p.add_argument("--room", default="own", choices=("own", "shelves"),
+                   help="own: the clips as filmed; shelves: each signer pasted onto a drawn bookshelf "
+                        "(clips with a person mask only)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     table = list(csv.DictReader(open(args.groups), delimiter="\t"))
@@ -81,6 +97,10 @@ def main() -> int:
             for vid in sorted(set(f["videos"]) & set(setting)):
                 g = f[f"videos/{vid}"]
                 frames, truth = g["frames"][()], g["labels"][()]
+                if args.room == "shelves":
+                    if "person" not in g:
+                        continue
+                    frames = on_shelves(vid, frames, truth, g["person"][()])
                 known = known_pixels(g, truth, np.arange(len(truth)))
                 masks, written = written_parts(seg, frames, stored_fps(g) if args.still_hands else None)
                 for name, parts in (("network", written), ("tracker", split_parts(masks)[0])):

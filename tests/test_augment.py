@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from signseg import labels as L
-from signseg.train.augment import CLOTHES, Backgrounds, augment, composite, fill_person, labelled, recolour_clothes
+from signseg.train.augment import (CLOTHES, Backgrounds, augment, composite, fill_person, labelled, recolour_clothes,
+                                   shelves)
 from signseg.decode.video import VideoReader
 
 
@@ -74,6 +75,32 @@ def test_backgrounds_cover_the_hue_circle_and_the_rooms(soup_frame):
     assert np.histogram(hues, bins=6, range=(0, 180))[0].min() > 0  # every sixth of the hue circle
     assert min(means) < 40 and max(means) > 200  # near-black and near-white walls too
     assert sum(10 <= h <= 25 for h in hues) > 10  # skin-coloured walls: the hardest case
+
+
+def test_shelves_are_fine_colourful_texture_unlike_the_other_walls(soup_frame):
+    """Rows of narrow book spines in many colours: many more vertical edges than any procedural
+    wall, and the pool keeps its clips' rooms beside them at the share asked for."""
+    import cv2
+    rng = np.random.default_rng(3)
+    def edges(img):  # share of pixels with a strong step to the right neighbour
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(int)
+        return (np.abs(np.diff(grey, axis=1)) > 12).mean()
+    def hues(img):
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        return len(np.unique(hsv[hsv[:, 1] > 60, 0] // 15))
+    drawn = [shelves((120, 160), rng) for _ in range(8)]
+    walls = [Backgrounds().draw((120, 160), rng) for _ in range(40)]
+    assert all(d.shape == (120, 160, 3) and d.dtype == np.uint8 for d in drawn)
+    assert min(edges(d) for d in drawn) > 2 * max(edges(w) for w in walls)
+    assert np.median([hues(d) for d in drawn]) >= 6  # of 12 hue bins
+    assert not np.array_equal(drawn[0], drawn[1])
+    frame, person, _ = soup_frame
+    frames, persons = [frame] * 3, [person] * 3
+    assert len(Backgrounds.from_clips(frames, persons, ["a", "b", "c"]).plates) == 3
+    pool = Backgrounds.from_clips(frames, persons, ["a", "b", "c"], shelf_share=0.25)
+    assert len(pool.plates) == 4 and edges(pool.plates[3]) > 2 * edges(pool.plates[0])
+    assert all((p == pool.plates[0]).all() for p in pool.plates[:3])  # the rooms are kept
+    assert len(Backgrounds.from_clips(frames, persons, ["a", "b", "c"], shelf_share=1.0).plates) == 3
 
 
 def test_augment_pastes_onto_new_backgrounds_only_with_a_person_mask(soup_frame, monkeypatch):

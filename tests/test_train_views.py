@@ -122,10 +122,12 @@ def test_graph_views_fine_tune_through_the_cli(tmp_path, soup_labels, tiny_model
     from signseg.cli import main
     from signseg.video import VideoReader
     rc = main(["train", str(soup_labels), "-o", str(tmp_path / "m"), "--name", "g", "--init", str(tiny_model_file),
-               "--views", "graph", "--epochs", "2", "--steps", "2", "--batch-size", "2", "--val-fraction", "0", "-q"])
+               "--views", "graph", "--epochs", "2", "--steps", "2", "--batch-size", "2", "--val-fraction", "0", "-q",
+               "--shelves", "0.5"])
     assert rc == 0
     seg = Segmenter.from_file(tmp_path / "m" / "g.weights.h5")
-    assert json.loads((tmp_path / "m" / "g.json").read_text())["training"]["views"] == "graph"
+    training = json.loads((tmp_path / "m" / "g.json").read_text())["training"]
+    assert training["views"] == "graph" and training["shelf_share"] == 0.5
     frames = np.stack([next(iter(VideoReader(soup)))])
     before = Segmenter.from_file(tiny_model_file).predict_proba(frames)
     assert not np.allclose(before, seg.predict_proba(frames))  # it learned something
@@ -190,6 +192,21 @@ def test_a_damaged_pack_names_the_clip(tmp_path, soup_labels):
         g["video"] = video[: len(video) // 3]  # the clip cut short
     with pytest.raises(ValueError, match="SOUP"):
         load_pack(pack)
+
+
+def test_frame_arrays_add_drawn_shelves_to_the_rooms(soup_labels, capsys):
+    from signseg.cli import main
+    data = load_sources([soup_labels])
+    box = np.zeros_like(data.masks[0])
+    box[40:, 90:230] = 255  # SOUP's labels carry no person mask: a rough one, so the clip has a room
+    data.persons = [box] * len(data.masks)
+    rooms = FrameArrays.from_frames(data, SIZE).plates
+    with_shelves = FrameArrays.from_frames(data, SIZE, shelf_share=0.5).plates
+    assert len(with_shelves) == 2 * len(rooms) and with_shelves.shape[1:3] == SIZE
+    assert (with_shelves[:len(rooms)] == rooms).all()  # the clips' own rooms stay, shelves come after
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(soup_labels), "-o", "unused", "--shelves", "1.5"])
+    assert exit_.value.code == 2 and "--shelves" in capsys.readouterr().err
 
 
 def test_frame_arrays_hold_anchors_on_hands_and_face(arrays):

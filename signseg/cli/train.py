@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from signseg.cli.args import positive_int, size
+from signseg.cli.args import positive_int, share, size
 
 
 def add_parser(sub, parents) -> argparse.ArgumentParser:
@@ -73,6 +73,9 @@ def add_parser(sub, parents) -> argparse.ArgumentParser:
     t.add_argument("--hand-dice", type=float, default=0.0, metavar="W",
                    help="add W times a soft Dice term of the hands alone (models with part channels): "
                         "the mask's Dice is mostly the face's")
+    t.add_argument("--shelves", type=share, default=0.0, metavar="SHARE",
+                   help="that share (0-1) of the rooms behind pasted signers are drawn bookshelves: fine, "
+                        "colourful texture round a face made the network name it a hand")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true",
                    help="one line per epoch (the default when output is not a terminal)")
@@ -99,7 +102,7 @@ def run(args) -> int:
                  precision=args.precision, mirror=args.mirror, clothes_weight=args.clothes_weight,
                  val_videos=val, outputs=args.outputs, face_weight=args.face_weight, hand_weight=args.hand_weight,
                  dropout=args.dropout, ema=args.ema, flip_consistency=args.flip_consistency,
-                 hand_dice=args.hand_dice)
+                 hand_dice=args.hand_dice, shelf_share=args.shelves)
     (metric, value), = card.extra["metrics"].items()
     print(f"signseg: wrote {args.output / card.weights_file} ({metric.replace('_', ' ')} {value}, "
           f"threshold {card.threshold})", file=sys.stderr)

@@ -61,14 +61,20 @@ class Backgrounds:
 
     @classmethod
     def from_clips(cls, frames: Sequence[np.ndarray], persons: Sequence[np.ndarray | None],
-                   groups: Sequence[str]) -> "Backgrounds":
-        """One plate per clip (``groups``): its first frame that has a person mask, signer painted out."""
+                   groups: Sequence[str], shelf_share: float = 0.0, seed: int = 0) -> "Backgrounds":
+        """One plate per clip (``groups``): its first frame that has a person mask, signer painted
+        out; ``shelf_share`` (0-1) of the plates are then drawn bookshelves (:func:`shelves`)."""
         seen, plates = set(), []
         for frame, person, group in zip(frames, persons, groups):
             if group in seen or person is None:
                 continue
             seen.add(group)
             plates.append(fill_person(frame, person))
+        if shelf_share > 0 and plates:
+            rng = np.random.default_rng(seed)
+            n = len(plates) if shelf_share >= 1 else max(1, round(len(plates) * shelf_share / (1 - shelf_share)))
+            drawn = [shelves(plates[i % len(plates)].shape[:2], rng) for i in range(n)]
+            plates = drawn if shelf_share >= 1 else plates + drawn
         return cls(plates)
 
     def draw(self, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -149,6 +155,45 @@ def _random_colours(n: int, rng: np.random.Generator) -> np.ndarray:
         hsv8 = np.uint8([[np.clip(hsv, 0, [179, 255, 255])]])
         out.append(cv2.cvtColor(hsv8, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32))
     return np.array(out)
+
+
+def shelves(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A drawn bookshelf wall (h, w, 3 uint8 RGB): wooden boards and rows of narrow book spines
+    in many colours, with gaps and small objects. A face in front of such fine, colourful
+    texture was named a hand (a home clip with a bookcase behind the signer): the rooms of the
+    training clips are mostly plain walls."""
+    h, w = size
+    wood = _random_colours(1, rng)[0] if rng.random() < 0.3 else np.array(
+        cv2.cvtColor(np.uint8([[[rng.uniform(8, 22), rng.uniform(40, 150), rng.uniform(90, 235)]]]), cv2.COLOR_HSV2RGB)[0, 0], np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = wood * rng.uniform(0.55, 0.85)  # the back of the case, in shadow
+    row_h = max(6, int(h * rng.uniform(0.12, 0.3)))
+    board = max(1, int(row_h * rng.uniform(0.05, 0.15)))
+    unit = max(2.0, w * rng.uniform(0.006, 0.02))  # a typical spine's width
+    y = -int(rng.integers(row_h))
+    while y < h:
+        x = 0.0
+        while x < w:
+            width = unit * rng.uniform(0.5, 2.5)
+            if rng.random() < 0.08:  # a gap, or a small object in it
+                if rng.random() < 0.5:
+                    top = y + board + int((row_h - board) * rng.uniform(0.3, 0.8))
+                    cv2.rectangle(img, (int(x), top), (int(x + width * 3), y + row_h), tuple(map(float, _random_colours(1, rng)[0])), -1)
+                x += width * 3
+                continue
+            top = y + board + int((row_h - board) * rng.uniform(0.0, 0.4))
+            colour = _random_colours(1, rng)[0] * rng.uniform(0.6, 1.1)
+            cv2.rectangle(img, (int(x), top), (max(int(x), int(x + width) - 1), y + row_h), tuple(map(float, colour)), -1)
+            if rng.random() < 0.3:  # a title band across the spine
+                band = top + int((y + row_h - top) * rng.uniform(0.2, 0.7))
+                cv2.rectangle(img, (int(x), band), (int(x + width) - 1, band + max(1, int(row_h * 0.06))),
+                              tuple(map(float, _random_colours(1, rng)[0])), -1)
+            x += width
+        cv2.rectangle(img, (0, y), (w - 1, y + board), tuple(map(float, wood)), -1)  # the shelf board
+        y += row_h
+    light = _gradient(size, rng) * rng.uniform(0.0, 0.4) + (1 - 0.2)
+    img = cv2.GaussianBlur(img * light[..., None], (0, 0), rng.uniform(0.3, 1.0))
+    return add_noise(np.clip(img, 0, 255).astype(np.uint8), rng.uniform(0, 5), rng)
 
 
 def composite(image: np.ndarray, mask: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.ndarray:

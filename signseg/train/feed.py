@@ -40,9 +40,11 @@ class FrameArrays:
     plates: np.ndarray
 
     @classmethod
-    def from_frames(cls, data: LabelledFrames, size: tuple[int, int], seed: int = 0) -> "FrameArrays":
+    def from_frames(cls, data: LabelledFrames, size: tuple[int, int], seed: int = 0,
+                    shelf_share: float = 0.0) -> "FrameArrays":
         """Resize every frame once to ``size`` (the inference geometry: stretched, as
-        :func:`signseg.train.augment.augment` does), plates from each clip's own room."""
+        :func:`signseg.train.augment.augment` does), plates from each clip's own room (and
+        ``shelf_share`` of them drawn bookshelves: :meth:`Backgrounds.from_clips`)."""
         h, w = size
         n = len(data)
         images = np.empty((n, h, w, 3), np.uint8)
@@ -63,7 +65,8 @@ class FrameArrays:
 
         with ThreadPoolExecutor(os.cpu_count()) as pool:
             list(pool.map(one, range(n)))
-        plates = [resize(p, size) for p in Backgrounds.from_clips(data.images, data.persons, data.groups).plates]
+        rooms = Backgrounds.from_clips(data.images, data.persons, data.groups, shelf_share, seed)
+        plates = [resize(p, size) for p in rooms.plates]
         has_person = np.array([p is not None for p in data.persons], bool)
         return cls(images, labels, persons, has_person, anchors, n_anchors,
                    np.stack(plates) if plates else np.zeros((1, h, w, 3), np.uint8))

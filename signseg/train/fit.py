@@ -44,14 +44,15 @@ class FrameBatches(keras.utils.PyDataset):
 
     def __init__(self, data: LabelledFrames, size: tuple[int, int], batch_size: int, steps: int | None = None,
                  train: bool = True, seed: int = 0, crop: tuple[int, int] | None = None,
-                 clothes_weight: float = 1.0, **kwargs):
+                 clothes_weight: float = 1.0, shelf_share: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.data, self.size, self.batch_size, self.train, self.crop = data, size, batch_size, train, crop
         self.clothes_weight = float(clothes_weight) if train else 1.0
         self.steps = steps or math.ceil(len(data) / batch_size)
         self.rng = np.random.default_rng(seed)
         # the training clips' own rooms, signer painted out, are one kind of background
-        self.backgrounds = Backgrounds.from_clips(data.images, data.persons, data.groups) if train else None
+        self.backgrounds = (Backgrounds.from_clips(data.images, data.persons, data.groups, shelf_share, seed)
+                            if train else None)
         if not train:  # validation views are fixed: resize once
             self._fixed = [augment(i, m, size, self.rng, strength=0.0) for i, m in zip(data.images, data.masks)]
 
@@ -172,7 +173,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
           mirror: bool | None = None, clothes_weight: float = 1.0,
           val_videos: Sequence[str] | None = None, outputs: str | None = None,
           face_weight: float = 1.0, hand_weight: float = 1.0, dropout: float | None = None,
-          ema: float | None = None, flip_consistency: float = 0.0, hand_dice: float = 0.0) -> ModelCard:
+          ema: float | None = None, flip_consistency: float = 0.0, hand_dice: float = 0.0,
+          shelf_share: float = 0.0) -> ModelCard:
     """Train a model and write ``<name>.weights.h5`` + ``<name>.json`` into ``model_dir``.
 
     ``init``: a shipped model name or a ``.weights.h5`` to fine-tune from (its architecture
@@ -223,6 +225,9 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     flip's average gives (twice the arithmetic per step).
     ``hand_dice``: that weight times a soft Dice term of the hands alone (models with part
     channels; :class:`~signseg.models.metrics.SegmentationLoss`), aimed at hand IoU.
+    ``shelf_share``: that share of the room plates behind pasted signers are drawn bookshelves
+    (:func:`signseg.train.augment.shelves`): fine, colourful texture round a face made the
+    network name it a hand (docs/model_card.md).
     """
     if views not in ("auto", "host", "graph"):
         raise ValueError(f"views must be 'auto', 'host' or 'graph', not {views!r}")
@@ -247,6 +252,8 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
         raise ValueError(f"ema must be a momentum in (0, 1), not {ema}")
     if clothes_weight <= 0:
         raise ValueError(f"clothes_weight must be > 0, not {clothes_weight}")
+    if not 0 <= shelf_share <= 1:
+        raise ValueError(f"shelf_share must be from 0 to 1, not {shelf_share}")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
@@ -317,14 +324,14 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
     if views == "graph":
         trainer = ViewTrainer(model, input_size, flip_consistency, mirror_order(OUTPUTS[config.get("outputs", "mask")]))
         trainer(np.zeros((1, *input_size, 3), np.float32))  # built before fit (BackupAndRestore asks)
-        train_ds = ArrayBatches(FrameArrays.from_frames(train_data, input_size, seed), batch_size,
+        train_ds = ArrayBatches(FrameArrays.from_frames(train_data, input_size, seed, shelf_share), batch_size,
                                 steps=steps_per_epoch, seed=seed)
     else:
         # views are made on the training thread: a feeder thread halved images/s on 2 cores, the
         # step and the thread fighting for them (bench/train.py, docs/performance.md)
         trainer = model
         train_ds = FrameBatches(train_data, input_size, batch_size, steps=steps_per_epoch, seed=seed, crop=crop_size,
-                                clothes_weight=clothes_weight)
+                                clothes_weight=clothes_weight, shelf_share=shelf_share)
     optimizer = (keras.optimizers.Adam(learning_rate) if ema is None
                  else keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=ema))
     trainer.compile(optimizer=optimizer, loss=loss,
@@ -381,7 +388,7 @@ def train(sources: Sequence[str | os.PathLike], model_dir: str | os.PathLike, *,
             "loss": "bce+dice" if dice else "bce", "clothes_weight": clothes_weight,
             "face_weight": face_weight, "hand_weight": hand_weight, "chosen_by": monitor,
             "dropout": config.get("dropout", 1.0) if architecture == "snet" else None, "ema": ema,
-            "flip_consistency": flip_consistency, "hand_dice": hand_dice,
+            "flip_consistency": flip_consistency, "hand_dice": hand_dice, "shelf_share": shelf_share,
             "ignored_frames": int(sum(bool((m == L.IGNORE).any()) for m in train_data.masks)),
             "minutes": round(clock.minutes, 1),
             "backend": keras.backend.backend()},
