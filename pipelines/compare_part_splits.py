@@ -36,8 +36,7 @@ from signseg.infer.presets import PRESETS
 from signseg.infer.runtimes import RUNTIMES
 from signseg.infer.segmenter import Segmenter
 from signseg.postprocess.parts import split_parts
-from signseg.decode.image import resize
-from signseg.train.augment import composite, shelves
+from signseg.train.augment import paste_clip, shelves
 from signseg.train.evaluate import (Score, by_setting, known_pixels, sides_of_teacher, spread_clips, stored_fps,
                                    written_parts)
 
@@ -46,9 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def on_shelves(vid: str, frames: np.ndarray, truth: np.ndarray, person: np.ndarray) -> np.ndarray:
     """The clip's frames with its signer pasted onto one drawn bookshelf (seeded by ``vid``)."""
-    size = frames.shape[1:3]
-    room = shelves(size, np.random.default_rng(list(vid.encode())))
-    return np.stack([composite(f, t, resize(p, size), room) for f, t, p in zip(frames, truth, person)])
+    room = shelves(frames.shape[1:3], np.random.default_rng(list(vid.encode())))
+    return paste_clip(frames, truth, person, room)
 
 
 def main() -> int:

@@ -207,6 +207,14 @@ def composite(image: np.ndarray, mask: np.ndarray, person: np.ndarray, backgroun
     return cv2.blendLinear(image, background, alpha, 1 - alpha)
 
 
+def paste_clip(frames: np.ndarray, truth: np.ndarray, person: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """A clip's frames (n, H, W, 3) with its signer (``person`` (n, h, w) 0-255, resized to the
+    frames) pasted onto one ``room``, the same in every frame (:func:`composite`; ``truth``
+    (n, H, W): the labels, whose hands and face are kept)."""
+    size = frames.shape[1:3]
+    return np.stack([composite(f, t, resize(p, size), room) for f, t, p in zip(frames, truth, person)])
+
+
 def clothes_colour(rng: np.random.Generator) -> np.ndarray:
     """A new colour for the signer's clothes (RGB float32): mostly white or near-white (shirts,
     robes) or skin-coloured (beige, peach, orange, tan tops), the rest anywhere."""

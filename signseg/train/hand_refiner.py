@@ -27,7 +27,7 @@ from signseg.infer.hand_refiner import THRESHOLD
 from signseg.infer.motion import Motion
 from signseg.infer.second_network import built, save_with_entry
 from signseg.models.hand_refiner import hand_refiner
-from signseg.train.augment import P_CLOTHES, Backgrounds, composite, recolour_clothes
+from signseg.train.augment import P_CLOTHES, Backgrounds, paste_clip, recolour_clothes
 from signseg.train.evaluate import stored_fps
 from signseg.train.frames import with_ignore
 
@@ -118,12 +118,10 @@ def restaged(frames: np.ndarray, truth: np.ndarray, person: np.ndarray, rooms: B
     size = frames.shape[1:3]
     room = rooms.draw(size, rng)
     clothes = int(rng.integers(2 ** 31)) if rng.random() < P_CLOTHES else None
-    out = np.empty_like(frames)
-    for i, frame in enumerate(frames):
-        who = resize(person[i], size)
-        out[i] = composite(frame, truth[i], who, room)
-        if clothes is not None:  # one seed: the same colour and sleeves in every frame
-            out[i] = recolour_clothes(out[i], truth[i], who, np.random.default_rng(clothes))
+    out = paste_clip(frames, truth, person, room)
+    if clothes is not None:  # one seed: the same colour and sleeves in every frame
+        for i in range(len(out)):
+            out[i] = recolour_clothes(out[i], truth[i], resize(person[i], size), np.random.default_rng(clothes))
     return out
 
 
