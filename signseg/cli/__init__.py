@@ -13,10 +13,11 @@ import os
 import sys
 
 from signseg._version import __version__
-from signseg.cli import adapt, arms, corpus, label, models, overlay, pack, refiner, report, segment, teacher, train
+from signseg.cli import (adapt, arms, corpus, label, mix, models, overlay, pack, refiner, report, segment, teacher,
+                         train)
 
 #: The verbs, in the order ``signseg --help`` lists them.
-VERBS = (segment, corpus, report, label, adapt, teacher, pack, train, refiner, arms, overlay, models)
+VERBS = (segment, corpus, report, label, adapt, teacher, pack, train, mix, refiner, arms, overlay, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
