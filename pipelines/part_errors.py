@@ -9,7 +9,9 @@ For each clip with teacher hands: hand precision and recall against the teacher'
 hand), the predicted hand pixels the teacher calls face, person (the signer's other pixels:
 arms, clothes, neck; the labels file's ``person`` mask) or background, each as a share of the
 predicted hand pixels, and the teacher's hand pixels the model called face or nothing, as a
-share of the teacher's. For each clip with a teacher face: the face's IoU and the shares of
+share of the teacher's; the false person pixels split by where they lie (:data:`PERSON_SPLIT`:
+near a teacher hand, near the face -- long light hair and necks -- or elsewhere). For each clip
+with a teacher face: the face's IoU and the shares of
 the teacher's face pixels the model called hand or nothing. Means over clips per setting of
 ``pipelines/signers.tsv``; pixels the labels ignore are left out.
 
@@ -41,9 +43,14 @@ from signseg.train.evaluate import known_pixels, spread_clips, stored_fps, writt
 REPO = Path(__file__).resolve().parents[1]
 HAND_SHARES = ("precision", "recall", "false_face", "false_person", "false_background", "missed_as_face",
                "missed_as_nothing")
+#: ``false_person`` split whole by where the pixel lies: within :data:`NEAR` of the frame's
+#: longer side from a teacher hand (the hand's edge, the wrist), else within one face height of
+#: the teacher face's box (hair, neck, shoulders), else elsewhere (arms, body, lap).
+PERSON_SPLIT = ("pers_by_hand", "pers_by_face", "pers_else")
+NEAR = 0.05
 REFINER_MISSES = ("missed_too_big", "missed_refiner_said_no", "missed_not_boxed", "missed_never_proposed")
 FACE_SHARES = ("face_iou", "face_as_hand", "face_as_nothing")
-SHARES = HAND_SHARES + REFINER_MISSES + FACE_SHARES
+SHARES = HAND_SHARES + PERSON_SPLIT + REFINER_MISSES + FACE_SHARES
 
 
 def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known: np.ndarray) -> dict[str, float]:
@@ -60,6 +67,7 @@ def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known:
                     "false_background": int((false & ~face & ~person).sum()) / n_pred,
                     "missed_as_face": int((true & (parts == L.FACE)).sum()) / n_true,
                     "missed_as_nothing": int((true & (parts == L.BACKGROUND)).sum()) / n_true})
+        out.update({k: int(v.sum()) / n_pred for k, v in zip(PERSON_SPLIT, person_split(false & ~face & person, true, face))})
     if face.any():
         said = (parts == L.FACE) & known
         n_face = int(face.sum())
@@ -67,6 +75,22 @@ def clip_errors(parts: np.ndarray, truth: np.ndarray, person: np.ndarray, known:
                     "face_as_hand": int((face & L.is_hand(parts)).sum()) / n_face,
                     "face_as_nothing": int((face & (parts == L.BACKGROUND)).sum()) / n_face})
     return out
+
+
+def person_split(wrong: np.ndarray, hands: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``wrong`` (T, H, W) split whole into :data:`PERSON_SPLIT`'s three places, frame by frame,
+    from the teacher's ``hands`` and ``face`` pixels of each frame."""
+    by_hand, by_face = np.zeros_like(wrong), np.zeros_like(wrong)
+    near = NEAR * max(wrong.shape[1:])
+    for t in np.flatnonzero(wrong.reshape(len(wrong), -1).any(1)):
+        if hands[t].any():
+            by_hand[t] = wrong[t] & (cv2.distanceTransform((~hands[t]).astype(np.uint8), cv2.DIST_L2, 3) <= near)
+        ys, xs = np.nonzero(face[t])
+        if len(ys):
+            h = ys.max() - ys.min() + 1
+            y0, y1, x0, x1 = max(0, ys.min() - h), ys.max() + h + 1, max(0, xs.min() - h), xs.max() + h + 1
+            by_face[t, y0:y1, x0:x1] = wrong[t, y0:y1, x0:x1] & ~by_hand[t, y0:y1, x0:x1]
+    return by_hand, by_face, wrong & ~by_hand & ~by_face
 
 
 def refiner_misses(seg: Segmenter, frames: np.ndarray, parts: np.ndarray, truth: np.ndarray,

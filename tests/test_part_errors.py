@@ -34,7 +34,28 @@ def test_shares_of_a_drawn_frame():
     assert set(part_errors.clip_errors(parts, np.where(L.is_hand(truth), 0, truth).astype(np.uint8), person,
                                        np.ones_like(truth, bool))) == set(part_errors.FACE_SHARES)
     assert set(part_errors.clip_errors(parts, np.where(truth == F, 0, truth).astype(np.uint8), person,
-                                       np.ones_like(truth, bool))) == set(part_errors.HAND_SHARES)
+                                       np.ones_like(truth, bool))) == set(part_errors.HAND_SHARES + part_errors.PERSON_SPLIT)
+
+
+def test_false_person_pixels_split_by_where_they_lie():
+    """A wrist pixel by the hand, a hair pixel below the face, an elbow far from both: each in one
+    place, and the three add up to false_person."""
+    truth = np.zeros((1, 100, 100), np.uint8)
+    truth[0, 10:20, 40:50] = L.FACE            # a face 10 pixels high
+    truth[0, 80:90, 10:20] = L.RIGHT_HAND
+    parts = truth.copy()
+    parts[0, 80:90, 21:23] = L.RIGHT_HAND      # 2-3 px right of the hand: near it (NEAR: 5 px here)
+    parts[0, 25:27, 44:46] = L.LEFT_HAND       # 5-7 px under the face: hair on the shoulder
+    parts[0, 60, 80] = L.LEFT_HAND             # far from both: an elbow
+    person = np.zeros(truth.shape, bool)
+    person[0, 20:100, 5:100] = True
+    e = part_errors.clip_errors(parts, truth, person, np.ones_like(truth, bool))
+    n_pred = 100 + 20 + 4 + 1
+    assert (e["pers_by_hand"], e["pers_by_face"], e["pers_else"]) == (20 / n_pred, 4 / n_pred, 1 / n_pred)
+    assert np.isclose(sum(e[k] for k in part_errors.PERSON_SPLIT), e["false_person"])
+    e = part_errors.clip_errors(parts, np.where(truth == L.FACE, 0, truth).astype(np.uint8), person,
+                                np.ones_like(truth, bool))
+    assert e["pers_by_face"] == 0 and e["pers_else"] == 5 / n_pred  # no face: the hair is elsewhere
 
 
 def test_the_missed_hand_pixels_are_split_whole(soup_labels):
