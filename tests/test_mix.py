@@ -55,6 +55,17 @@ def test_share_one_is_the_fine_tune(tmp_path, tuned, tiny_model_file):
     assert all(np.array_equal(a[k], m[k]) for k in a)
 
 
+def test_a_mix_may_replace_the_fine_tune_in_its_folder(tmp_path, tuned, tiny_model_file):
+    import shutil
+    folder = tmp_path / "own"
+    shutil.copytree(tuned.parent, folder)
+    before = sha256_of(folder / "ft.weights.h5")
+    assert main(["mix", str(folder / "ft.weights.h5"), str(tiny_model_file), "--share", "0.5", "-o", str(folder)]) == 0
+    card = json.loads((folder / "ft.json").read_text())
+    assert card["training"]["mixed"]["tuned_sha256"] == before != card["sha256"]
+    Segmenter.from_file(folder / "ft.weights.h5")
+
+
 def test_other_networks_do_not_mix(tmp_path, soup_labels, tiny_model_file, tuned, capsys):
     wider = train([soup_labels], tmp_path / "w", name="w", config={"width": 0.25}, input_size=(64, 64), epochs=1,
                   steps_per_epoch=1, batch_size=2, val_fraction=0.0, verbose=0)

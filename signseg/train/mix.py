@@ -50,6 +50,8 @@ def mix(tuned: str | os.PathLike, start: str | os.PathLike, share: float, model_
                        ("config", card_t.config, card_s.config)):
         if a != b:
             raise ValueError(f"{tuned} and {start}: the {what} differs ({a} against {b}); only the same network mixes")
+    # both files' sha256 before anything is written (the output may replace the fine-tune's file)
+    tuned_sha, start_sha = sha256_of(card_t.extra["_weights_path"]), sha256_of(card_s.extra["_weights_path"])
     model = build(card_t.architecture, **card_t.config)
     model.load_weights(card_s.extra["_weights_path"])
     start_weights = model.get_weights()
@@ -63,8 +65,7 @@ def mix(tuned: str | os.PathLike, start: str | os.PathLike, share: float, model_
     model.save_weights(str(weights_file))
     extra = {k: v for k, v in card_t.extra.items() if k not in ("int8", "_weights_path", "hand_refiner", "arm_sides")}
     extra["training"] = {**extra.get("training", {}), "mixed": {
-        "share": share, "tuned_sha256": sha256_of(card_t.extra["_weights_path"]),
-        "start": card_s.name, "start_sha256": sha256_of(card_s.extra["_weights_path"])}}
+        "share": share, "tuned_sha256": tuned_sha, "start": card_s.name, "start_sha256": start_sha}}
     if "metrics" in extra:  # measured on the fine-tune, not on the mix
         extra["metrics"] = {f"tuned_{k}" if k != "note" else k: v for k, v in extra["metrics"].items()}
     card = ModelCard(name=name, architecture=card_t.architecture, config=card_t.config,
