@@ -15,7 +15,7 @@ from signseg.errors import WeightsError
 from signseg.infer.hand_refiner import SURE_HAND, HandRefiner
 from signseg.infer.presets import weights_dir
 from signseg.infer.segmenter import Segmenter
-from signseg.infer.hand_crops import (CROP, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input,
+from signseg.infer.hand_crops import (CROP, MAX_SPLIT_BOXES, MIN_AREA, Box, crop, hand_boxes, paste_max, probability_planes, refiner_input,
                                       with_neighbours)
 from signseg.postprocess.network_parts import HandSides, refined_hands
 
@@ -58,6 +58,35 @@ def test_each_hand_blob_gets_a_box_that_holds_it_with_a_margin():
     assert x.shape == (CROP, CROP, 5) and x.dtype == np.uint8 and x[..., 3].max() == 230 and x[..., 4].max() == 0
 
 
+def test_a_blob_too_large_to_crop_is_split_at_higher_probabilities():
+    """A hand joined to a long faint band (hair over a shoulder, a forearm): not split, all of it
+    keeps the first network's call; split at 0.5, the hand is boxed and leaves the blob, the
+    band far from it stays. A large blob sure everywhere stays whole."""
+    p = np.zeros((180, 320), np.float32)
+    p[20:40, 20:300] = 0.3                  # a faint band across the frame
+    cv2.circle(p, (160, 100), 12, 0.9, -1)  # a sure hand below it ...
+    p[40:90, 158:162] = 0.3                 # ... joined to it by a faint bridge
+    boxes, big = hand_boxes(p, split_at=())
+    assert boxes == [] and big[100, 160] and big[30, 30]
+    boxes, big = hand_boxes(p, split_at=(0.5,))
+    (box,) = boxes
+    assert abs(box.cx - 160.5) < 1 and abs(box.cy - 100.5) < 1 and box.side < 60
+    assert not big[100, 160] and big[30, 30] and big[30, 290]  # the band far from the hand keeps the call
+    assert hand_boxes(p, split_at=(0.1, 0.2))[0] == []  # under the proposal, or under the faint parts: no split
+    sure = np.zeros_like(p)
+    sure[20:170, 40:200] = 0.9
+    boxes, big = hand_boxes(sure, split_at=(0.3, 0.5, 0.7))
+    assert boxes == [] and big[100, 100]
+    # many islands above 0.5 in one faint blob (hair): only the MAX_SPLIT_BOXES fullest are boxed
+    islands = np.full((180, 320), 0.2, np.float32)
+    for k in range(8):  # the k-th island of radius 3 + k
+        cv2.circle(islands, (20 + 38 * k, 90), 3 + k, 0.9, -1)
+    boxes, big = hand_boxes(islands, split_at=(0.5,))
+    assert MAX_SPLIT_BOXES < 8 and len(boxes) == MAX_SPLIT_BOXES and big is not None
+    boxed = sorted(int((b.cx - 20) // 38 + 0.5) for b in boxes)
+    assert boxed == list(range(8 - MAX_SPLIT_BOXES, 8)), boxed
+
+
 def test_refined_hands_replace_the_masks_hands_and_the_face_stays_unless_the_refiner_is_sure():
     parts = np.zeros((180, 320), np.uint8)
     cv2.ellipse(parts, (160, 45), (22, 28), 0, 0, 360, L.FACE, -1)
@@ -97,6 +126,39 @@ def test_the_refiners_sure_hands_are_those_over_its_over_face_probability():
     ref.over_face = 0.1
     low = ref.hands(frames, proba, seg.parts)
     assert np.array_equal(low > 0, hands > 0) and not (low == 1).any()
+
+
+def test_blobs_too_large_to_crop_are_split_on_real_footage():
+    """Kirichovka__asl_come (a validation signer at home: hair over her shoulders, forearms on a
+    table) gives first-network hand blobs too large to crop in every frame, where the refiner
+    never looked. With the card's ``split_at`` their parts are boxed: most of those pixels are
+    looked at, and the written parts change (almost) only round them."""
+    import dataclasses
+    from signseg.decode.video import read_video
+    from signseg.infer.hand_refiner import hand_and_face
+    from signseg.train.evaluate import written_parts
+    card = json.loads((weights_dir() / "snet-lite.json").read_text())["hand_refiner"]
+    frames = read_video(SHARED / "signs2" / "Kirichovka__asl_come.mp4")[:40:8]
+    seg = Segmenter.from_pretrained("snet-lite", refine_hands=True)
+    split = seg.hand_refiner
+    assert split.split_at == tuple(card["split_at"]) and split.split_at
+    whole = dataclasses.replace(split, split_at=())
+    hand_p, face_p = hand_and_face(seg.predict_parts_proba(frames), seg.parts)
+    (_, boxes_whole, big_whole), (_, boxes_split, big_split) = (r.crops(frames, hand_p, face_p) for r in (whole, split))
+    big_whole = np.stack([np.zeros(frames.shape[1:3], bool) if b is None else b for b in big_whole])
+    big_split = np.stack([np.zeros(frames.shape[1:3], bool) if b is None else b for b in big_split])
+    assert big_whole.any(axis=(1, 2)).all() and len(boxes_split) > len(boxes_whole)
+    # measured with at most MAX_SPLIT_BOXES a frame: 42,556 of 169,248 pixels left to the first network
+    assert big_split.sum() < 0.4 * big_whole.sum() and not (big_split & ~big_whole).any()
+    _, parts_split = written_parts(seg, frames, 15.0)
+    seg.hand_refiner = whole
+    _, parts_whole = written_parts(seg, frames, 15.0)
+    changed = parts_split != parts_whole
+    assert changed.any() and (L.is_hand(parts_whole) & ~L.is_hand(parts_split)).sum() > 1000
+    grown = np.stack([cv2.dilate(b.view(np.uint8), np.ones((31, 31), np.uint8)) > 0 for b in big_whole])
+    # the change lies in and round those blobs (measured: 410 of 43,565 changed pixels outside,
+    # where a hand lost elsewhere renamed the other or moved which blobs are kept)
+    assert (changed & ~grown).sum() < 0.03 * changed.sum()
 
 
 def test_a_hand_held_against_the_face_on_real_footage_is_taken_from_the_face():

@@ -32,6 +32,10 @@ GROW, PAD, MIN_SIDE = 1.6, 6, 16
 #: of that side round such a blob's centre scored better on validation, 0.502 -> 0.517, but
 #: lost held-out close-ups and split clasped hands worse: docs/model_card.md.)
 MAX_SHARE = 1.0
+#: At most this many boxes a frame from splitting blobs too large to crop (``hand_boxes``'
+#: ``split_at``), those holding the most hand probability first: hair can break into many
+#: islands, and each box is a refiner crop (docs/performance.md).
+MAX_SPLIT_BOXES = 4
 #: A neighbouring frame's box is borrowed where its IoU with each of the frame's own is below this.
 OVERLAP = 0.3
 
@@ -70,33 +74,59 @@ class Box:
 
 
 def hand_boxes(hand_p: np.ndarray, propose: float = PROPOSE, max_share: float | None = None,
-               min_peak: float = 0.0) -> tuple[list[Box], np.ndarray | None]:
+               min_peak: float = 0.0, split_at: Sequence[float] = ()) -> tuple[list[Box], np.ndarray | None]:
     """A box round each blob (8-connected) of ``hand_p`` (H, W) above ``propose`` whose highest
     probability reaches ``min_peak``, and the (H, W) bool of the blobs whose box would be over
     ``max_share`` (default :data:`MAX_SHARE`) of the frame's shorter side (None where there is
-    none): those are not cropped."""
-    found = window_components(hand_p > propose)
+    none): those are not cropped. ``split_at``: such a blob's parts above each of these
+    probabilities in turn are boxed where they fit (a hand joined to hair, a neck or a forearm
+    by a faint bridge), and leave the blob where their box covers it; the rest keeps the first
+    network's call."""
+    largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
+    boxes, _, big = _boxed(hand_p, hand_p > propose, largest, min_peak)
+    budget = MAX_SPLIT_BOXES
+    for t in split_at:
+        if big is None or t <= propose or budget == 0:
+            continue
+        more, mass, _ = _boxed(hand_p, big & (hand_p > t), largest, min_peak)
+        more = [more[i] for i in np.argsort(mass)[::-1][:budget]]  # the most hand first
+        for box in more:
+            y0, y1, x0, x1 = box.window(hand_p.shape)
+            big[y0:y1, x0:x1] = False
+        boxes += more
+        budget -= len(more)
+        if not big.any():
+            big = None
+    return boxes, big
+
+
+def _boxed(hand_p: np.ndarray, mask: np.ndarray, largest: float,
+           min_peak: float) -> tuple[list[Box], list[float], np.ndarray | None]:
+    """:func:`hand_boxes` for the blobs of ``mask``: their boxes, each blob's summed hand
+    probability, and the blobs too large to crop."""
+    found = window_components(mask)
     if found is None:
-        return [], None
+        return [], [], None
     window, _, comp, stats = found
     sub, oy, ox = hand_p[window], window[0].start, window[1].start
-    largest = (MAX_SHARE if max_share is None else max_share) * min(hand_p.shape)
-    boxes, too_big = [], []
+    boxes, mass, too_big = [], [], []
     for j, (x, y, w, h, area) in enumerate(stats[1:], start=1):
         if area < MIN_AREA:
             continue
-        if min_peak > 0 and sub[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j].max() < min_peak:
+        p = sub[y:y + h, x:x + w][comp[y:y + h, x:x + w] == j]
+        if min_peak > 0 and p.max() < min_peak:
             continue
         side = max(MIN_SIDE, GROW * max(w, h) + 2 * PAD)
         if side <= largest:
             boxes.append(Box(ox + x + w / 2, oy + y + h / 2, side))
+            mass.append(float(p.sum()))
         else:
             too_big.append(j)
     if not too_big:
-        return boxes, None
+        return boxes, mass, None
     big = np.zeros(hand_p.shape, bool)
     big[window] = np.isin(comp, too_big)
-    return boxes, big
+    return boxes, mass, big
 
 
 def with_neighbours(own: Sequence[list[Box]], k: int, before: Sequence[list[Box]] = (),

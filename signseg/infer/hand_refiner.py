@@ -37,7 +37,7 @@ OVER_FACE = 0.9
 SURE_HAND = 2
 #: The keys of a card's ``"hand_refiner"`` entry that say how it runs, not which weights: a
 #: refiner trained anew into a card keeps them (``signseg refiner --attach``).
-RUN_SETTINGS = ("default", "propose", "min_peak", "neighbours", "over_face")
+RUN_SETTINGS = ("default", "propose", "min_peak", "neighbours", "over_face", "split_at")
 
 
 def hand_and_face(parts_proba: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +79,9 @@ class HandRefiner:
     motion: bool = False
     #: the probability above which its hand takes the face's pixels too (:data:`OVER_FACE`)
     over_face: float = OVER_FACE
+    #: a blob too large to crop is boxed again above these probabilities, in turn
+    #: (:func:`~signseg.infer.hand_crops.hand_boxes`; empty: the first network's call stands there)
+    split_at: tuple[float, ...] = ()
     _model: Any = field(default=None, init=False, repr=False)
     _runner: Any = field(default=None, init=False, repr=False)
 
@@ -110,7 +113,7 @@ class HandRefiner:
     @classmethod
     def from_card(cls, entry: dict[str, Any], folder: str | os.PathLike) -> "HandRefiner":
         """The refiner a model card's ``"hand_refiner"`` entry names (``file``, ``sha256``,
-        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``motion``, ``over_face``, ``int8``: its int8
+        ``width``, ``threshold``, ``propose``, ``min_peak``, ``neighbours``, ``motion``, ``over_face``, ``split_at``, ``int8``: its int8
         graph's ``file`` and ``sha256``, used only where made from these weights; ``default``:
         whether it runs unless asked), its files in ``folder``; the weights' sha256 is checked
         here (:func:`~signseg.infer.second_network.card_files`), the network is built when first
@@ -119,7 +122,8 @@ class HandRefiner:
         return cls(path, float(entry.get("threshold", THRESHOLD)), float(entry.get("propose", PROPOSE)), sha,
                    min_peak=float(entry.get("min_peak", 0.0)), neighbours=int(entry.get("neighbours", 0)),
                    int8=int8, width=int(entry.get("width", 16)), motion=bool(entry.get("motion", False)),
-                   over_face=float(entry.get("over_face", OVER_FACE)))
+                   over_face=float(entry.get("over_face", OVER_FACE)),
+                   split_at=tuple(float(t) for t in entry.get("split_at", ())))
 
     def crops(self, frames: np.ndarray, hand_p: np.ndarray, face_p: np.ndarray, carry: list | None = None,
               motion: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, Box]], list[np.ndarray | None]]:
@@ -132,7 +136,7 @@ class HandRefiner:
         read where the refiner reads motion; None there gives a plane of 0 (single images)."""
         H, W = frames.shape[1:3]
         hand_p, face_p = to_source(hand_p, H, W), to_source(face_p, H, W)
-        found = [hand_boxes(p, self.propose, min_peak=self.min_peak) for p in hand_p]
+        found = [hand_boxes(p, self.propose, min_peak=self.min_peak, split_at=self.split_at) for p in hand_p]
         own = [boxes for boxes, _ in found]
         if self.neighbours:
             before = [] if carry is None else carry
